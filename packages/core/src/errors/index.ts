@@ -1,0 +1,5 @@
+export { HybridLlmError } from "./hybrid-llm-error.js";
+export { InvalidGgufError } from "./invalid-gguf-error.js";
+export { InvalidPlanError } from "./invalid-plan-error.js";
+export { ModelMetadataError } from "./model-metadata-error.js";
+export { UnsupportedArchitectureError } from "./unsupported-architecture-error.js";

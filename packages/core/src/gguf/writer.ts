@@ -1,0 +1,154 @@
+import { type GgmlTypeInfo } from "./ggml-types.js";
+import { GgufValueType, type GgufScalarTypeName, type GgufValue } from "./value-types.js";
+
+/** A tensor to write: its bytes must be exactly `dims` elements of `type`. */
+export interface GgufTensorToWrite {
+  /** Tensor name (at most 63 bytes). */
+  readonly name: string;
+  /** Dimensions in ggml order (ne0 first). */
+  readonly dims: readonly number[];
+  /** Storage type. */
+  readonly type: GgmlTypeInfo;
+  /** The tensor's bytes, little-endian. */
+  readonly data: Uint8Array;
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * Serialises a GGUF v3 file: header, metadata in the given order, tensor infos, then tensor data packed in
+ * order and padded to `general.alignment` (32 unless the metadata says otherwise). Deterministic: the same
+ * input always gives the same bytes.
+ */
+export function writeGguf(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensorToWrite[]): Uint8Array {
+  const alignmentValue = metadata.get("general.alignment");
+  const alignment = alignmentValue?.type === "uint32" ? alignmentValue.value : 32;
+
+  const header = new ByteSink();
+  header.u32(0x46554747);
+  header.u32(3);
+  header.u64(BigInt(tensors.length));
+  header.u64(BigInt(metadata.size));
+  for (const [key, value] of metadata) {
+    header.string(key);
+    header.value(value);
+  }
+  let offset = 0;
+  for (const tensor of tensors) {
+    const elements = tensor.dims.reduce((a, b) => a * b, 1);
+    const expected = (elements / tensor.type.blockSize) * tensor.type.blockBytes;
+    if (tensor.data.length !== expected) {
+      throw new RangeError(`tensor ${tensor.name}: ${tensor.data.length} bytes given, ${expected} expected`);
+    }
+    header.string(tensor.name);
+    header.u32(tensor.dims.length);
+    for (const dim of tensor.dims) header.u64(BigInt(dim));
+    header.u32(tensor.type.id);
+    header.u64(BigInt(offset));
+    offset += alignUp(tensor.data.length, alignment);
+  }
+
+  const headerBytes = header.bytes();
+  const dataOffset = alignUp(headerBytes.length, alignment);
+  const out = new Uint8Array(dataOffset + offset);
+  out.set(headerBytes, 0);
+  let position = dataOffset;
+  for (const tensor of tensors) {
+    out.set(tensor.data, position);
+    position += alignUp(tensor.data.length, alignment);
+  }
+  return out;
+}
+
+function alignUp(n: number, alignment: number): number {
+  return Math.ceil(n / alignment) * alignment;
+}
+
+/** A growable little-endian byte buffer. */
+class ByteSink {
+  private buffer = new Uint8Array(1 << 16);
+  private view = new DataView(this.buffer.buffer);
+  private length = 0;
+
+  private reserve(n: number): number {
+    if (this.length + n > this.buffer.length) {
+      const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.length + n));
+      grown.set(this.buffer.subarray(0, this.length));
+      this.buffer = grown;
+      this.view = new DataView(grown.buffer);
+    }
+    const at = this.length;
+    this.length += n;
+    return at;
+  }
+
+  u32(v: number): void {
+    this.view.setUint32(this.reserve(4), v, true);
+  }
+
+  u64(v: bigint): void {
+    this.view.setBigUint64(this.reserve(8), v, true);
+  }
+
+  string(s: string): void {
+    const encoded = encoder.encode(s);
+    this.u64(BigInt(encoded.length));
+    this.buffer.set(encoded, this.reserve(encoded.length));
+  }
+
+  value(value: GgufValue): void {
+    this.u32(GgufValueType[value.type]);
+    if (value.type === "array") {
+      this.u32(GgufValueType[value.elementType]);
+      this.u64(BigInt(value.value.length));
+      for (const element of value.value) this.scalar(value.elementType, element);
+      return;
+    }
+    this.scalar(value.type, value.value);
+  }
+
+  private scalar(type: GgufScalarTypeName, v: number | bigint | boolean | string): void {
+    switch (type) {
+      case "uint8":
+        this.view.setUint8(this.reserve(1), v as number);
+        return;
+      case "int8":
+        this.view.setInt8(this.reserve(1), v as number);
+        return;
+      case "uint16":
+        this.view.setUint16(this.reserve(2), v as number, true);
+        return;
+      case "int16":
+        this.view.setInt16(this.reserve(2), v as number, true);
+        return;
+      case "uint32":
+        this.view.setUint32(this.reserve(4), v as number, true);
+        return;
+      case "int32":
+        this.view.setInt32(this.reserve(4), v as number, true);
+        return;
+      case "float32":
+        this.view.setFloat32(this.reserve(4), v as number, true);
+        return;
+      case "bool":
+        this.view.setUint8(this.reserve(1), v ? 1 : 0);
+        return;
+      case "string":
+        this.string(v as string);
+        return;
+      case "uint64":
+        this.view.setBigUint64(this.reserve(8), v as bigint, true);
+        return;
+      case "int64":
+        this.view.setBigInt64(this.reserve(8), v as bigint, true);
+        return;
+      case "float64":
+        this.view.setFloat64(this.reserve(8), v as number, true);
+        return;
+    }
+  }
+
+  bytes(): Uint8Array {
+    return this.buffer.subarray(0, this.length);
+  }
+}

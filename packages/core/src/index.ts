@@ -1,0 +1,10 @@
+/**
+ * @hybrid-llm/core — runtime-neutral: no file system, no native code. Runs in Node, Deno, browsers and Wasm hosts.
+ *
+ * @packageDocumentation
+ */
+export type { AttentionCacheSpec, AttentionLayerSpec, CacheSpec, RecurrentCacheSpec, RecurrentFamily } from "./cache/cache-spec.js";
+export * from "./errors/index.js";
+export * from "./fixtures/index.js";
+export * from "./gguf/index.js";
+export * from "./plan/index.js";

@@ -1,0 +1,239 @@
+import type { CacheSpec } from "../cache/cache-spec.js";
+import { InvalidPlanError } from "../errors/invalid-plan-error.js";
+import { ggmlRowBytes } from "../gguf/ggml-types.js";
+import { type KvCacheType, isKvCacheType, isQuantized, kvCacheTypeInfo, kvCacheTypes } from "./kv-cache-type.js";
+
+/** llama.cpp's `LLAMA_MAX_SEQ`: the most sequences (slots) one context can hold. */
+export const MAX_SLOTS = 256;
+/** llama.cpp pads `n_ctx` (and, per stream, `n_ctx_seq`) to a multiple of this. */
+export const CTX_PAD = 256;
+/** Largest `n_ctx` llama.cpp's 32-bit context arithmetic can pad without overflowing. */
+export const MAX_CTX = 0xffffff00;
+
+/** What to plan for: the context parameters that decide llama.cpp's cache allocation. */
+export interface MemoryPlanOptions {
+  /** Context size in tokens for all slots together (llama.cpp `n_ctx`). Padded up to a multiple of 256. */
+  readonly ctx: number;
+  /** Parallel sequences (llama.cpp `n_seq_max`): one recurrent state each. */
+  readonly slots: number;
+  /** Element type of both K and V. Defaults to `f16`. */
+  readonly kvType?: KvCacheType;
+  /** Element type of K; overrides `kvType`. */
+  readonly kvTypeK?: KvCacheType;
+  /** Element type of V; overrides `kvType`. Quantized V needs flash attention. */
+  readonly kvTypeV?: KvCacheType;
+  /**
+   * One KV stream shared by all slots (llama.cpp `kv_unified = true`): any slot may grow to the whole pool.
+   * When false, each slot gets its own stream of `n_ctx / slots` cells (padded to 256). Defaults to `true`.
+   */
+  readonly unified?: boolean;
+  /**
+   * Flash attention on (llama.cpp `flash_attn`). Off, V is stored transposed and padded to the widest layer,
+   * and quantized V is refused. Defaults to `true` (what llama.cpp's `auto` resolves to on CPU, CUDA, Metal).
+   */
+  readonly flashAttention?: boolean;
+  /** Extra recurrent snapshots per sequence for rollback (llama.cpp `n_rs_seq`, experimental). Defaults to 0. */
+  readonly recurrentSnapshots?: number;
+  /** Micro-batch size (llama.cpp `n_ubatch`), used only by the compute-buffer estimate. Defaults to 512. */
+  readonly ubatch?: number;
+}
+
+/** The resolved options a plan was made for. */
+export interface ResolvedPlanOptions {
+  readonly ctx: number;
+  readonly slots: number;
+  readonly kvTypeK: KvCacheType;
+  readonly kvTypeV: KvCacheType;
+  readonly unified: boolean;
+  readonly flashAttention: boolean;
+  readonly recurrentSnapshots: number;
+  readonly ubatch: number;
+}
+
+/** Exactly what llama.cpp allocates for a model's caches, before anything is loaded. All sizes in bytes. */
+export interface MemoryPlan {
+  /** The model's architecture. */
+  readonly architecture: string;
+  /** Hybrid, pure recurrent or plain transformer. */
+  readonly kind: CacheSpec["kind"];
+  /** The options, with defaults filled in. */
+  readonly options: ResolvedPlanOptions;
+  /** `n_ctx` as llama.cpp ends up using it (padded; non-unified: cells per stream × streams). */
+  readonly nCtx: number;
+  /** KV streams: 1 when unified, `slots` otherwise. */
+  readonly kvStreams: number;
+  /** Cells in each KV stream (`n_ctx_seq`). */
+  readonly cellsPerStream: number;
+  /** Cells in the whole KV cache (cellsPerStream × kvStreams). */
+  readonly kvCells: number;
+  /** Layers with a KV cache. */
+  readonly attentionLayerCount: number;
+  /** Layers with recurrent state. */
+  readonly recurrentLayerCount: number;
+  /** K + V bytes of one cell across all attention layers. */
+  readonly attentionBytesPerCell: number;
+  /** K cache bytes (llama.cpp `size_k_bytes`). */
+  readonly attentionKBytes: number;
+  /** V cache bytes (llama.cpp `size_v_bytes`). */
+  readonly attentionVBytes: number;
+  /** K + V: the attention KV cache as allocated. */
+  readonly attentionKvBytes: number;
+  /**
+   * What llama.cpp allocated for a hybrid model's KV cache before PR #19559: every one of the `slots` streams
+   * got the full `n_ctx` cells. Null for non-hybrid models, which never had that problem.
+   */
+  readonly perStreamAttentionKvBytes: number | null;
+  /** Recurrent rows (llama.cpp `mem_size × (1 + n_rs_seq)`). */
+  readonly recurrentRows: number;
+  /** Recurrent state of one row across all recurrent layers (f32 conv + SSM state). */
+  readonly recurrentBytesPerSequence: number;
+  /** All recurrent state (llama.cpp `size_r_bytes + size_s_bytes`). */
+  readonly recurrentStateBytes: number;
+  /**
+   * A rough estimate of llama.cpp's compute buffers (activations, logits, attention scores) for one micro-batch.
+   * Not exact: llama.cpp sizes these by reserving a worst-case graph. Treat as ±2×.
+   */
+  readonly computeBytesEstimate: number;
+}
+
+function resolveOptions(options: MemoryPlanOptions): ResolvedPlanOptions {
+  const kvType = options.kvType ?? "f16";
+  const resolved: ResolvedPlanOptions = {
+    ctx: options.ctx,
+    slots: options.slots,
+    kvTypeK: options.kvTypeK ?? kvType,
+    kvTypeV: options.kvTypeV ?? kvType,
+    unified: options.unified ?? true,
+    flashAttention: options.flashAttention ?? true,
+    recurrentSnapshots: options.recurrentSnapshots ?? 0,
+    ubatch: options.ubatch ?? 512,
+  };
+  const integer = (option: string, value: number, min: number, max: number) => {
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidPlanError({ option, message: `${option} must be an integer in [${min}, ${max}], got ${value}` });
+    }
+  };
+  integer("ctx", resolved.ctx, 1, MAX_CTX);
+  integer("slots", resolved.slots, 1, MAX_SLOTS);
+  integer("recurrentSnapshots", resolved.recurrentSnapshots, 0, 64);
+  integer("ubatch", resolved.ubatch, 1, 1 << 20);
+  for (const [option, type] of [["kvTypeK", resolved.kvTypeK], ["kvTypeV", resolved.kvTypeV]] as const) {
+    if (!isKvCacheType(type)) {
+      throw new InvalidPlanError({ option, message: `unknown KV cache type "${type}" (one of ${kvCacheTypes.join(", ")})` });
+    }
+  }
+  return resolved;
+}
+
+/** Refuses what llama.cpp's `llama_init_from_model` refuses, or would abort on, for these cache types. */
+function checkKvTypes(spec: CacheSpec, options: ResolvedPlanOptions): void {
+  const { attention } = spec;
+  if (attention.layers.length === 0) return;
+  const { kvTypeK, kvTypeV, flashAttention } = options;
+  if (!attention.storesValues && kvTypeK !== kvTypeV) {
+    throw new InvalidPlanError({
+      option: "kvType",
+      message: `${spec.architecture} uses MLA and needs the same K and V cache types (got K ${kvTypeK}, V ${kvTypeV})`,
+    });
+  }
+  if (attention.storesValues && isQuantized(kvTypeV) && !flashAttention) {
+    throw new InvalidPlanError({ option: "kvTypeV", message: `a quantized V cache (${kvTypeV}) requires flash attention` });
+  }
+  const checks: [string, KvCacheType, string, number][] = [];
+  if (flashAttention) {
+    checks.push(["kvTypeK", kvTypeK, "key head size", attention.keyHeadDim]);
+    if (attention.storesValues) checks.push(["kvTypeV", kvTypeV, "value head size", attention.valueHeadDim]);
+  }
+  for (const layer of attention.layers) {
+    checks.push(["kvTypeK", kvTypeK, `layer ${layer.layer} K row`, layer.keyWidth]);
+    if (attention.storesValues) checks.push(["kvTypeV", kvTypeV, `layer ${layer.layer} V row`, valueRowWidth(spec, layer.valueWidth, options)]);
+  }
+  for (const [option, type, what, elements] of checks) {
+    const info = kvCacheTypeInfo(type);
+    if (elements % info.blockSize !== 0) {
+      throw new InvalidPlanError({
+        option,
+        message: `${type} stores blocks of ${info.blockSize} elements, but the ${what} of ${spec.architecture} is ${elements}, not a multiple of ${info.blockSize}`,
+      });
+    }
+  }
+}
+
+/** Without flash attention V is transposed and every layer's rows are padded to the widest V (TAG_V_CACHE_VARIABLE). */
+function valueRowWidth(spec: CacheSpec, valueWidth: number, options: ResolvedPlanOptions): number {
+  return options.flashAttention ? valueWidth : spec.attention.valueWidthMax;
+}
+
+function rowBytes(type: KvCacheType, elements: number): number {
+  const bytes = ggmlRowBytes(kvCacheTypeInfo(type), elements);
+  if (bytes === undefined) throw new Error(`unreachable: ${elements} elements of ${type} checked earlier`);
+  return bytes;
+}
+
+const pad = (n: number, to: number) => Math.ceil(n / to) * to;
+
+/**
+ * Plans a model's cache memory exactly as llama.cpp (v0.4.0) allocates it for these context parameters: the
+ * attention KV cache (cells, streams, K and V bytes) and the recurrent state, plus a labelled estimate of the
+ * compute buffers.
+ *
+ * @throws InvalidPlanError for options llama.cpp would refuse (or abort on).
+ */
+export function planMemory(spec: CacheSpec, options: MemoryPlanOptions): MemoryPlan {
+  const resolved = resolveOptions(options);
+  checkKvTypes(spec, resolved);
+  const { slots, unified } = resolved;
+
+  // llama_context: n_ctx = pad(n_ctx, 256); non-unified: n_ctx_seq = pad(n_ctx / n_seq_max, 256), n_ctx = n_ctx_seq × n_seq_max.
+  const paddedCtx = pad(resolved.ctx, CTX_PAD);
+  const kvStreams = unified ? 1 : slots;
+  const cellsPerStream = unified ? paddedCtx : pad(Math.floor(paddedCtx / slots), CTX_PAD);
+  const nCtx = cellsPerStream * kvStreams;
+
+  let kBytesPerCell = 0;
+  let vBytesPerCell = 0;
+  for (const layer of spec.attention.layers) {
+    kBytesPerCell += rowBytes(resolved.kvTypeK, layer.keyWidth);
+    if (spec.attention.storesValues) vBytesPerCell += rowBytes(resolved.kvTypeV, valueRowWidth(spec, layer.valueWidth, resolved));
+  }
+  const attentionBytesPerCell = kBytesPerCell + vBytesPerCell;
+
+  const recurrent = spec.recurrent;
+  const recurrentRows = Math.max(1, slots) * (1 + resolved.recurrentSnapshots);
+  const recurrentBytesPerSequence =
+    recurrent === null ? 0 : recurrent.layers.length * (recurrent.convElements + recurrent.stateElements) * 4;
+
+  return {
+    architecture: spec.architecture,
+    kind: spec.kind,
+    options: resolved,
+    nCtx,
+    kvStreams,
+    cellsPerStream,
+    kvCells: nCtx,
+    attentionLayerCount: spec.attention.layers.length,
+    recurrentLayerCount: recurrent?.layers.length ?? 0,
+    attentionBytesPerCell,
+    attentionKBytes: kBytesPerCell * nCtx,
+    attentionVBytes: vBytesPerCell * nCtx,
+    attentionKvBytes: attentionBytesPerCell * nCtx,
+    perStreamAttentionKvBytes: spec.kind === "hybrid" ? attentionBytesPerCell * paddedCtx * slots : null,
+    recurrentRows,
+    recurrentBytesPerSequence,
+    recurrentStateBytes: recurrentBytesPerSequence * recurrentRows,
+    computeBytesEstimate: estimateComputeBytes(spec, resolved, cellsPerStream),
+  };
+}
+
+/**
+ * Order-of-magnitude estimate of the compute buffers for one micro-batch: f32 activations of the widest layer,
+ * the logits, and (without flash attention) the attention score matrix over one stream.
+ */
+function estimateComputeBytes(spec: CacheSpec, options: ResolvedPlanOptions, cellsPerStream: number): number {
+  const tokens = options.ubatch;
+  const widest = Math.max(spec.embeddingLength, spec.feedForwardMax);
+  const activations = tokens * (spec.embeddingLength * 8 + widest * 4) * 4;
+  const logits = tokens * (spec.vocabSize ?? 0) * 4;
+  const scores = options.flashAttention || spec.attention.layers.length === 0 ? 0 : tokens * cellsPerStream * spec.headCount * 4;
+  return Math.round(activations + logits + scores);
+}

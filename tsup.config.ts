@@ -1,0 +1,33 @@
+import { defineConfig, type Options } from "tsup";
+
+/**
+ * One build for every workspace package. Each package lists its entry points here; everything else
+ * (ESM only, declarations, Node 20 target, workspace packages kept external) is shared.
+ */
+const shared: Options = {
+  format: ["esm"],
+  target: "node20",
+  platform: "neutral",
+  dts: true,
+  sourcemap: true,
+  clean: true,
+  splitting: false,
+  treeshake: true,
+  external: [/^@hybrid-llm\//, /^node:/],
+};
+
+function workspacePackage(dir: string, entry: Record<string, string>, extra: Options = {}): Options {
+  return {
+    ...shared,
+    ...extra,
+    name: dir,
+    entry: Object.fromEntries(Object.entries(entry).map(([name, file]) => [name, `packages/${dir}/${file}`])),
+    outDir: `packages/${dir}/dist`,
+    tsconfig: `packages/${dir}/tsconfig.json`,
+  };
+}
+
+export default defineConfig([
+  workspacePackage("core", { index: "src/index.ts", node: "src/node.ts" }),
+  workspacePackage("server", { index: "src/index.ts", cli: "src/cli.ts" }, { platform: "node" }),
+]);

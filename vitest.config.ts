@@ -1,0 +1,38 @@
+import { defineConfig } from "vitest/config";
+
+// Workspace packages resolve to their TypeScript sources (the "source" export condition), so tests never
+// depend on a stale build.
+const resolve = { conditions: ["source", "module", "node", "development|production"] };
+const ssr = { resolve: { conditions: ["source", "module", "node", "development|production"] } };
+
+export default defineConfig({
+  resolve,
+  ssr,
+  test: {
+    projects: [
+      {
+        resolve,
+        ssr,
+        test: {
+          name: "unit",
+          include: ["packages/*/src/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+      {
+        resolve,
+        ssr,
+        test: {
+          name: "llama",
+          include: ["test/**/*.test.ts"],
+          environment: "node",
+          testTimeout: 300_000,
+          hookTimeout: 300_000,
+          // Each file loads llama.cpp models; two at a time is what a 2-core CI machine sustains.
+          maxWorkers: 2,
+          minWorkers: 1,
+        },
+      },
+    ],
+  },
+});
