@@ -87,7 +87,11 @@ export interface MemoryPlan {
   readonly recurrentRows: number;
   /** Recurrent state of one row across all recurrent layers (f32 conv + SSM state). */
   readonly recurrentBytesPerSequence: number;
-  /** All recurrent state (llama.cpp `size_r_bytes + size_s_bytes`). */
+  /** Rolling convolution state of all rows and layers (llama.cpp `size_r_bytes`, "R"). */
+  readonly recurrentConvBytes: number;
+  /** SSM / delta-net state of all rows and layers (llama.cpp `size_s_bytes`, "S"). */
+  readonly recurrentSsmBytes: number;
+  /** All recurrent state: R + S. */
   readonly recurrentStateBytes: number;
   /**
    * A rough estimate of llama.cpp's compute buffers (activations, logits, attention scores) for one micro-batch.
@@ -200,8 +204,9 @@ export function planMemory(spec: CacheSpec, options: MemoryPlanOptions): MemoryP
 
   const recurrent = spec.recurrent;
   const recurrentRows = Math.max(1, slots) * (1 + resolved.recurrentSnapshots);
-  const recurrentBytesPerSequence =
-    recurrent === null ? 0 : recurrent.layers.length * (recurrent.convElements + recurrent.stateElements) * 4;
+  // f32 rows: one per sequence (and per rollback snapshot), in every recurrent layer.
+  const recurrentConvBytes = recurrent === null ? 0 : recurrent.layers.length * recurrent.convElements * 4 * recurrentRows;
+  const recurrentSsmBytes = recurrent === null ? 0 : recurrent.layers.length * recurrent.stateElements * 4 * recurrentRows;
 
   return {
     architecture: spec.architecture,
@@ -219,8 +224,10 @@ export function planMemory(spec: CacheSpec, options: MemoryPlanOptions): MemoryP
     attentionKvBytes: attentionBytesPerCell * nCtx,
     perStreamAttentionKvBytes: spec.kind === "hybrid" ? attentionBytesPerCell * paddedCtx * slots : null,
     recurrentRows,
-    recurrentBytesPerSequence,
-    recurrentStateBytes: recurrentBytesPerSequence * recurrentRows,
+    recurrentBytesPerSequence: (recurrentConvBytes + recurrentSsmBytes) / recurrentRows,
+    recurrentConvBytes,
+    recurrentSsmBytes,
+    recurrentStateBytes: recurrentConvBytes + recurrentSsmBytes,
     computeBytesEstimate: estimateComputeBytes(spec, resolved, cellsPerStream),
   };
 }
