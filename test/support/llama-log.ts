@@ -25,7 +25,7 @@ export function parseAllocationLog(log: string): LoggedAllocation {
     nCtx: number(log, /llama_context: n_ctx\s+= (\d+)/),
     nSeqMax: number(log, /llama_context: n_seq_max\s+= (\d+)/),
     nCtxSeq: number(log, /llama_context: n_ctx_seq\s+= (\d+)/),
-    kv: kv && {
+    kv: kv ? {
       totalMiB: kv[1]!,
       cells: Number(kv[2]),
       layers: Number(kv[3]),
@@ -35,8 +35,8 @@ export function parseAllocationLog(log: string): LoggedAllocation {
       kMiB: kv[7]!,
       vType: kv[8]!,
       vMiB: kv[9]!,
-    },
-    recurrent: recurrent && { totalMiB: recurrent[1]!, cells: Number(recurrent[2]), rMiB: recurrent[3]!, sMiB: recurrent[4]! },
+    } : undefined,
+    recurrent: recurrent ? { totalMiB: recurrent[1]!, cells: Number(recurrent[2]), rMiB: recurrent[3]!, sMiB: recurrent[4]! } : undefined,
   };
 }
 

@@ -5,7 +5,7 @@ import { cacheSpecFromMetadata } from "../gguf/model-cache-spec.js";
 import { parseGguf } from "../gguf/reader.js";
 import type { GgufValue } from "../gguf/value-types.js";
 import { fitContextToBudget, fitSlotsToBudget, planTotalBytes } from "./fit-budget.js";
-import { planMemory } from "./memory-plan.js";
+import { type MemoryPlanOptions, planMemory } from "./memory-plan.js";
 import { modelPreset, modelPresets } from "./presets.js";
 import publishedModels from "./published-models.json" with { type: "json" };
 
@@ -105,7 +105,7 @@ describe("planMemory follows llama.cpp's padding rules", () => {
 
 describe("planMemory refuses what llama.cpp refuses", () => {
   const spec = cacheSpecFromMetadata(parseGguf(buildFixture("tiny")).metadata);
-  test.each([
+  test.each<[MemoryPlanOptions, string, RegExp]>([
     [{ ctx: 0, slots: 1 }, "ctx", /ctx must be an integer/],
     [{ ctx: 256, slots: 0 }, "slots", /slots must be an integer in \[1, 256\]/],
     [{ ctx: 256, slots: 257 }, "slots", /slots/],

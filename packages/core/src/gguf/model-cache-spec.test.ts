@@ -1,0 +1,80 @@
+import { describe, expect, test } from "vitest";
+import { ModelMetadataError } from "../errors/model-metadata-error.js";
+import { UnsupportedArchitectureError } from "../errors/unsupported-architecture-error.js";
+import { cacheSpecFromMetadata } from "./model-cache-spec.js";
+import type { GgufValue } from "./value-types.js";
+
+const meta = (entries: Record<string, GgufValue>) => new Map(Object.entries(entries));
+const u32 = (value: number): GgufValue => ({ type: "uint32", value });
+
+describe("cacheSpecFromMetadata", () => {
+  test("an unknown architecture is an UnsupportedArchitectureError naming it", () => {
+    const error = catchError(() => cacheSpecFromMetadata(meta({ "general.architecture": { type: "string", value: "rwkv7" } })));
+    expect(UnsupportedArchitectureError.isInstance(error)).toBe(true);
+    expect((error as UnsupportedArchitectureError).architecture).toBe("rwkv7");
+    expect((error as Error).message).toMatch(/Unsupported model architecture "rwkv7". Supported: nemotron_h, nemotron_h_moe, /);
+  });
+
+  test("a missing required key, a wrong type, a wrong array length: ModelMetadataError naming the key", () => {
+    const base = {
+      "general.architecture": { type: "string", value: "mamba2" } as GgufValue,
+      "mamba2.block_count": u32(2),
+      "mamba2.context_length": u32(4096),
+      "mamba2.embedding_length": u32(64),
+      "mamba2.ssm.conv_kernel": u32(4),
+      "mamba2.ssm.inner_size": u32(128),
+      "mamba2.ssm.state_size": u32(16),
+      "mamba2.ssm.time_step_rank": u32(4),
+      "mamba2.ssm.group_count": u32(1),
+    };
+    const spec = cacheSpecFromMetadata(meta(base));
+    expect(spec.kind).toBe("recurrent");
+    expect(spec.attention.layers).toEqual([]);
+    expect(spec.recurrent).toEqual({ layers: [0, 1], family: "mamba2", convElements: 3 * (128 + 32), stateElements: 16 * 128 });
+
+    const { "mamba2.ssm.state_size": _, ...missing } = base;
+    expect(() => cacheSpecFromMetadata(meta(missing))).toThrow(/Model metadata "mamba2.ssm.state_size": required key is missing/);
+    const wrongType = catchError(() => cacheSpecFromMetadata(meta({ ...base, "mamba2.block_count": { type: "int32", value: 2 } })));
+    expect(ModelMetadataError.isInstance(wrongType)).toBe(true);
+    expect((wrongType as ModelMetadataError).key).toBe("mamba2.block_count");
+    expect(() =>
+      cacheSpecFromMetadata(meta({ ...base, "mamba2.attention.head_count_kv": { type: "array", elementType: "uint32", value: [1, 2, 3] } })),
+    ).toThrow(/array has 3 values, expected 2/);
+    expect(() => cacheSpecFromMetadata(meta({ ...base, "mamba2.block_count": u32(0) }))).toThrow(/block_count/);
+  });
+
+  test("Qwen3-Next: full attention every 4th layer unless recurrent_layers says otherwise; MTP blocks excluded", () => {
+    const base: Record<string, GgufValue> = {
+      "general.architecture": { type: "string", value: "qwen3next" },
+      "qwen3next.block_count": u32(9),
+      "qwen3next.nextn_predict_layers": u32(1),
+      "qwen3next.context_length": u32(4096),
+      "qwen3next.embedding_length": u32(64),
+      "qwen3next.attention.head_count": u32(4),
+      "qwen3next.attention.head_count_kv": u32(2),
+      "qwen3next.attention.key_length": u32(32),
+      "qwen3next.attention.value_length": u32(32),
+      "qwen3next.ssm.conv_kernel": u32(4),
+      "qwen3next.ssm.inner_size": u32(64),
+      "qwen3next.ssm.state_size": u32(16),
+      "qwen3next.ssm.time_step_rank": u32(4),
+      "qwen3next.ssm.group_count": u32(2),
+    };
+    const spec = cacheSpecFromMetadata(meta(base));
+    expect(spec.attention.layers.map((l) => l.layer)).toEqual([3, 7]);
+    expect(spec.recurrent?.layers).toEqual([0, 1, 2, 4, 5, 6]);
+    const explicit = cacheSpecFromMetadata(
+      meta({ ...base, "qwen3next.attention.recurrent_layers": { type: "array", elementType: "bool", value: [true, false, true, true, true, true, true, false, false] } }),
+    );
+    expect(explicit.attention.layers.map((l) => l.layer)).toEqual([1, 7]);
+  });
+});
+
+function catchError(f: () => unknown): unknown {
+  try {
+    f();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected an error");
+}

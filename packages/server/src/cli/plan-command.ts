@@ -1,0 +1,265 @@
+import { parseArgs } from "node:util";
+import {
+  type CacheSpec,
+  type FitResult,
+  type KvCacheType,
+  type MemoryPlan,
+  type MemoryPlanOptions,
+  fitContextToBudget,
+  fitSlotsToBudget,
+  formatBytes,
+  isKvCacheType,
+  kvCacheTypes,
+  modelPreset,
+  modelPresets,
+  parseByteSize,
+  planMemory,
+  planTotalBytes,
+  weightsBytesOf,
+  cacheSpecFromMetadata,
+} from "@hybrid-llm/core";
+import { readGgufFile } from "@hybrid-llm/core/node";
+import { count, renderTable } from "./table.js";
+import { UsageError } from "./usage-error.js";
+
+export const planUsage = `hybrid-llm plan <model.gguf> [options]
+hybrid-llm plan --preset <id> [options]
+hybrid-llm plan --list-presets
+
+Plans, before loading anything, exactly what llama.cpp will allocate for a model's attention KV cache and
+recurrent state, and contrasts one shared KV pool with per-slot streams and with pre-fix llama.cpp.
+
+  --ctx <n>                 context tokens for all slots together (default: the model's trained context)
+  --slots <n>               parallel sequences, 1–256 (default: 1)
+  --kv-type <t>             K and V cache type: ${kvCacheTypes.join(", ")} (default: f16)
+  --kv-type-k <t>           K cache type (overrides --kv-type)
+  --kv-type-v <t>           V cache type (overrides --kv-type; quantized V needs flash attention)
+  --no-unified              one KV stream per slot instead of one shared pool
+  --no-flash-attention      plan for flash attention off (V transposed and padded to the widest layer)
+  --rs-snapshots <n>        recurrent rollback snapshots per sequence (llama.cpp n_rs_seq, default: 0)
+  --ubatch <n>              micro-batch for the compute-buffer estimate (default: 512)
+  --budget <size>           memory budget, e.g. 80GiB, 24GB, 2.5e10; with --slots and no --ctx: the largest
+                            context that fits; with --ctx and no --slots: the most slots; with both: whether it fits
+  --json                    print one JSON object instead of tables`;
+
+interface Model {
+  readonly label: string;
+  readonly spec: CacheSpec;
+  readonly weightsBytes: number | undefined;
+  readonly source: { readonly file: string } | { readonly preset: string };
+}
+
+async function loadModel(positional: string | undefined, preset: string | undefined): Promise<Model> {
+  if (preset !== undefined) {
+    if (positional !== undefined) throw new UsageError("give a model file or --preset, not both", planUsage);
+    const found = modelPreset(preset);
+    if (found === undefined) {
+      throw new UsageError(`unknown preset "${preset}" (one of ${modelPresets().map((p) => p.id).join(", ")})`, planUsage);
+    }
+    return { label: `${found.name} — preset ${found.id}`, spec: found.spec, weightsBytes: undefined, source: { preset: found.id } };
+  }
+  if (positional === undefined) throw new UsageError("give a model file or --preset <id>", planUsage);
+  const file = await readGgufFile(positional);
+  const spec = cacheSpecFromMetadata(file.metadata);
+  const name = file.metadata.get("general.name");
+  return {
+    label: `${name?.type === "string" ? name.value : positional}`,
+    spec,
+    weightsBytes: weightsBytesOf(file),
+    source: { file: positional },
+  };
+}
+
+function integerOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const value = Number(text.replaceAll("_", ""));
+  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be a non-negative integer, got "${text}"`, planUsage);
+  return value;
+}
+
+function kvTypeOption(name: string, text: string | undefined): KvCacheType | undefined {
+  if (text === undefined) return undefined;
+  if (!isKvCacheType(text)) throw new UsageError(`--${name} must be one of ${kvCacheTypes.join(", ")}, got "${text}"`, planUsage);
+  return text;
+}
+
+export async function planCommand(args: string[], print: (line: string) => void): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    allowNegative: true,
+    options: {
+      preset: { type: "string" },
+      "list-presets": { type: "boolean" },
+      ctx: { type: "string" },
+      slots: { type: "string" },
+      "kv-type": { type: "string" },
+      "kv-type-k": { type: "string" },
+      "kv-type-v": { type: "string" },
+      unified: { type: "boolean", default: true },
+      "flash-attention": { type: "boolean", default: true },
+      "rs-snapshots": { type: "string" },
+      ubatch: { type: "string" },
+      budget: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return print(planUsage);
+  if (values["list-presets"]) {
+    for (const preset of modelPresets()) print(`${preset.id.padEnd(26)} ${preset.architecture.padEnd(16)} ${preset.name}`);
+    return;
+  }
+  if (positionals.length > 1) throw new UsageError(`expected one model file, got ${positionals.length}`, planUsage);
+  const model = await loadModel(positionals[0], values.preset);
+
+  let budget: number | undefined;
+  if (values.budget !== undefined) {
+    budget = parseByteSize(values.budget);
+    if (budget === undefined || budget <= 0) throw new UsageError(`--budget must be a size such as 80GiB or 24GB, got "${values.budget}"`, planUsage);
+  }
+  const requestedCtx = integerOption("ctx", values.ctx);
+  const requestedSlots = integerOption("slots", values.slots);
+  const base: Omit<MemoryPlanOptions, "ctx" | "slots"> = {
+    kvType: kvTypeOption("kv-type", values["kv-type"]) ?? "f16",
+    kvTypeK: kvTypeOption("kv-type-k", values["kv-type-k"]),
+    kvTypeV: kvTypeOption("kv-type-v", values["kv-type-v"]),
+    unified: values.unified,
+    flashAttention: values["flash-attention"],
+    recurrentSnapshots: integerOption("rs-snapshots", values["rs-snapshots"]) ?? 0,
+    ubatch: integerOption("ubatch", values.ubatch) ?? 512,
+  };
+
+  // With a budget and one of ctx / slots missing, fit the missing one; otherwise plan what was asked.
+  let fit: FitResult | null | undefined;
+  let fitted: "ctx" | "slots" | undefined;
+  let options: MemoryPlanOptions;
+  if (budget !== undefined && requestedCtx === undefined) {
+    fitted = "ctx";
+    const slots = requestedSlots ?? 1;
+    fit = fitContextToBudget(model.spec, { ...base, slots, budget, weightsBytes: model.weightsBytes });
+    options = { ...base, slots, ctx: fit?.plan.nCtx ?? 256 };
+  } else if (budget !== undefined && requestedSlots === undefined) {
+    fitted = "slots";
+    const ctx = requestedCtx ?? model.spec.contextLength;
+    fit = fitSlotsToBudget(model.spec, { ...base, ctx, budget, weightsBytes: model.weightsBytes });
+    options = { ...base, ctx, slots: fit?.plan.options.slots ?? 1 };
+  } else {
+    options = { ...base, ctx: requestedCtx ?? model.spec.contextLength, slots: requestedSlots ?? 1 };
+  }
+
+  const plan = planMemory(model.spec, options);
+  // The same request in the other KV layout, for the comparison.
+  const other = planMemory(model.spec, { ...options, unified: !plan.options.unified });
+  const shared = plan.options.unified ? plan : other;
+  const perSlot = plan.options.unified ? other : plan;
+  const totalBytes = planTotalBytes(plan, model.weightsBytes);
+  const fits = budget === undefined ? undefined : fit === null ? false : totalBytes <= budget;
+
+  if (values.json) {
+    print(
+      JSON.stringify(
+        {
+          model: model.source,
+          architecture: plan.architecture,
+          kind: plan.kind,
+          ctx: plan.options.ctx,
+          nCtx: plan.nCtx,
+          slots: plan.options.slots,
+          kvTypeK: plan.options.kvTypeK,
+          kvTypeV: plan.options.kvTypeV,
+          unified: plan.options.unified,
+          flashAttention: plan.options.flashAttention,
+          kvCells: plan.kvCells,
+          kvStreams: plan.kvStreams,
+          cellsPerStream: plan.cellsPerStream,
+          attentionLayers: plan.attentionLayerCount,
+          recurrentLayers: plan.recurrentLayerCount,
+          attentionBytesPerCell: plan.attentionBytesPerCell,
+          attentionKBytes: plan.attentionKBytes,
+          attentionVBytes: plan.attentionVBytes,
+          attentionKvBytes: plan.attentionKvBytes,
+          sharedPoolAttentionKvBytes: shared.attentionKvBytes,
+          perSlotStreamsAttentionKvBytes: perSlot.attentionKvBytes,
+          perStreamAttentionKvBytes: plan.perStreamAttentionKvBytes,
+          recurrentBytesPerSequence: plan.recurrentBytesPerSequence,
+          recurrentStateBytes: plan.recurrentStateBytes,
+          ...(model.weightsBytes === undefined ? {} : { weightsBytes: model.weightsBytes }),
+          computeBytesEstimate: plan.computeBytesEstimate,
+          totalBytes,
+          ...(budget === undefined ? {} : { budget: { bytes: budget, fitted: fitted ?? null, fits } }),
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  printHuman(print, model, plan, shared, perSlot, totalBytes, budget, fitted, fits);
+}
+
+function printHuman(
+  print: (line: string) => void,
+  model: Model,
+  plan: MemoryPlan,
+  shared: MemoryPlan,
+  perSlot: MemoryPlan,
+  totalBytes: number,
+  budget: number | undefined,
+  fitted: "ctx" | "slots" | undefined,
+  fits: boolean | undefined,
+): void {
+  const o = plan.options;
+  const spec = model.spec;
+  print(`${model.label} (${plan.architecture}, ${plan.kind}, ${spec.layerCount} layers)`);
+  print(
+    `ctx ${count(o.ctx)} → n_ctx ${count(plan.nCtx)} · ${o.slots} slot${o.slots === 1 ? "" : "s"} · KV ${o.kvTypeK}/${o.kvTypeV} · ` +
+      `${o.unified ? "unified: 1 stream" : `per-slot: ${plan.kvStreams} streams`} × ${count(plan.cellsPerStream)} cells · ` +
+      `flash attention ${o.flashAttention ? "on" : "off"}${o.recurrentSnapshots > 0 ? ` · ${o.recurrentSnapshots} rs snapshots` : ""}`,
+  );
+  print("");
+  const other = spec.layerCount - spec.nextnLayerCount - new Set([...spec.attention.layers.map((l) => l.layer), ...(spec.recurrent?.layers ?? [])]).size;
+  const rows: string[][] = [["layer kind", "layers", "per unit", "unit", "allocated"]];
+  if (plan.attentionLayerCount > 0) {
+    rows.push(["attention KV", String(plan.attentionLayerCount), formatBytes(plan.attentionBytesPerCell), "cell (token)", formatBytes(plan.attentionKvBytes)]);
+  }
+  if (spec.recurrent !== null) {
+    rows.push([`recurrent (${spec.recurrent.family})`, String(plan.recurrentLayerCount), formatBytes(plan.recurrentBytesPerSequence), "sequence", formatBytes(plan.recurrentStateBytes)]);
+  }
+  if (other > 0) rows.push(["MLP / MoE (no cache)", String(other), "—", "", "—"]);
+  print(renderTable(rows, [1, 2, 4]));
+  print("");
+
+  if (plan.attentionLayerCount > 0) {
+    const kvRows: string[][] = [["attention KV layout", "streams × cells", "allocated", "vs shared"]];
+    const ratio = (bytes: number) => `${(bytes / shared.attentionKvBytes).toFixed(2)}×`;
+    kvRows.push([`shared pool (unified)${o.unified ? "  ◀" : ""}`, `1 × ${count(shared.cellsPerStream)}`, formatBytes(shared.attentionKvBytes), "1.00×"]);
+    kvRows.push([`per-slot streams${o.unified ? "" : "  ◀"}`, `${perSlot.kvStreams} × ${count(perSlot.cellsPerStream)}`, formatBytes(perSlot.attentionKvBytes), ratio(perSlot.attentionKvBytes)]);
+    if (plan.perStreamAttentionKvBytes !== null) {
+      kvRows.push(["pre-fix llama.cpp (< PR #19559)", `${o.slots} × ${count(Math.ceil(o.ctx / 256) * 256)}`, formatBytes(plan.perStreamAttentionKvBytes), ratio(plan.perStreamAttentionKvBytes)]);
+    }
+    print(renderTable(kvRows, [2, 3]));
+    print("");
+  }
+
+  const totals: string[][] = [["memory", "bytes"]];
+  totals.push(["weights", model.weightsBytes === undefined ? "unknown (preset)" : formatBytes(model.weightsBytes)]);
+  totals.push(["attention KV", formatBytes(plan.attentionKvBytes)]);
+  totals.push(["recurrent state", formatBytes(plan.recurrentStateBytes)]);
+  totals.push(["compute buffers (estimate, ±2×)", `~${formatBytes(plan.computeBytesEstimate)}`]);
+  totals.push([model.weightsBytes === undefined ? "total (without weights)" : "total", formatBytes(totalBytes)]);
+  print(renderTable(totals, [1]));
+
+  if (budget !== undefined) {
+    print("");
+    if (fits === false && fitted !== undefined) {
+      print(`budget ${formatBytes(budget)}: nothing fits — even ${fitted === "ctx" ? "256 tokens" : "one slot"} needs more (${formatBytes(totalBytes)} shown above).`);
+    } else if (fitted === "ctx") {
+      print(`budget ${formatBytes(budget)}: largest context for ${o.slots} slot(s) is ${count(plan.nCtx)} tokens (${formatBytes(totalBytes)} used).`);
+    } else if (fitted === "slots") {
+      print(`budget ${formatBytes(budget)}: at most ${o.slots} slot(s) at ${count(o.ctx)} tokens (${formatBytes(totalBytes)} used).`);
+    } else {
+      print(`budget ${formatBytes(budget)}: ${fits ? `fits, ${formatBytes(budget - totalBytes)} to spare` : `does not fit, ${formatBytes(totalBytes - budget)} over`}.`);
+    }
+  }
+}

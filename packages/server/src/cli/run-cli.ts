@@ -1,0 +1,70 @@
+import { HybridLlmError } from "@hybrid-llm/core";
+import { fixtureCommand, fixtureUsage } from "./fixture-command.js";
+import { planCommand, planUsage } from "./plan-command.js";
+import { UsageError } from "./usage-error.js";
+
+export const version = "0.1.0";
+
+const commands: Record<string, { run: (args: string[], print: (line: string) => void) => Promise<void>; usage: string; summary: string }> = {
+  plan: { run: planCommand, usage: planUsage, summary: "exact KV / recurrent memory plan of a GGUF or a published model" },
+  fixture: { run: fixtureCommand, usage: fixtureUsage, summary: "write a tiny random-weight hybrid GGUF for tests" },
+};
+
+export const usage = `hybrid-llm ${version} — serve hybrid LLMs on llama.cpp with the memory they promise
+
+Usage: hybrid-llm <command> [options]
+
+Commands:
+${Object.entries(commands)
+  .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
+  .join("\n")}
+
+Run "hybrid-llm <command> --help" for a command's options.`;
+
+/** Output sinks, replaceable in tests. */
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+}
+
+const processIo: CliIo = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
+
+/**
+ * Runs the `hybrid-llm` command line. Returns the exit code: 0 success, 1 a typed hybrid-llm error (bad model,
+ * impossible plan), 2 a usage error. Unexpected errors propagate.
+ */
+export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
+    io.out(usage);
+    return name === undefined ? 2 : 0;
+  }
+  if (name === "--version" || name === "-v") {
+    io.out(version);
+    return 0;
+  }
+  const command = commands[name];
+  if (command === undefined) {
+    io.err(`hybrid-llm: unknown command "${name}"\n\n${usage}`);
+    return 2;
+  }
+  try {
+    await command.run(args, io.out);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.err(`hybrid-llm ${name}: ${error.message}\n\n${error.usage}`);
+      return 2;
+    }
+    // node:util parseArgs throws TypeErrors with a code for unknown or malformed options.
+    if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
+      io.err(`hybrid-llm ${name}: ${error.message}\n\n${command.usage}`);
+      return 2;
+    }
+    if (HybridLlmError.isInstance(error)) {
+      io.err(`hybrid-llm ${name}: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}

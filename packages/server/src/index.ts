@@ -1,0 +1,6 @@
+/**
+ * @hybrid-llm/server — the `hybrid-llm` command line; the OpenAI-compatible server joins it later.
+ *
+ * @packageDocumentation
+ */
+export { type CliIo, runCli, usage, version } from "./cli/run-cli.js";
