@@ -8,7 +8,7 @@ const shared: Options = {
   format: ["esm"],
   target: "node20",
   platform: "neutral",
-  dts: true,
+  dts: false, // declarations come from `tsc -b` (project references), run after tsup by `npm run build`
   sourcemap: true,
   clean: true,
   splitting: false,

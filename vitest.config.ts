@@ -28,9 +28,6 @@ export default defineConfig({
           environment: "node",
           testTimeout: 300_000,
           hookTimeout: 300_000,
-          // Each file loads llama.cpp models; two at a time is what a 2-core CI machine sustains.
-          maxWorkers: 2,
-          minWorkers: 1,
         },
       },
     ],
