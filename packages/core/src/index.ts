@@ -3,6 +3,8 @@
  *
  * @packageDocumentation
  */
+export type * from "./backend/index.js";
+export * from "./binding/index.js";
 export type { AttentionCacheSpec, AttentionLayerSpec, CacheSpec, RecurrentCacheSpec, RecurrentFamily } from "./cache/cache-spec.js";
 export * from "./errors/index.js";
 export * from "./fixtures/index.js";

@@ -1,0 +1,108 @@
+#!/usr/bin/env node
+// Builds the Node-API addon (native/src) into packages/node/build/hybrid-llm.node with the machine's C++ compiler.
+//
+// No download, no node-gyp: llama.cpp's headers come from node-llama-cpp's gitRelease.bundle (the exact release its
+// prebuilt libraries were built from), Node-API's from the node-api-headers and node-addon-api packages. The addon
+// does not link llama.cpp: it dlopen()s the library chosen at run time (CPU / CUDA / Vulkan / Metal build).
+//
+// Usage: node native/build.mjs [--force] [--debug]
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const require = createRequire(join(root, "packages", "node", "package.json"));
+const force = process.argv.includes("--force");
+const debug = process.argv.includes("--debug");
+const output = join(root, "packages", "node", "build", "hybrid-llm.node");
+const sourceDir = join(root, "native", "src");
+const objectDir = join(root, "native", "build", debug ? "debug" : "release");
+
+/** Folder of an installed package, found the way Node would (works for packages whose exports hide package.json). */
+export function packageDir(name) {
+  for (const base of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(base, name, "package.json"))) return join(base, name);
+  }
+  throw new Error(`package ${name} is not installed`);
+}
+
+const log = (message) => process.stderr.write(`[hybrid-llm native] ${message}\n`);
+
+/** llama.cpp headers (include/, ggml/include/) checked out from node-llama-cpp's source bundle. */
+export function llamaSourceDir() {
+  const llamaDir = join(packageDir("node-llama-cpp"), "llama");
+  const { tag } = JSON.parse(readFileSync(join(llamaDir, "llama.cpp.info.json"), "utf8"));
+  const checkout = join(root, "native", "build", `llama.cpp-${tag}`);
+  if (!existsSync(join(checkout, "include", "llama.h"))) {
+    log(`extracting llama.cpp ${tag} headers from node-llama-cpp's gitRelease.bundle`);
+    mkdirSync(dirname(checkout), { recursive: true });
+    execFileSync("git", ["clone", "--quiet", "--no-checkout", join(llamaDir, "gitRelease.bundle"), checkout], { stdio: "inherit" });
+    execFileSync("git", ["-C", checkout, "-c", "advice.detachedHead=false", "checkout", "--quiet", "HEAD", "--", "include", "ggml/include"], { stdio: "inherit" });
+  }
+  return { checkout, tag };
+}
+
+function newestInput(files) {
+  return Math.max(...files.map((file) => statSync(file).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+}
+
+function run(command, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: "inherit" });
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} exited with ${code}`))));
+  });
+}
+
+async function main() {
+  const sources = readdirSync(sourceDir).filter((f) => f.endsWith(".cpp")).map((f) => join(sourceDir, f));
+  const headers = readdirSync(sourceDir).filter((f) => f.endsWith(".h")).map((f) => join(sourceDir, f));
+  if (!force && existsSync(output) && statSync(output).mtimeMs > newestInput([...sources, ...headers])) {
+    log(`up to date: ${output}`);
+    return;
+  }
+  const { checkout, tag } = llamaSourceDir();
+  const nodeApiInclude = join(packageDir("node-api-headers"), "include");
+  const addonApiInclude = packageDir("node-addon-api");
+  const cxx = process.env.CXX || "g++";
+  const flags = [
+    "-std=c++17",
+    debug ? "-O0" : "-O2",
+    "-g",
+    "-fPIC",
+    "-fvisibility=hidden",
+    "-Wall",
+    "-Wno-unused-function",
+    "-DNAPI_VERSION=8",
+    "-DNAPI_CPP_EXCEPTIONS",
+    "-DNODE_ADDON_API_DISABLE_DEPRECATED",
+    `-I${nodeApiInclude}`,
+    `-I${addonApiInclude}`,
+    `-I${join(checkout, "include")}`,
+    `-I${join(checkout, "ggml", "include")}`,
+  ];
+  mkdirSync(objectDir, { recursive: true });
+  mkdirSync(dirname(output), { recursive: true });
+  log(`compiling ${sources.length} files with ${cxx} against llama.cpp ${tag}`);
+  const started = Date.now();
+  const objects = sources.map((source) => join(objectDir, source.slice(sourceDir.length + 1).replace(/\.cpp$/, ".o")));
+  const queue = sources.map((source, i) => () => run(cxx, [...flags, "-c", source, "-o", objects[i]]));
+  const workers = Array.from({ length: Math.max(1, Math.min(cpus().length, queue.length)) }, async () => {
+    for (let job = queue.shift(); job !== undefined; job = queue.shift()) await job();
+  });
+  await Promise.all(workers);
+  const linkFlags = process.platform === "darwin" ? ["-undefined", "dynamic_lookup"] : ["-ldl", "-pthread"];
+  await run(cxx, ["-shared", "-o", output, ...objects, ...linkFlags]);
+  log(`built ${output} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  main().catch((error) => {
+    log(`build failed: ${error.message}`);
+    log("the addon needs a C++17 compiler (g++ or clang++; set CXX to choose) and git; see native/README.md");
+    process.exit(1);
+  });
+}

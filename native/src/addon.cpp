@@ -1,0 +1,88 @@
+// hybrid-llm's Node-API binding over llama.h: the same source builds the native addon (Node) and, through
+// emnapi, the Wasm module. Module-level functions: init (load llama.cpp), devices, systemInfo, takeLog.
+#include <napi.h>
+
+#include "common.h"
+#include "context.h"
+#include "llama-api.h"
+#include "model.h"
+
+namespace {
+
+// init(libraryDir: string) → void. Loads llama.cpp (dlopen on native) and every ggml backend beside it.
+Napi::Value Init(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    const std::string dir = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    const bool first = !llama_api.loaded;
+    const std::string error = llama_api.load(dir);
+    if (!error.empty()) throw_error(env, error_code::load_failed, error);
+    if (first) {
+        log_install();
+#if !defined(HYBRID_LLM_STATIC_LLAMA)
+        llama_api.ggml_backend_load_all_from_path(dir.c_str());
+#endif
+        llama_api.llama_backend_init();
+    }
+    return env.Undefined();
+}
+
+// devices() → [{ name, description, type: "cpu" | "gpu" | "igpu" | "accel" | "meta", freeBytes, totalBytes }]
+Napi::Value Devices(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    require_initialized(env);
+    Napi::Array out = Napi::Array::New(env);
+    const size_t count = llama_api.ggml_backend_dev_count();
+    for (size_t i = 0; i < count; ++i) {
+        ggml_backend_dev_t dev = llama_api.ggml_backend_dev_get(i);
+        size_t free_bytes = 0, total_bytes = 0;
+        llama_api.ggml_backend_dev_memory(dev, &free_bytes, &total_bytes);
+        const char * type = "cpu";
+        switch (llama_api.ggml_backend_dev_type(dev)) {
+            case GGML_BACKEND_DEVICE_TYPE_GPU: type = "gpu"; break;
+            case GGML_BACKEND_DEVICE_TYPE_IGPU: type = "igpu"; break;
+            case GGML_BACKEND_DEVICE_TYPE_ACCEL: type = "accel"; break;
+            case GGML_BACKEND_DEVICE_TYPE_CPU: type = "cpu"; break;
+            default: type = "other"; break;
+        }
+        Napi::Object row = Napi::Object::New(env);
+        row.Set("name", llama_api.ggml_backend_dev_name(dev));
+        row.Set("description", llama_api.ggml_backend_dev_description(dev));
+        row.Set("type", type);
+        row.Set("freeBytes", static_cast<double>(free_bytes));
+        row.Set("totalBytes", static_cast<double>(total_bytes));
+        out.Set(static_cast<uint32_t>(i), row);
+    }
+    return out;
+}
+
+Napi::Value SystemInfo(const Napi::CallbackInfo & info) {
+    require_initialized(info.Env());
+    return Napi::String::New(info.Env(), llama_api.llama_print_system_info());
+}
+
+// takeLog() → everything llama.cpp logged since the last call.
+Napi::Value TakeLog(const Napi::CallbackInfo & info) {
+    return Napi::String::New(info.Env(), log_take_all());
+}
+
+// echoLog(on) → mirror llama.cpp's log to stderr (debugging).
+Napi::Value EchoLog(const Napi::CallbackInfo & info) {
+    log_set_echo(info.Length() > 0 && info[0].ToBoolean());
+    return info.Env().Undefined();
+}
+
+Napi::Object Register(Napi::Env env, Napi::Object exports) {
+    exports.Set("init", Napi::Function::New(env, Init));
+    exports.Set("devices", Napi::Function::New(env, Devices));
+    exports.Set("systemInfo", Napi::Function::New(env, SystemInfo));
+    exports.Set("takeLog", Napi::Function::New(env, TakeLog));
+    exports.Set("echoLog", Napi::Function::New(env, EchoLog));
+    exports.Set("Model", Model::Define(env));
+    exports.Set("Context", Context::Define(env));
+    exports.Set("bindingVersion", Napi::Number::New(env, 1));
+    return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(hybrid_llm, Register)

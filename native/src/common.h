@@ -1,0 +1,33 @@
+// Shared pieces of the binding: llama.cpp log capture and error helpers.
+#pragma once
+
+#include <napi.h>
+
+#include <string>
+
+// Error codes carried to JavaScript as `error.code`, mapped to typed errors by the backend package.
+namespace error_code {
+inline constexpr const char * invalid_argument = "HYBRID_LLM_INVALID_ARGUMENT";
+inline constexpr const char * load_failed = "HYBRID_LLM_LOAD_FAILED";
+inline constexpr const char * context_failed = "HYBRID_LLM_CONTEXT_FAILED";
+inline constexpr const char * decode_failed = "HYBRID_LLM_DECODE_FAILED";
+inline constexpr const char * no_memory_slot = "HYBRID_LLM_NO_MEMORY_SLOT";
+inline constexpr const char * disposed = "HYBRID_LLM_DISPOSED";
+inline constexpr const char * busy = "HYBRID_LLM_BUSY";
+inline constexpr const char * aborted = "HYBRID_LLM_ABORTED";
+inline constexpr const char * not_initialized = "HYBRID_LLM_NOT_INITIALIZED";
+}  // namespace error_code
+
+// Throws a JS Error with `code` set.
+[[noreturn]] void throw_error(Napi::Env env, const char * code, const std::string & message);
+Napi::Error make_error(Napi::Env env, const char * code, const std::string & message);
+
+// llama.cpp's log, captured (thread-safe) so errors can quote llama.cpp's own reason and tests can read
+// allocation lines. Lines at WARN and ERROR level are also kept apart as "recent problems".
+void log_install();
+std::string log_take_all();
+std::string log_take_problems();
+void log_set_echo(bool echo);
+
+// Throws unless llama.cpp has been loaded (init()).
+void require_initialized(Napi::Env env);

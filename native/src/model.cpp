@@ -1,0 +1,293 @@
+#include "model.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+Napi::Function Model::Define(Napi::Env env) {
+    return DefineClass(env, "Model", {
+        InstanceMethod("load", &Model::Load),
+        InstanceMethod("abort", &Model::Abort),
+        InstanceMethod("info", &Model::Info),
+        InstanceMethod("tokenize", &Model::Tokenize),
+        InstanceMethod("detokenize", &Model::Detokenize),
+        InstanceMethod("tokenPiece", &Model::TokenPiece),
+        InstanceMethod("dispose", &Model::Dispose),
+    });
+}
+
+Model::Model(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Model>(info) {
+    require_initialized(info.Env());
+}
+
+Model::~Model() {
+    // Reached only when JavaScript dropped the object without dispose(): contexts hold a reference, so none is alive.
+    if (model != nullptr && !loading) llama_api.llama_model_free(model);
+}
+
+llama_model * Model::get(Napi::Env env) const {
+    if (loading) throw_error(env, error_code::busy, "the model is still loading");
+    if (model == nullptr) throw_error(env, error_code::disposed, "the model is not loaded or was disposed");
+    return model;
+}
+
+namespace {
+
+struct ProgressData {
+    Napi::ThreadSafeFunction on_progress;
+    bool has_progress = false;
+    std::atomic<bool> * abort_requested = nullptr;
+    float last_reported = -1.0f;
+};
+
+bool progress_callback(float progress, void * user_data) {
+    auto * data = static_cast<ProgressData *>(user_data);
+    // Report every 1 % at most: llama.cpp calls this per tensor.
+    if (data->has_progress && (progress - data->last_reported >= 0.01f || progress >= 1.0f)) {
+        data->last_reported = progress;
+        auto * value = new float(progress);
+        data->on_progress.NonBlockingCall(value, [](Napi::Env env, Napi::Function callback, float * p) {
+            callback.Call({Napi::Number::New(env, *p)});
+            delete p;
+        });
+    }
+    return !data->abort_requested->load();
+}
+
+class LoadWorker : public Napi::AsyncWorker {
+public:
+    LoadWorker(Napi::Env env, Model * owner, Napi::Object owner_object, std::string path, Napi::Value bytes,
+               int32_t gpu_layers, bool use_mmap, Napi::Value on_progress)
+        : Napi::AsyncWorker(env), deferred(Napi::Promise::Deferred::New(env)), owner(owner), path(std::move(path)),
+          gpu_layers(gpu_layers), use_mmap(use_mmap) {
+        owner_ref = Napi::Persistent(owner_object);
+        if (bytes.IsTypedArray()) {
+            auto array = bytes.As<Napi::Uint8Array>();
+            data = array.Data();
+            size = array.ByteLength();
+            bytes_ref = Napi::Persistent(bytes.As<Napi::Object>());  // keep the bytes alive while loading
+        }
+        progress.abort_requested = &owner->abort_requested;
+        if (on_progress.IsFunction()) {
+            progress.on_progress = Napi::ThreadSafeFunction::New(env, on_progress.As<Napi::Function>(), "hybrid-llm load progress", 0, 1);
+            progress.has_progress = true;
+        }
+    }
+
+    Napi::Promise promise() { return deferred.Promise(); }
+
+    void Execute() override {
+        llama_model_params params = llama_api.llama_model_default_params();
+        params.n_gpu_layers = gpu_layers;
+        params.progress_callback = progress_callback;
+        params.progress_callback_user_data = &progress;
+        log_take_problems();
+        if (data != nullptr) {
+            // Bytes: no mmap (the file is memory already), no lazy reads (they need mmap).
+            params.load_mode = LLAMA_LOAD_MODE_NONE;
+            params.lazy_mode = LLAMA_LAZY_MODE_OFF;
+            FILE * file = fmemopen(const_cast<uint8_t *>(data), size, "rb");
+            if (file == nullptr) {
+                SetError("fmemopen failed");
+                return;
+            }
+            result = llama_api.llama_model_load_from_file_ptr(file, params);
+            fclose(file);
+        } else {
+            params.load_mode = use_mmap ? LLAMA_LOAD_MODE_AUTO : LLAMA_LOAD_MODE_NONE;
+            result = llama_api.llama_model_load_from_file(path.c_str(), params);
+        }
+        if (result == nullptr) {
+            const std::string reason = log_take_problems();
+            SetError(owner->abort_requested ? "aborted" : reason.empty() ? "llama.cpp could not load the model" : reason);
+        }
+    }
+
+    void OnOK() override {
+        finish();
+        owner->model = result;
+        deferred.Resolve(Env().Undefined());
+    }
+
+    void OnError(const Napi::Error & error) override {
+        finish();
+        const bool aborted = owner->abort_requested.exchange(false);
+        deferred.Reject(make_error(Env(), aborted ? error_code::aborted : error_code::load_failed, error.Message()).Value());
+    }
+
+private:
+    void finish() {
+        owner->loading = false;
+        if (progress.has_progress) progress.on_progress.Release();
+    }
+
+    Napi::Promise::Deferred deferred;
+    Model * owner;
+    Napi::ObjectReference owner_ref;
+    Napi::ObjectReference bytes_ref;
+    std::string path;
+    const uint8_t * data = nullptr;
+    size_t size = 0;
+    int32_t gpu_layers;
+    bool use_mmap;
+    ProgressData progress;
+    llama_model * result = nullptr;
+};
+
+}  // namespace
+
+// load(source: string | Uint8Array, { gpuLayers, mmap, onProgress }) → Promise<void>
+Napi::Value Model::Load(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (model != nullptr || loading) throw_error(env, error_code::busy, "the model is already loaded or loading");
+    if (info.Length() < 1 || !(info[0].IsString() || info[0].IsTypedArray())) {
+        throw_error(env, error_code::invalid_argument, "load() needs a path or a Uint8Array");
+    }
+    Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
+    const int32_t gpu_layers = options.Has("gpuLayers") ? options.Get("gpuLayers").As<Napi::Number>().Int32Value() : 0;
+    const bool use_mmap = !options.Has("mmap") || options.Get("mmap").ToBoolean();
+    loading = true;
+    abort_requested = false;
+    auto * worker = new LoadWorker(env, this, Value(), info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "",
+                                   info[0], gpu_layers, use_mmap, options.Get("onProgress"));
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise;
+}
+
+Napi::Value Model::Abort(const Napi::CallbackInfo & info) {
+    abort_requested = loading.load();
+    return info.Env().Undefined();
+}
+
+Napi::Value Model::Info(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    llama_model * m = get(env);
+    const llama_vocab * vocab = llama_api.llama_model_get_vocab(m);
+    Napi::Object out = Napi::Object::New(env);
+    char description[256] = {0};
+    llama_api.llama_model_desc(m, description, sizeof(description));
+    out.Set("description", description);
+    out.Set("vocabSize", llama_api.llama_vocab_n_tokens(vocab));
+    out.Set("contextLength", llama_api.llama_model_n_ctx_train(m));
+    out.Set("embeddingLength", llama_api.llama_model_n_embd(m));
+    out.Set("layerCount", llama_api.llama_model_n_layer(m));
+    out.Set("sizeBytes", static_cast<double>(llama_api.llama_model_size(m)));
+    out.Set("parameterCount", static_cast<double>(llama_api.llama_model_n_params(m)));
+    out.Set("isRecurrent", llama_api.llama_model_is_recurrent(m));
+    out.Set("isHybrid", llama_api.llama_model_is_hybrid(m));
+    out.Set("bosToken", llama_api.llama_vocab_bos(vocab));
+    out.Set("eosToken", llama_api.llama_vocab_eos(vocab));
+    out.Set("eotToken", llama_api.llama_vocab_eot(vocab));
+    out.Set("addBos", llama_api.llama_vocab_get_add_bos(vocab));
+    const char * chat_template = llama_api.llama_model_chat_template(m, nullptr);
+    out.Set("chatTemplate", chat_template == nullptr ? env.Null() : Napi::String::New(env, chat_template));
+    const int32_t n_vocab = llama_api.llama_vocab_n_tokens(vocab);
+    Napi::Int32Array eog = Napi::Int32Array::New(env, 0);
+    std::vector<int32_t> eog_tokens;
+    for (int32_t t = 0; t < n_vocab; ++t) {
+        if (llama_api.llama_vocab_is_eog(vocab, t)) eog_tokens.push_back(t);
+    }
+    eog = Napi::Int32Array::New(env, eog_tokens.size());
+    for (size_t i = 0; i < eog_tokens.size(); ++i) eog[i] = eog_tokens[i];
+    out.Set("endOfGenerationTokens", eog);
+    return out;
+}
+
+// tokenize(text, addSpecial, parseSpecial) → Int32Array
+Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    llama_model * m = get(env);
+    if (info.Length() < 1 || !info[0].IsString()) throw_error(env, error_code::invalid_argument, "tokenize() needs a string");
+    const std::string text = info[0].As<Napi::String>().Utf8Value();
+    const bool add_special = info.Length() > 1 && info[1].ToBoolean();
+    const bool parse_special = info.Length() > 2 && info[2].ToBoolean();
+    if (text.size() > static_cast<size_t>(INT32_MAX / 2)) throw_error(env, error_code::invalid_argument, "text too long to tokenize");
+    const llama_vocab * vocab = llama_api.llama_model_get_vocab(m);
+    std::vector<llama_token> tokens(text.size() + 4);
+    int32_t n = llama_api.llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                                         static_cast<int32_t>(tokens.size()), add_special, parse_special);
+    if (n < 0) {
+        if (n == INT32_MIN) throw_error(env, error_code::invalid_argument, "tokenization overflowed");
+        tokens.resize(-n);
+        n = llama_api.llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
+                                     static_cast<int32_t>(tokens.size()), add_special, parse_special);
+    }
+    Napi::Int32Array out = Napi::Int32Array::New(env, n);
+    for (int32_t i = 0; i < n; ++i) out[i] = tokens[i];
+    return out;
+}
+
+static std::vector<llama_token> read_tokens(Napi::Env env, const Napi::Value & value, int32_t n_vocab) {
+    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+        throw_error(env, error_code::invalid_argument, "tokens must be an Int32Array");
+    }
+    auto array = value.As<Napi::Int32Array>();
+    std::vector<llama_token> tokens(array.ElementLength());
+    for (size_t i = 0; i < tokens.size(); ++i) {
+        if (array[i] < 0 || array[i] >= n_vocab) {
+            throw_error(env, error_code::invalid_argument, "token " + std::to_string(array[i]) + " at index " + std::to_string(i) +
+                                                                 " is outside the vocabulary [0, " + std::to_string(n_vocab) + ")");
+        }
+        tokens[i] = array[i];
+    }
+    return tokens;
+}
+
+// detokenize(tokens: Int32Array, removeSpecial, unparseSpecial) → string
+Napi::Value Model::Detokenize(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    llama_model * m = get(env);
+    const llama_vocab * vocab = llama_api.llama_model_get_vocab(m);
+    const std::vector<llama_token> tokens = read_tokens(env, info[0], llama_api.llama_vocab_n_tokens(vocab));
+    const bool remove_special = info.Length() > 1 && info[1].ToBoolean();
+    const bool unparse_special = info.Length() > 2 && info[2].ToBoolean();
+    std::string text(tokens.size() * 8 + 16, '\0');
+    int32_t n = llama_api.llama_detokenize(vocab, tokens.data(), static_cast<int32_t>(tokens.size()), text.data(),
+                                           static_cast<int32_t>(text.size()), remove_special, unparse_special);
+    if (n < 0) {
+        text.resize(-n);
+        n = llama_api.llama_detokenize(vocab, tokens.data(), static_cast<int32_t>(tokens.size()), text.data(),
+                                       static_cast<int32_t>(text.size()), remove_special, unparse_special);
+    }
+    text.resize(n < 0 ? 0 : n);
+    return Napi::String::New(env, text);
+}
+
+// tokenPiece(token, special) → Uint8Array (raw bytes: a piece may be part of a UTF-8 sequence)
+Napi::Value Model::TokenPiece(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    llama_model * m = get(env);
+    const llama_vocab * vocab = llama_api.llama_model_get_vocab(m);
+    if (info.Length() < 1 || !info[0].IsNumber()) throw_error(env, error_code::invalid_argument, "tokenPiece() needs a token id");
+    const int32_t token = info[0].As<Napi::Number>().Int32Value();
+    if (token < 0 || token >= llama_api.llama_vocab_n_tokens(vocab)) throw_error(env, error_code::invalid_argument, "token outside the vocabulary");
+    const bool special = info.Length() > 1 && info[1].ToBoolean();
+    char buffer[256];
+    int32_t n = llama_api.llama_token_to_piece(vocab, token, buffer, sizeof(buffer), 0, special);
+    std::string piece;
+    if (n < 0) {
+        piece.resize(-n);
+        n = llama_api.llama_token_to_piece(vocab, token, piece.data(), static_cast<int32_t>(piece.size()), 0, special);
+        piece.resize(n < 0 ? 0 : n);
+    } else {
+        piece.assign(buffer, n);
+    }
+    Napi::Uint8Array out = Napi::Uint8Array::New(env, piece.size());
+    std::copy(piece.begin(), piece.end(), out.Data());
+    return out;
+}
+
+Napi::Value Model::Dispose(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    if (loading) throw_error(env, error_code::busy, "the model is still loading: abort() it first");
+    if (children > 0) throw_error(env, error_code::busy, "the model still has live contexts: dispose them first");
+    if (model != nullptr) {
+        llama_api.llama_model_free(model);
+        model = nullptr;
+    }
+    return env.Undefined();
+}

@@ -1,0 +1,33 @@
+// A loaded llama_model. Created empty from JavaScript, then `load()`ed asynchronously.
+#pragma once
+
+#include <napi.h>
+
+#include <atomic>
+
+#include "llama-api.h"
+
+class Model : public Napi::ObjectWrap<Model> {
+public:
+    static Napi::Function Define(Napi::Env env);
+    explicit Model(const Napi::CallbackInfo & info);
+    ~Model() override;
+
+    llama_model * get(Napi::Env env) const;  // throws when not loaded or disposed
+    void retain() { ++children; }
+    void release() { --children; }
+
+    llama_model * model = nullptr;
+    std::atomic<bool> loading{false};
+    std::atomic<bool> abort_requested{false};
+    int children = 0;  // live contexts: the model cannot be freed under them
+
+private:
+    Napi::Value Load(const Napi::CallbackInfo & info);
+    Napi::Value Abort(const Napi::CallbackInfo & info);
+    Napi::Value Info(const Napi::CallbackInfo & info);
+    Napi::Value Tokenize(const Napi::CallbackInfo & info);
+    Napi::Value Detokenize(const Napi::CallbackInfo & info);
+    Napi::Value TokenPiece(const Napi::CallbackInfo & info);
+    Napi::Value Dispose(const Napi::CallbackInfo & info);
+};

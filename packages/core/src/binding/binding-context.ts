@@ -1,0 +1,140 @@
+import type { BackendContext, StateOptions } from "../backend/backend-context.js";
+import type { ContextInfo } from "../backend/context-options.js";
+import type { DecodeBatch, DecodeOptions, DecodeResult } from "../backend/decode-batch.js";
+import type { MemoryAllocation } from "../backend/memory-allocation.js";
+import { DisposedError } from "../errors/disposed-error.js";
+import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
+import type { NativeContext } from "./native-binding.js";
+import { toTypedError, typed } from "./typed-errors.js";
+import { validateBatch } from "./validate-batch.js";
+
+const PARTIAL_ONLY = 1; // LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY
+
+/** {@link BackendContext} over the binding's native context. */
+export class BindingContext implements BackendContext {
+  private disposed = false;
+  private inFlight: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly native: NativeContext,
+    readonly info: ContextInfo,
+    private readonly vocabSize: number,
+    private readonly onDispose: (context: BindingContext) => void,
+  ) {}
+
+  private live(): NativeContext {
+    if (this.disposed) throw new DisposedError({ object: "context" });
+    return this.native;
+  }
+
+  private sequence(sequence: number, argument = "sequence"): number {
+    if (!Number.isInteger(sequence) || sequence < 0 || sequence >= this.info.slots) {
+      throw new InvalidArgumentError({ argument, message: `sequence id ${sequence} is outside the slots [0, ${this.info.slots})` });
+    }
+    return sequence;
+  }
+
+  private position(position: number | undefined, argument: string): number {
+    if (position === undefined) return -1;
+    if (!Number.isInteger(position) || position < -1) {
+      throw new InvalidArgumentError({ argument, message: `${argument} must be an integer ≥ -1, got ${position}` });
+    }
+    return position;
+  }
+
+  async decode(batch: DecodeBatch, options: DecodeOptions = {}): Promise<DecodeResult> {
+    const native = this.live();
+    validateBatch(batch, { batch: this.info.batch, slots: this.info.slots, vocabSize: this.vocabSize });
+    const rows: number[] = [];
+    batch.outputs.forEach((wanted, i) => {
+      if (wanted !== 0) rows.push(i);
+    });
+    let call: Promise<{ argmax: Int32Array; margins: Float32Array; logits?: Float32Array }>;
+    try {
+      call = native.decode(batch.tokens, batch.positions, batch.sequenceIds, batch.outputs, options.returnLogits === true);
+    } catch (error) {
+      throw toTypedError(error, "context");
+    }
+    this.inFlight = call.catch(() => undefined);
+    try {
+      const result = await call;
+      return { rows: Int32Array.from(rows), ...result };
+    } catch (error) {
+      throw toTypedError(error, "context");
+    } finally {
+      this.inFlight = undefined;
+    }
+  }
+
+  seqRemove(sequence: number, p0?: number, p1?: number): boolean {
+    const native = this.live();
+    return typed("context", () => native.seqRemove(this.sequence(sequence), this.position(p0, "p0"), this.position(p1, "p1")));
+  }
+
+  seqCopy(source: number, destination: number, p0?: number, p1?: number): void {
+    const native = this.live();
+    typed("context", () =>
+      native.seqCopy(this.sequence(source, "source"), this.sequence(destination, "destination"), this.position(p0, "p0"), this.position(p1, "p1")),
+    );
+  }
+
+  seqKeep(sequence: number): void {
+    const native = this.live();
+    typed("context", () => native.seqKeep(this.sequence(sequence)));
+  }
+
+  seqAdd(sequence: number, p0: number, p1: number, delta: number): void {
+    const native = this.live();
+    if (!Number.isInteger(delta)) throw new InvalidArgumentError({ argument: "delta", message: `delta must be an integer, got ${delta}` });
+    typed("context", () => native.seqAdd(this.sequence(sequence), this.position(p0, "p0"), this.position(p1, "p1"), delta));
+  }
+
+  posMin(sequence: number): number {
+    const native = this.live();
+    return typed("context", () => native.posMin(this.sequence(sequence)));
+  }
+
+  posMax(sequence: number): number {
+    const native = this.live();
+    return typed("context", () => native.posMax(this.sequence(sequence)));
+  }
+
+  clear(data = true): void {
+    const native = this.live();
+    typed("context", () => native.clear(data));
+  }
+
+  getState(sequence: number, options: StateOptions = {}): Uint8Array {
+    const native = this.live();
+    return typed("context", () => native.getState(this.sequence(sequence), options.partial ? PARTIAL_ONLY : 0));
+  }
+
+  setState(sequence: number, state: Uint8Array, options: StateOptions = {}): number {
+    const native = this.live();
+    if (!(state instanceof Uint8Array) || state.length === 0) {
+      throw new InvalidArgumentError({ argument: "state", message: "state must be a non-empty Uint8Array from getState()" });
+    }
+    return typed("context", () => native.setState(this.sequence(sequence), state, options.partial ? PARTIAL_ONLY : 0));
+  }
+
+  allocation(): MemoryAllocation | null {
+    const native = this.live();
+    const rows = typed("context", () => native.allocation());
+    if (rows === null) return null;
+    const buffers = rows.map((row) => ({ bufferType: row.bufferType, modelBytes: row.model, contextBytes: row.context, computeBytes: row.compute }));
+    const sum = (key: "modelBytes" | "contextBytes" | "computeBytes") => buffers.reduce((total, buffer) => total + buffer[key], 0);
+    return { buffers, contextBytes: sum("contextBytes"), modelBytes: sum("modelBytes"), computeBytes: sum("computeBytes") };
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.inFlight;
+    this.native.dispose();
+    this.onDispose(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}

@@ -1,0 +1,179 @@
+import type { BackendContext } from "../backend/backend-context.js";
+import type { BackendModel, DetokenizeOptions, TokenizeOptions } from "../backend/backend-model.js";
+import type { ContextInfo, ContextOptions } from "../backend/context-options.js";
+import type { ModelInfo } from "../backend/model-info.js";
+import type { CacheSpec } from "../cache/cache-spec.js";
+import { BackendError } from "../errors/backend-error.js";
+import { DisposedError } from "../errors/disposed-error.js";
+import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
+import { ggmlTypeByName } from "../gguf/ggml-types.js";
+import { planMemory } from "../plan/memory-plan.js";
+import { BindingContext } from "./binding-context.js";
+import type { NativeBinding, NativeModel } from "./native-binding.js";
+import { toTypedError, typed } from "./typed-errors.js";
+
+/** {@link BackendModel} over the binding's native model. */
+export class BindingModel implements BackendModel {
+  private disposed = false;
+  private readonly contexts = new Set<BindingContext>();
+
+  private constructor(
+    private readonly binding: NativeBinding,
+    private readonly native: NativeModel,
+    readonly info: ModelInfo,
+    private readonly onDispose: ((model: BindingModel) => void) | undefined,
+  ) {}
+
+  /**
+   * Loads a model whose header was already parsed and checked (the cache spec exists, so the architecture is
+   * supported and the metadata sane) — nothing malformed reaches llama.cpp.
+   */
+  static async load(
+    binding: NativeBinding,
+    source: string | Uint8Array,
+    spec: CacheSpec,
+    options: {
+      gpuLayers: number;
+      mmap?: boolean;
+      onProgress?: (fraction: number) => void;
+      signal?: AbortSignal;
+      /** Called once when the model is disposed (the owning backend forgets it). */
+      onDispose?: (model: BindingModel) => void;
+    },
+  ): Promise<BindingModel> {
+    const native = new binding.Model();
+    if (options.signal?.aborted) throw new BackendError({ code: "aborted", message: "the load was aborted before it started" });
+    const abort = () => native.abort();
+    options.signal?.addEventListener("abort", abort, { once: true });
+    try {
+      await native.load(source, { gpuLayers: options.gpuLayers, mmap: options.mmap ?? true, onProgress: options.onProgress });
+    } catch (error) {
+      throw toTypedError(error, "model");
+    } finally {
+      options.signal?.removeEventListener("abort", abort);
+    }
+    const facts = native.info();
+    const info: ModelInfo = {
+      architecture: spec.architecture,
+      description: facts.description,
+      cacheSpec: spec,
+      vocabSize: facts.vocabSize,
+      contextLength: facts.contextLength,
+      embeddingLength: facts.embeddingLength,
+      layerCount: facts.layerCount,
+      isHybrid: facts.isHybrid,
+      isRecurrent: facts.isRecurrent,
+      chatTemplate: facts.chatTemplate,
+      bosToken: facts.bosToken,
+      eosToken: facts.eosToken,
+      endOfGenerationTokens: [...facts.endOfGenerationTokens],
+      addBos: facts.addBos,
+      sizeBytes: facts.sizeBytes,
+      parameterCount: facts.parameterCount,
+    };
+    return new BindingModel(binding, native, Object.freeze(info), options.onDispose);
+  }
+
+  private live(): NativeModel {
+    if (this.disposed) throw new DisposedError({ object: "model" });
+    return this.native;
+  }
+
+  tokenize(text: string, options: TokenizeOptions = {}): Int32Array {
+    const native = this.live();
+    if (typeof text !== "string") throw new InvalidArgumentError({ argument: "text", message: "tokenize() needs a string" });
+    return typed("model", () => native.tokenize(text, options.addSpecial ?? true, options.parseSpecial ?? false));
+  }
+
+  detokenize(tokens: Int32Array, options: DetokenizeOptions = {}): string {
+    const native = this.live();
+    this.checkTokens(tokens);
+    return typed("model", () => native.detokenize(tokens, options.removeSpecial ?? false, options.unparseSpecial ?? false));
+  }
+
+  tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
+    const native = this.live();
+    this.checkTokens(Int32Array.of(token));
+    return typed("model", () => native.tokenPiece(token, options.special ?? false));
+  }
+
+  private checkTokens(tokens: Int32Array): void {
+    if (!(tokens instanceof Int32Array)) throw new InvalidArgumentError({ argument: "tokens", message: "tokens must be an Int32Array" });
+    for (const token of tokens) {
+      if (!Number.isInteger(token) || token < 0 || token >= this.info.vocabSize) {
+        throw new InvalidArgumentError({ argument: "tokens", message: `token ${token} is outside the vocabulary [0, ${this.info.vocabSize})` });
+      }
+    }
+  }
+
+  async createContext(options: ContextOptions): Promise<BackendContext> {
+    this.live();
+    const slots = options.slots ?? 1;
+    const batch = options.batch ?? 512;
+    const ubatch = options.ubatch ?? Math.min(batch, 512);
+    const kvTypeK = options.kvTypeK ?? options.kvType ?? "f16";
+    const kvTypeV = options.kvTypeV ?? options.kvType ?? "f16";
+    const integer = (argument: string, value: number, min: number, max: number) => {
+      if (!Number.isInteger(value) || value < min || value > max) {
+        throw new InvalidArgumentError({ argument, message: `${argument} must be an integer in [${min}, ${max}], got ${value}` });
+      }
+    };
+    integer("batch", batch, 1, 1 << 20);
+    integer("ubatch", ubatch, 1, batch);
+    if (options.threads !== undefined) integer("threads", options.threads, 1, 1024);
+    // The planner refuses what llama.cpp would refuse or abort on (ctx, slots, KV types vs head sizes), in TypeScript.
+    const plan = planMemory(this.info.cacheSpec, {
+      ctx: options.ctx,
+      slots,
+      kvTypeK,
+      kvTypeV,
+      unified: options.unified ?? true,
+      flashAttention: options.flashAttention !== false,
+      recurrentSnapshots: options.recurrentSnapshots ?? 0,
+    });
+    const native = typed("context", () => new this.binding.Context(this.native));
+    try {
+      await native.create({
+        ctx: plan.options.ctx,
+        slots,
+        unified: plan.options.unified,
+        batch,
+        ubatch,
+        typeK: ggmlTypeByName(kvTypeK)!.id,
+        typeV: ggmlTypeByName(kvTypeV)!.id,
+        flashAttention: options.flashAttention ?? "auto",
+        ...(options.threads === undefined ? {} : { threads: options.threads }),
+        recurrentSnapshots: plan.options.recurrentSnapshots,
+      });
+    } catch (error) {
+      native.dispose();
+      throw toTypedError(error, "context");
+    }
+    const facts = native.info();
+    const info: ContextInfo = {
+      nCtx: facts.nCtx,
+      cellsPerStream: facts.nCtxSeq,
+      slots: facts.nSeqMax,
+      unified: plan.options.unified,
+      batch: facts.nBatch,
+      ubatch: facts.nUbatch,
+      kvTypeK,
+      kvTypeV,
+    };
+    const context = new BindingContext(native, Object.freeze(info), this.info.vocabSize, (c) => this.contexts.delete(c));
+    this.contexts.add(context);
+    return context;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await Promise.all([...this.contexts].map((context) => context.dispose()));
+    this.native.dispose();
+    this.onDispose?.(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * The surface of hybrid-llm's Node-API binding (`native/src`), as both the native addon and its Wasm build expose
+ * it. Typed here once; {@link BindingModel} and {@link BindingContext} turn it into the backend interface.
+ * Errors thrown by the binding carry a `code` (`HYBRID_LLM_*`), mapped by {@link toTypedError}.
+ */
+export interface NativeBinding {
+  /** Loads llama.cpp from a directory (native) or the linked copy (Wasm). Once per process. */
+  init(libraryDir: string): void;
+  /** ggml devices after init. */
+  devices(): NativeDevice[];
+  /** llama.cpp's system info line (SIMD features, backends). */
+  systemInfo(): string;
+  /** Everything llama.cpp logged since the last call. */
+  takeLog(): string;
+  /** Mirror llama.cpp's log to stderr. */
+  echoLog(on: boolean): void;
+  readonly Model: new () => NativeModel;
+  readonly Context: new (model: NativeModel) => NativeContext;
+  readonly bindingVersion: number;
+}
+
+export interface NativeDevice {
+  readonly name: string;
+  readonly description: string;
+  readonly type: "cpu" | "gpu" | "igpu" | "accel" | "other";
+  readonly freeBytes: number;
+  readonly totalBytes: number;
+}
+
+export interface NativeModelInfo {
+  readonly description: string;
+  readonly vocabSize: number;
+  readonly contextLength: number;
+  readonly embeddingLength: number;
+  readonly layerCount: number;
+  readonly sizeBytes: number;
+  readonly parameterCount: number;
+  readonly isRecurrent: boolean;
+  readonly isHybrid: boolean;
+  readonly bosToken: number;
+  readonly eosToken: number;
+  readonly eotToken: number;
+  readonly addBos: boolean;
+  readonly chatTemplate: string | null;
+  readonly endOfGenerationTokens: Int32Array;
+}
+
+export interface NativeModel {
+  load(source: string | Uint8Array, options: { gpuLayers?: number; mmap?: boolean; onProgress?: (fraction: number) => void }): Promise<void>;
+  abort(): void;
+  info(): NativeModelInfo;
+  tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
+  detokenize(tokens: Int32Array, removeSpecial: boolean, unparseSpecial: boolean): string;
+  tokenPiece(token: number, special: boolean): Uint8Array;
+  dispose(): void;
+}
+
+export interface NativeContextCreateOptions {
+  readonly ctx: number;
+  readonly slots: number;
+  readonly unified: boolean;
+  readonly batch: number;
+  readonly ubatch: number;
+  readonly typeK: number;
+  readonly typeV: number;
+  readonly flashAttention: boolean | "auto";
+  readonly threads?: number;
+  readonly recurrentSnapshots: number;
+}
+
+export interface NativeContext {
+  create(options: NativeContextCreateOptions): Promise<void>;
+  info(): { nCtx: number; nCtxSeq: number; nBatch: number; nUbatch: number; nSeqMax: number };
+  decode(
+    tokens: Int32Array,
+    positions: Int32Array,
+    sequenceIds: Int32Array,
+    outputs: Uint8Array,
+    returnLogits: boolean,
+  ): Promise<{ argmax: Int32Array; margins: Float32Array; logits?: Float32Array }>;
+  seqRemove(sequence: number, p0: number, p1: number): boolean;
+  seqCopy(source: number, destination: number, p0: number, p1: number): void;
+  seqKeep(sequence: number): void;
+  seqAdd(sequence: number, p0: number, p1: number, delta: number): void;
+  posMin(sequence: number): number;
+  posMax(sequence: number): number;
+  clear(data: boolean): void;
+  getState(sequence: number, flags: number): Uint8Array;
+  setState(sequence: number, state: Uint8Array, flags: number): number;
+  allocation(): { bufferType: string; model: number; context: number; compute: number }[] | null;
+  setThreads(threads: number): void;
+  dispose(): void;
+}

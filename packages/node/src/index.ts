@@ -1,0 +1,8 @@
+/**
+ * @hybrid-llm/node — the native backend: llama.cpp through hybrid-llm's Node-API addon.
+ *
+ * @packageDocumentation
+ */
+export { addonPath } from "./addon.js";
+export { type GpuOption, type LlamaLibrary, chooseLibrary, prebuiltLibrary } from "./library.js";
+export { NodeBackend, type NodeBackendOptions, readModelBytes } from "./node-backend.js";

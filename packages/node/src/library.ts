@@ -1,0 +1,66 @@
+import { existsSync, readdirSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+
+/** GPU choice for the native backend. */
+export type GpuOption = "auto" | "cuda" | "vulkan" | "metal" | false;
+
+/** A llama.cpp build the addon can load: a folder holding libllama and its ggml backends. */
+export interface LlamaLibrary {
+  /** Folder with `libllama*.so` / `.dylib`. */
+  readonly dir: string;
+  /** What the build targets. */
+  readonly flavour: "cpu" | "cuda" | "vulkan" | "metal" | "custom";
+}
+
+const require = createRequire(import.meta.url);
+
+/** node-llama-cpp's prebuilt packages, per platform and flavour (all built from the release this project pins). */
+function prebuiltName(flavour: "cpu" | "cuda" | "vulkan" | "metal"): string | undefined {
+  const platform = `${process.platform}-${process.arch}`;
+  const table: Record<string, Partial<Record<typeof flavour, string>>> = {
+    "linux-x64": { cpu: "linux-x64", cuda: "linux-x64-cuda", vulkan: "linux-x64-vulkan" },
+    "linux-arm64": { cpu: "linux-arm64" },
+    "darwin-arm64": { metal: "mac-arm64-metal", cpu: "mac-arm64-metal" },
+    "darwin-x64": { cpu: "mac-x64" },
+  };
+  return table[platform]?.[flavour];
+}
+
+function packageDir(name: string): string | undefined {
+  for (const base of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(base, name, "package.json"))) return join(base, name);
+  }
+  return undefined;
+}
+
+/** The bins folder of an installed prebuilt package, if it holds a libllama. */
+export function prebuiltLibrary(flavour: "cpu" | "cuda" | "vulkan" | "metal"): LlamaLibrary | undefined {
+  const name = prebuiltName(flavour);
+  if (name === undefined) return undefined;
+  const dir = packageDir(`@node-llama-cpp/${name}`);
+  if (dir === undefined) return undefined;
+  const bins = join(dir, "bins", name);
+  if (!existsSync(bins) || !readdirSync(bins).some((file) => /^libllama[.\w]*\.(so|dylib)$/.test(file))) return undefined;
+  return { dir: bins, flavour };
+}
+
+/** True when an NVIDIA driver is present (the CUDA build would find a device). */
+function hasNvidiaDriver(): boolean {
+  return existsSync("/proc/driver/nvidia/version") || existsSync("/dev/nvidiactl");
+}
+
+/**
+ * Picks the llama.cpp build: `HYBRID_LLM_LIBRARY_DIR` (a source build) wins; otherwise node-llama-cpp's prebuilt
+ * CUDA build when asked for (or, with `auto`, when an NVIDIA driver is present), Metal on Apple silicon, Vulkan only
+ * when asked for, else the CPU build. Returns undefined when no suitable build is installed.
+ */
+export function chooseLibrary(gpu: GpuOption, libraryDir = process.env.HYBRID_LLM_LIBRARY_DIR): LlamaLibrary | undefined {
+  if (libraryDir) return { dir: libraryDir, flavour: "custom" };
+  if (gpu === "cuda" || gpu === "vulkan" || gpu === "metal") return prebuiltLibrary(gpu);
+  if (gpu === "auto") {
+    if (process.platform === "darwin" && process.arch === "arm64") return prebuiltLibrary("metal");
+    if (hasNvidiaDriver()) return prebuiltLibrary("cuda") ?? prebuiltLibrary("cpu");
+  }
+  return prebuiltLibrary("cpu");
+}

@@ -1,0 +1,133 @@
+import { readFile } from "node:fs/promises";
+import {
+  type Backend,
+  type BackendDevice,
+  type BackendModel,
+  BackendError,
+  BindingModel,
+  DisposedError,
+  InvalidArgumentError,
+  type LoadModelOptions,
+  type ModelSource,
+  type NativeBinding,
+  type NativeDevice,
+  cacheSpecFromMetadata,
+  parseGguf,
+} from "@hybrid-llm/core";
+import { readGgufFile } from "@hybrid-llm/core/node";
+import { loadAddon } from "./addon.js";
+import { type GpuOption, type LlamaLibrary, chooseLibrary } from "./library.js";
+
+/** Options of {@link NodeBackend.create}. */
+export interface NodeBackendOptions {
+  /**
+   * Which llama.cpp build to use: `auto` (CUDA when an NVIDIA driver is present, Metal on Apple silicon, else CPU),
+   * a specific GPU API, or `false` for CPU. Defaults to `auto`. One build per process: later backends reuse it.
+   */
+  readonly gpu?: GpuOption;
+  /** A folder with a libllama of the pinned release (e.g. a source build). Defaults to `$HYBRID_LLM_LIBRARY_DIR`. */
+  readonly libraryDir?: string;
+  /** Mirror llama.cpp's log to stderr. Defaults to `false`. */
+  readonly verbose?: boolean;
+}
+
+let loadedLibrary: LlamaLibrary | undefined;
+
+function deviceOf(library: LlamaLibrary, devices: readonly NativeDevice[]): BackendDevice {
+  const gpu = devices.find((device) => device.type === "gpu" || device.type === "igpu");
+  const cpu = devices.find((device) => device.type === "cpu");
+  if (gpu !== undefined) {
+    const kind = library.flavour === "vulkan" ? "vulkan" : library.flavour === "metal" ? "metal" : "cuda";
+    return { kind, name: gpu.description };
+  }
+  return { kind: "cpu", name: cpu?.description ?? "CPU" };
+}
+
+/**
+ * The native backend: llama.cpp through hybrid-llm's Node-API addon, on node-llama-cpp's prebuilt libraries of the
+ * pinned release (CPU, CUDA, Vulkan, Metal) or a source build.
+ */
+export class NodeBackend implements Backend {
+  readonly specificationVersion = "v1";
+  readonly name = "node";
+  private disposed = false;
+  private readonly models = new Set<BackendModel>();
+
+  private constructor(
+    private readonly binding: NativeBinding,
+    readonly device: BackendDevice,
+    /** The llama.cpp build in use. */
+    readonly library: LlamaLibrary,
+  ) {}
+
+  static async create(options: NodeBackendOptions = {}): Promise<NodeBackend> {
+    const binding = loadAddon();
+    const library = loadedLibrary ?? chooseLibrary(options.gpu ?? "auto", options.libraryDir);
+    if (library === undefined) {
+      throw new BackendError({
+        code: "unavailable",
+        message: `no llama.cpp build for gpu: ${String(options.gpu ?? "auto")} on ${process.platform}-${process.arch} (is node-llama-cpp's prebuilt package installed?)`,
+      });
+    }
+    if (loadedLibrary === undefined) {
+      try {
+        binding.init(library.dir);
+      } catch (error) {
+        throw new BackendError({ code: "unavailable", message: `could not load llama.cpp from ${library.dir}: ${(error as Error).message}`, cause: error });
+      }
+      loadedLibrary = library;
+    }
+    binding.echoLog(options.verbose ?? false);
+    return new NodeBackend(binding, deviceOf(library, binding.devices()), library);
+  }
+
+  /** llama.cpp's log since the last call (allocation lines, warnings). */
+  takeLog(): string {
+    return this.binding.takeLog();
+  }
+
+  async loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<BackendModel> {
+    if (this.disposed) throw new DisposedError({ object: "backend" });
+    // Read and check the header in TypeScript first: a corrupt file or an unsupported architecture never reaches llama.cpp.
+    let spec;
+    let nativeSource: string | Uint8Array;
+    if ("path" in source && typeof source.path === "string") {
+      spec = cacheSpecFromMetadata((await readGgufFile(source.path)).metadata);
+      nativeSource = source.path;
+    } else if ("bytes" in source && source.bytes instanceof Uint8Array) {
+      spec = cacheSpecFromMetadata(parseGguf(source.bytes).metadata);
+      nativeSource = source.bytes;
+    } else {
+      throw new InvalidArgumentError({ argument: "source", message: "a model source is { path: string } or { bytes: Uint8Array }" });
+    }
+    const onGpu = this.device.kind !== "cpu";
+    const gpuLayers = options.gpuLayers === undefined || options.gpuLayers === "max" ? (onGpu ? -1 : 0) : options.gpuLayers;
+    if (!Number.isInteger(gpuLayers) || gpuLayers < -1) {
+      throw new InvalidArgumentError({ argument: "gpuLayers", message: `gpuLayers must be "max" or an integer ≥ 0, got ${String(options.gpuLayers)}` });
+    }
+    const model = await BindingModel.load(this.binding, nativeSource, spec, {
+      gpuLayers,
+      ...(options.mmap === undefined ? {} : { mmap: options.mmap }),
+      ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+      ...(options.signal === undefined ? {} : { signal: options.signal }),
+      onDispose: (disposed) => this.models.delete(disposed),
+    });
+    this.models.add(model);
+    return model;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await Promise.all([...this.models].map((model) => model.dispose()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+/** Reads a model file's bytes (for callers that want to load from memory). */
+export async function readModelBytes(path: string): Promise<Uint8Array> {
+  return new Uint8Array(await readFile(path));
+}

@@ -1,0 +1,94 @@
+import type { BackendContext, BackendModel } from "@hybrid-llm/core";
+
+/** One sequence's greedy stream: the tokens, and for each the top-1 / top-2 margin it was chosen with. */
+export interface GreedyStream {
+  readonly tokens: number[];
+  readonly margins: number[];
+  /** Logits of the first generated position (after the prompt). */
+  readonly firstLogits: Float32Array;
+}
+
+/**
+ * Greedy generation for several sequences at once, continuously batched: one batch prefills every prompt, then
+ * each step decodes one token per sequence in one batch. With a single prompt this is plain solo generation.
+ */
+export async function greedy(
+  context: BackendContext,
+  vocabSize: number,
+  prompts: readonly Int32Array[],
+  steps: number,
+  sequenceIds: readonly number[] = prompts.map((_, i) => i),
+): Promise<GreedyStream[]> {
+  const total = prompts.reduce((sum, prompt) => sum + prompt.length, 0);
+  const tokens = new Int32Array(total);
+  const positions = new Int32Array(total);
+  const sequences = new Int32Array(total);
+  const outputs = new Uint8Array(total);
+  let row = 0;
+  prompts.forEach((prompt, p) => {
+    const start = context.posMax(sequenceIds[p]!) + 1;
+    prompt.forEach((token, i) => {
+      tokens[row] = token;
+      positions[row] = start + i;
+      sequences[row] = sequenceIds[p]!;
+      outputs[row] = i === prompt.length - 1 ? 1 : 0;
+      row++;
+    });
+  });
+  const first = await context.decode({ tokens, positions, sequenceIds: sequences, outputs }, { returnLogits: true });
+  const streams = prompts.map((_, p) => ({
+    tokens: [first.argmax[p]!],
+    margins: [first.margins[p]!],
+    firstLogits: first.logits!.slice(p * vocabSize, (p + 1) * vocabSize),
+  }));
+  for (let step = 1; step < steps; step++) {
+    const n = prompts.length;
+    const result = await context.decode({
+      tokens: Int32Array.from(streams, (s) => s.tokens.at(-1)!),
+      positions: Int32Array.from(sequenceIds.slice(0, n), (seq) => context.posMax(seq) + 1),
+      sequenceIds: Int32Array.from(sequenceIds.slice(0, n)),
+      outputs: new Uint8Array(n).fill(1),
+    });
+    streams.forEach((stream, p) => {
+      stream.tokens.push(result.argmax[p]!);
+      stream.margins.push(result.margins[p]!);
+    });
+  }
+  return streams;
+}
+
+/**
+ * Compares a candidate stream with a reference the robust way (DESIGN.md §5): token by token, up to the first step
+ * whose reference margin is below `tolerance` (after which a tie may legitimately flip). Returns the number of
+ * steps compared and the first mismatch, if any.
+ */
+export function compareStreams(reference: GreedyStream, candidate: GreedyStream, tolerance = 1e-3): { compared: number; mismatchAt: number | undefined } {
+  let compared = 0;
+  for (let step = 0; step < reference.tokens.length; step++) {
+    if (reference.tokens[step] !== candidate.tokens[step]) return { compared, mismatchAt: step };
+    compared++;
+    if (reference.margins[step]! < tolerance) break;
+  }
+  return { compared, mismatchAt: undefined };
+}
+
+export function maxAbsDifference(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  return max;
+}
+
+export const prompts = [
+  "The quick brown fox jumps over the lazy dog",
+  "In the beginning there was",
+  "Hello, my name is",
+  "Once upon a time, in a land far away",
+  "The capital of France is",
+  "1 2 3 4 5 6",
+  "I think therefore I am",
+  "To be or not to be, that is",
+];
+
+export function tokenizeAll(model: BackendModel, texts: readonly string[] = prompts): Int32Array[] {
+  return texts.map((text) => model.tokenize(text));
+}
