@@ -11,7 +11,7 @@ import {
 } from "@hybrid-llm/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "../support/fixtures.js";
-import { compareStreams, greedy, maxAbsDifference, tokenizeAll } from "../support/greedy.js";
+import { type GreedyStream, compareStreams, greedy, maxAbsDifference, tokenizeAll } from "../support/greedy.js";
 
 /**
  * The conformance suite every backend passes, on real llama.cpp. `createBackend` is called once per file.
@@ -53,7 +53,7 @@ export function defineBackendConformance(name: string, createBackend: () => Prom
     test("8 sequences decoded in one batch give each one's solo greedy tokens", async () => {
       const inputs = tokenizeAll(model);
       const steps = 12;
-      const solo = [];
+      const solo: GreedyStream[] = [];
       const soloContext = await model.createContext({ ctx: 512, slots: 1, threads: 1, batch: 256 });
       for (const prompt of inputs) {
         soloContext.clear();

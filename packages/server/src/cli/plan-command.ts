@@ -19,7 +19,9 @@ import {
   cacheSpecFromMetadata,
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
+import { backendNames, createBackend } from "./backends.js";
 import { count, renderTable } from "./table.js";
+import { type VerifiedAllocation, verifyPlan } from "./verify-plan.js";
 import { UsageError } from "./usage-error.js";
 
 export const planUsage = `hybrid-llm plan <model.gguf> [options]
@@ -40,6 +42,10 @@ recurrent state, and contrasts one shared KV pool with per-slot streams and with
   --ubatch <n>              micro-batch for the compute-buffer estimate (default: 512)
   --budget <size>           memory budget, e.g. 80GiB, 24GB, 2.5e10; with --slots and no --ctx: the largest
                             context that fits; with --ctx and no --slots: the most slots; with both: whether it fits
+  --verify                  create the planned context on a real backend and compare, byte for byte, with what
+                            llama.cpp allocated (model files only)
+  --backend <name>          backend for --verify: ${backendNames.join(", ")} (default: node)
+  --gpu <api>               llama.cpp build for --verify: auto, cuda, vulkan, metal, off (default: off)
   --json                    print one JSON object instead of tables`;
 
 interface Model {
@@ -102,6 +108,9 @@ export async function planCommand(args: string[], print: (line: string) => void)
       ubatch: { type: "string" },
       budget: { type: "string" },
       json: { type: "boolean" },
+      verify: { type: "boolean" },
+      backend: { type: "string", default: "node" },
+      gpu: { type: "string", default: "off" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -156,6 +165,17 @@ export async function planCommand(args: string[], print: (line: string) => void)
   const totalBytes = planTotalBytes(plan, model.weightsBytes);
   const fits = budget === undefined ? undefined : fit === null ? false : totalBytes <= budget;
 
+  let allocated: VerifiedAllocation | undefined;
+  if (values.verify) {
+    if (!("file" in model.source)) throw new UsageError("--verify needs a model file, not a preset", planUsage);
+    const backend = await createBackend(values.backend, values.gpu, planUsage);
+    try {
+      allocated = await verifyPlan(backend, model.source.file, plan, values.json ? undefined : (message) => process.stderr.write(`… ${message}\n`));
+    } finally {
+      await backend.dispose();
+    }
+  }
+
   if (values.json) {
     print(
       JSON.stringify(
@@ -188,6 +208,21 @@ export async function planCommand(args: string[], print: (line: string) => void)
           computeBytesEstimate: plan.computeBytesEstimate,
           totalBytes,
           ...(budget === undefined ? {} : { budget: { bytes: budget, fitted: fitted ?? null, fits } }),
+          ...(allocated === undefined
+            ? {}
+            : {
+                allocated: {
+                  attentionKvBytes: allocated.attentionKvBytes,
+                  recurrentStateBytes: allocated.recurrentStateBytes,
+                  contextBytes: allocated.contextBytes,
+                  kvCells: allocated.kvCells,
+                  method: allocated.method,
+                },
+                matches:
+                  allocated.attentionKvBytes === plan.attentionKvBytes &&
+                  allocated.recurrentStateBytes === plan.recurrentStateBytes &&
+                  allocated.kvCells === plan.kvCells,
+              }),
         },
         null,
         2,
@@ -196,6 +231,25 @@ export async function planCommand(args: string[], print: (line: string) => void)
     return;
   }
   printHuman(print, model, plan, shared, perSlot, totalBytes, budget, fitted, fits);
+  if (allocated !== undefined) printVerification(print, plan, allocated, values.backend);
+}
+
+function printVerification(print: (line: string) => void, plan: MemoryPlan, allocated: VerifiedAllocation, backend: string): void {
+  const row = (what: string, planned: number, actual: number) => [what, count(planned), count(actual), planned === actual ? "✓" : "✗ MISMATCH"];
+  print("");
+  print(`verified on the ${backend} backend (llama.cpp's own allocation, exact bytes):`);
+  print(
+    renderTable(
+      [
+        ["", "planned", "allocated", ""],
+        row("KV cells", plan.kvCells, allocated.kvCells),
+        row("attention KV bytes", plan.attentionKvBytes, allocated.attentionKvBytes),
+        row("recurrent state bytes", plan.recurrentStateBytes, allocated.recurrentStateBytes),
+        row("context total bytes", plan.attentionKvBytes + plan.recurrentStateBytes, allocated.contextBytes),
+      ],
+      [1, 2],
+    ),
+  );
 }
 
 function printHuman(
