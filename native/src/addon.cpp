@@ -2,6 +2,8 @@
 // emnapi, the Wasm module. Module-level functions: init (load llama.cpp), devices, systemInfo, takeLog.
 #include <napi.h>
 
+#include <cstdlib>
+
 #include "common.h"
 #include "context.h"
 #include "llama-api.h"
@@ -71,6 +73,14 @@ Napi::Value EchoLog(const Napi::CallbackInfo & info) {
     return info.Env().Undefined();
 }
 
+#if defined(HYBRID_LLM_STATIC_LLAMA)
+// abortForTesting() → aborts the way a failed GGML_ASSERT does. Wasm only: there an abort is a trap the host survives,
+// and the Wasm backend's tests use it to prove that (natively it would end the process, so it does not exist).
+Napi::Value AbortForTesting(const Napi::CallbackInfo &) {
+    abort();
+}
+#endif
+
 Napi::Object Register(Napi::Env env, Napi::Object exports) {
     exports.Set("init", Napi::Function::New(env, Init));
     exports.Set("devices", Napi::Function::New(env, Devices));
@@ -80,6 +90,9 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
     exports.Set("Model", Model::Define(env));
     exports.Set("Context", Context::Define(env));
     exports.Set("bindingVersion", Napi::Number::New(env, 1));
+#if defined(HYBRID_LLM_STATIC_LLAMA)
+    exports.Set("abortForTesting", Napi::Function::New(env, AbortForTesting));
+#endif
     return exports;
 }
 

@@ -3,7 +3,12 @@
 
 #include <napi.h>
 
+#include <algorithm>
 #include <string>
+
+#if defined(__EMSCRIPTEN__)
+#include <emnapi.h>
+#endif
 
 // Error codes carried to JavaScript as `error.code`, mapped to typed errors by the backend package.
 namespace error_code {
@@ -31,3 +36,25 @@ void log_set_echo(bool echo);
 
 // Throws unless llama.cpp has been loaded (init()).
 void require_initialized(Napi::Env env);
+
+// Makes writes into a typed array created here visible to JavaScript. Natively a no-op. On Wasm (emnapi) the data
+// pointer of a JavaScript-owned buffer is a copy in wasm memory: copy it back. May return a new view.
+template <typename T>
+Napi::TypedArrayOf<T> publish(Napi::Env env, Napi::TypedArrayOf<T> array) {
+#if defined(__EMSCRIPTEN__)
+    napi_value value = array;
+    if (array.ElementLength() > 0) emnapi_sync_memory(env, false, &value, 0, NAPI_AUTO_LENGTH);
+    return Napi::TypedArrayOf<T>(env, value);
+#else
+    (void) env;
+    return array;
+#endif
+}
+
+// A new typed array holding a copy of `data`, visible to JavaScript on every platform.
+template <typename T>
+Napi::TypedArrayOf<T> output_array(Napi::Env env, const T * data, size_t count) {
+    Napi::TypedArrayOf<T> array = Napi::TypedArrayOf<T>::New(env, count);
+    if (count > 0) std::copy(data, data + count, array.Data());
+    return publish(env, array);
+}

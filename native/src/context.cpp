@@ -229,17 +229,9 @@ public:
             return;
         }
         Napi::Object out = Napi::Object::New(env);
-        Napi::Int32Array argmax_array = Napi::Int32Array::New(env, argmax.size());
-        std::copy(argmax.begin(), argmax.end(), argmax_array.Data());
-        Napi::Float32Array margin_array = Napi::Float32Array::New(env, margins.size());
-        std::copy(margins.begin(), margins.end(), margin_array.Data());
-        out.Set("argmax", argmax_array);
-        out.Set("margins", margin_array);
-        if (return_logits) {
-            Napi::Float32Array logits_array = Napi::Float32Array::New(env, logits.size());
-            std::copy(logits.begin(), logits.end(), logits_array.Data());
-            out.Set("logits", logits_array);
-        }
+        out.Set("argmax", output_array<int32_t>(env, argmax.data(), argmax.size()));
+        out.Set("margins", output_array<float>(env, margins.data(), margins.size()));
+        if (return_logits) out.Set("logits", output_array<float>(env, logits.data(), logits.size()));
         deferred.Resolve(out);
     }
 
@@ -392,7 +384,7 @@ Napi::Value Context::GetState(const Napi::CallbackInfo & info) {
     Napi::Uint8Array out = Napi::Uint8Array::New(env, size);
     const size_t written = llama_api.llama_state_seq_get_data_ext(c, out.Data(), size, seq, flags);
     if (written != size) throw_error(env, error_code::decode_failed, "llama.cpp wrote " + std::to_string(written) + " of " + std::to_string(size) + " state bytes");
-    return out;
+    return publish(env, out);
 }
 
 // setState(seq, bytes, flags) → bytes read. Throws when llama.cpp refuses the bytes (it then clears the sequence).

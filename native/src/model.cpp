@@ -186,14 +186,11 @@ Napi::Value Model::Info(const Napi::CallbackInfo & info) {
     const char * chat_template = llama_api.llama_model_chat_template(m, nullptr);
     out.Set("chatTemplate", chat_template == nullptr ? env.Null() : Napi::String::New(env, chat_template));
     const int32_t n_vocab = llama_api.llama_vocab_n_tokens(vocab);
-    Napi::Int32Array eog = Napi::Int32Array::New(env, 0);
     std::vector<int32_t> eog_tokens;
     for (int32_t t = 0; t < n_vocab; ++t) {
         if (llama_api.llama_vocab_is_eog(vocab, t)) eog_tokens.push_back(t);
     }
-    eog = Napi::Int32Array::New(env, eog_tokens.size());
-    for (size_t i = 0; i < eog_tokens.size(); ++i) eog[i] = eog_tokens[i];
-    out.Set("endOfGenerationTokens", eog);
+    out.Set("endOfGenerationTokens", output_array<int32_t>(env, eog_tokens.data(), eog_tokens.size()));
     return out;
 }
 
@@ -216,9 +213,7 @@ Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
         n = llama_api.llama_tokenize(vocab, text.data(), static_cast<int32_t>(text.size()), tokens.data(),
                                      static_cast<int32_t>(tokens.size()), add_special, parse_special);
     }
-    Napi::Int32Array out = Napi::Int32Array::New(env, n);
-    for (int32_t i = 0; i < n; ++i) out[i] = tokens[i];
-    return out;
+    return output_array<int32_t>(env, tokens.data(), static_cast<size_t>(n));
 }
 
 static std::vector<llama_token> read_tokens(Napi::Env env, const Napi::Value & value, int32_t n_vocab) {
@@ -276,9 +271,7 @@ Napi::Value Model::TokenPiece(const Napi::CallbackInfo & info) {
     } else {
         piece.assign(buffer, n);
     }
-    Napi::Uint8Array out = Napi::Uint8Array::New(env, piece.size());
-    std::copy(piece.begin(), piece.end(), out.Data());
-    return out;
+    return output_array<uint8_t>(env, reinterpret_cast<const uint8_t *>(piece.data()), piece.size());
 }
 
 Napi::Value Model::Dispose(const Napi::CallbackInfo & info) {

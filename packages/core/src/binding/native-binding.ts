@@ -17,6 +17,8 @@ export interface NativeBinding {
   readonly Model: new () => NativeModel;
   readonly Context: new (model: NativeModel) => NativeContext;
   readonly bindingVersion: number;
+  /** Wasm builds only: aborts like a failed GGML_ASSERT (a trap), to test that the host survives. */
+  readonly abortForTesting?: () => never;
 }
 
 export interface NativeDevice {

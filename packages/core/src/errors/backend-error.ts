@@ -12,12 +12,16 @@ export type BackendErrorCode =
   | "no-memory-slot"
   | "busy"
   | "aborted"
-  | "unavailable";
+  | "unavailable"
+  | "too-large"
+  | "crashed";
 
 /**
  * llama.cpp (or the binding around it) could not do what was asked: the model did not load, the context could
- * not be allocated, a decode failed or found no room, the object is busy, the operation was aborted, or the
- * backend is not available on this machine. The message quotes llama.cpp's own reason where it gave one.
+ * not be allocated, a decode failed or found no room, the object is busy, the operation was aborted, the backend
+ * is not available on this machine, the model or context does not fit the backend's address space (`too-large`),
+ * or the backend's engine crashed (`crashed`: a trap in the Wasm module; dispose the backend and create a new one).
+ * The message quotes llama.cpp's own reason where it gave one.
  */
 export class BackendError extends HybridLlmError {
   private readonly [symbol] = true;

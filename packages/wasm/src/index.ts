@@ -1,0 +1,8 @@
+/**
+ * @hybrid-llm/wasm — the WebAssembly backend: the same binding and llama.cpp as the native backend, compiled with
+ * emscripten + emnapi, running in a worker thread (Node and Deno).
+ *
+ * @packageDocumentation
+ */
+export { WASM32_ALLOCATABLE_BYTES } from "./instantiate.js";
+export { WasmBackend, type WasmBackendOptions, defaultWasmPath } from "./wasm-backend.js";

@@ -1,0 +1,50 @@
+import { instantiateNapiModule } from "@emnapi/core";
+import { getDefaultContext } from "@emnapi/runtime";
+import type { NativeBinding } from "@hybrid-llm/core";
+import { WASI } from "@tybys/wasm-util";
+
+/** Linear memory a wasm32 module can allocate with `MAXIMUM_MEMORY=4GB` (measured: 3840 MiB). */
+export const WASM32_ALLOCATABLE_BYTES = 3840 * 1024 * 1024;
+
+const ENOSYS = 52;
+
+/**
+ * Instantiates the standalone Wasm build of the binding with emnapi (no emscripten JS glue): every import lives in
+ * `env`, so emnapi's `napi` / `emnapi` imports are merged there; file-system syscalls llama.cpp probes (stat,
+ * getcwd, dlopen) answer ENOSYS — models arrive as bytes. WASI is @tybys/wasm-util's pure-JS implementation (Node's
+ * node:wasi crashed when memory grew inside a Node-API call).
+ */
+export async function instantiateBinding(wasm: BufferSource | WebAssembly.Module): Promise<{ binding: NativeBinding; memory: () => WebAssembly.Memory }> {
+  const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm);
+  let memory: WebAssembly.Memory | undefined;
+  const wasi = new WASI({
+    version: "preview1",
+    returnOnExit: true,
+    print: (text: string) => console.log(text),
+    printErr: (text: string) => console.error(text),
+  });
+  const envFunctions = WebAssembly.Module.imports(module)
+    .filter((entry) => entry.module === "env" && entry.kind === "function")
+    .map((entry) => entry.name);
+  const { napiModule } = await instantiateNapiModule(module, {
+    context: getDefaultContext(),
+    // wasm-util's WASI satisfies emnapi's WASIInstance at run time; only start()'s declared return type differs.
+    wasi: wasi as unknown as NonNullable<Parameters<typeof instantiateNapiModule>[1]["wasi"]>,
+    // One thread: async work runs on it via setImmediate, which is why the module lives in a worker.
+    asyncWorkPoolSize: 0,
+    overwriteImports(imports: WebAssembly.Imports) {
+      const env: Record<string, unknown> = { ...imports.env, ...imports.napi, ...imports.emnapi };
+      env.emscripten_notify_memory_growth = () => {};
+      env.getentropy = (pointer: number, length: number) => {
+        crypto.getRandomValues(new Uint8Array(memory!.buffer, pointer, length));
+        return 0;
+      };
+      for (const name of envFunctions) if (!(name in env)) env[name] = () => -ENOSYS;
+      return { ...imports, env } as WebAssembly.Imports;
+    },
+    beforeInit({ instance }: { instance: WebAssembly.Instance }) {
+      memory = instance.exports.memory as WebAssembly.Memory;
+    },
+  });
+  return { binding: napiModule.exports as NativeBinding, memory: () => memory! };
+}

@@ -1,0 +1,22 @@
+/**
+ * Messages between {@link WasmBackend} (caller's thread) and the worker that runs the Wasm module. Calls name an
+ * object (`backend`, or a model / context id) and a method; replies carry a value or a serialized error.
+ */
+export type WorkerRequest =
+  | { readonly kind: "init"; readonly id: number; readonly wasm: Uint8Array | string }
+  | { readonly kind: "call"; readonly id: number; readonly target: number; readonly method: string; readonly args: readonly unknown[] };
+
+export type WorkerReply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: SerializedError }
+  | { readonly id: number; readonly progress: number };
+
+/** An error crossing the thread boundary: typed errors are rebuilt from these fields. */
+export interface SerializedError {
+  readonly name: string;
+  readonly message: string;
+  readonly fields: Record<string, unknown>;
+}
+
+/** Target id of the backend itself (models and contexts get ids from 1). */
+export const BACKEND_TARGET = 0;

@@ -1,0 +1,339 @@
+import { existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { MessageChannel, type MessagePort, Worker, receiveMessageOnPort } from "node:worker_threads";
+import {
+  type Backend,
+  type BackendContext,
+  type BackendDevice,
+  BackendError,
+  type BackendModel,
+  type ContextInfo,
+  type ContextOptions,
+  type DecodeBatch,
+  type DecodeOptions,
+  type DecodeResult,
+  type DetokenizeOptions,
+  DisposedError,
+  InvalidArgumentError,
+  type LoadModelOptions,
+  type MemoryAllocation,
+  type ModelInfo,
+  type ModelSource,
+  type NativeDevice,
+  type StateOptions,
+  type TokenizeOptions,
+} from "@hybrid-llm/core";
+import { reviveError } from "./revive-error.js";
+import { BACKEND_TARGET, type WorkerReply } from "./protocol.js";
+
+/** Options of {@link WasmBackend.create}. */
+export interface WasmBackendOptions {
+  /** The module: a path, or its bytes. Defaults to the build next to this package (`build/hybrid-llm.wasm`). */
+  readonly wasm?: string | Uint8Array;
+  /** Longest a synchronous call (tokenize, sequence operations) may wait for the worker, in ms. Defaults to 600 000. */
+  readonly syncTimeoutMs?: number;
+}
+
+/** Where `npm install` (wasm/build.mjs) puts the module. */
+export const defaultWasmPath = fileURLToPath(new URL("../build/hybrid-llm.wasm", import.meta.url));
+
+function workerUrl(): URL {
+  const beside = new URL("./worker.js", import.meta.url);
+  // Running from TypeScript sources (tests): the worker is the built one.
+  return import.meta.url.endsWith(".ts") ? new URL("../dist/worker.js", import.meta.url) : beside;
+}
+
+/**
+ * The Wasm backend: llama.cpp and hybrid-llm's Node-API binding compiled to one wasm32 module (emscripten + emnapi),
+ * run in a worker thread so decoding never blocks the caller's event loop. Same interface, same validation and same
+ * tokens as the native backend; CPU only, single-threaded, 4 GB address space.
+ */
+export class WasmBackend implements Backend {
+  readonly specificationVersion = "v1";
+  readonly name = "wasm";
+  private disposed = false;
+  private crashed: string | undefined;
+  private nextRequest = 1;
+  private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; onProgress?: (fraction: number) => void }>();
+  private readonly models = new Set<WasmModel>();
+
+  private constructor(
+    private readonly worker: Worker,
+    private readonly syncPort: MessagePort,
+    private readonly signal: Int32Array,
+    private readonly syncTimeoutMs: number,
+    readonly device: BackendDevice,
+    /** llama.cpp's system info line of the module (`WASM_SIMD = 1 | …`). */
+    readonly systemInfo: string,
+  ) {}
+
+  static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
+    const wasm = options.wasm ?? defaultWasmPath;
+    if (typeof wasm === "string" && !existsSync(wasm)) {
+      throw new BackendError({ code: "unavailable", message: `the Wasm module is not built (${wasm}); run "npm run build:wasm" (needs emscripten)` });
+    }
+    const url = workerUrl();
+    if (!existsSync(fileURLToPath(url))) {
+      throw new BackendError({ code: "unavailable", message: `the Wasm worker script is missing (${fileURLToPath(url)}); run "npm run build"` });
+    }
+    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const { port1, port2 } = new MessageChannel();
+    const worker = new Worker(url, { workerData: { syncPort: port2, signal }, transferList: [port2] });
+    worker.unref();
+    const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+    const ready = new Promise<{ devices: NativeDevice[]; systemInfo: string }>((resolve, reject) => {
+      pending.set(0, { resolve: resolve as (v: unknown) => void, reject });
+    });
+    const onMessage = (reply: WorkerReply) => {
+      if (reply.id !== 0 || "progress" in reply) return;
+      const entry = pending.get(0)!;
+      if (reply.ok) entry.resolve(reply.value);
+      else entry.reject(reviveError(reply.error));
+    };
+    const onError = (error: Error) => pending.get(0)?.reject(new BackendError({ code: "crashed", message: `the Wasm worker failed to start: ${error.message}` }));
+    worker.on("message", onMessage);
+    worker.on("error", onError);
+    worker.postMessage({ kind: "init", id: 0, wasm: typeof wasm === "string" ? wasm : wasm });
+    let facts;
+    try {
+      facts = await ready;
+    } catch (error) {
+      await worker.terminate();
+      throw error;
+    } finally {
+      worker.off("message", onMessage);
+      worker.off("error", onError);
+    }
+    const cpu = facts.devices.find((device) => device.type === "cpu");
+    const backend = new WasmBackend(worker, port1, signal, options.syncTimeoutMs ?? 600_000, { kind: "wasm", name: cpu?.description ?? "wasm32" }, facts.systemInfo);
+    backend.listen();
+    return backend;
+  }
+
+  private listen(): void {
+    this.worker.on("message", (reply: WorkerReply) => {
+      const entry = this.pending.get(reply.id);
+      if (entry === undefined) return;
+      if ("progress" in reply) {
+        entry.onProgress?.(reply.progress);
+        return;
+      }
+      this.pending.delete(reply.id);
+      if (reply.ok) entry.resolve(reply.value);
+      else entry.reject(reviveError(reply.error));
+    });
+    const fail = (message: string) => {
+      this.crashed ??= message;
+      for (const entry of this.pending.values()) entry.reject(new BackendError({ code: "crashed", message: `the Wasm worker stopped: ${message}; dispose this backend and create a new one` }));
+      this.pending.clear();
+    };
+    this.worker.on("error", (error) => fail(error.message));
+    this.worker.on("exit", (code) => {
+      if (!this.disposed) fail(`exit code ${code}`);
+    });
+  }
+
+  /** @internal */
+  checkUsable(object = "backend"): void {
+    if (this.disposed) throw new DisposedError({ object });
+    if (this.crashed !== undefined) throw new BackendError({ code: "crashed", message: `the Wasm worker stopped: ${this.crashed}; dispose this backend and create a new one` });
+  }
+
+  /** @internal An asynchronous call into the worker. */
+  call<T>(target: number, method: string, args: readonly unknown[] = [], onProgress?: (fraction: number) => void): Promise<T> {
+    this.checkUsable();
+    const id = this.nextRequest++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(onProgress ? { onProgress } : {}) });
+      this.worker.ref(); // keep the process alive while the worker works for us
+      this.worker.postMessage({ kind: "call", id, target, method, args });
+    }).finally(() => {
+      if (this.pending.size === 0) this.worker.unref();
+    });
+  }
+
+  /**
+   * @internal A synchronous call: posts on the sync port and waits (Atomics) for the worker's answer. Only for calls
+   * that are quick in llama.cpp; the caller checks busy state first so this never waits behind a decode.
+   */
+  callSync<T>(target: number, method: string, args: readonly unknown[] = []): T {
+    this.checkUsable();
+    const id = this.nextRequest++;
+    Atomics.store(this.signal, 0, 0);
+    this.syncPort.postMessage({ kind: "call", id, target, method, args });
+    const waited = Atomics.wait(this.signal, 0, 0, this.syncTimeoutMs);
+    const received = receiveMessageOnPort(this.syncPort);
+    if (waited === "timed-out" || received === undefined) {
+      throw new BackendError({ code: "crashed", message: `the Wasm worker did not answer ${method} within ${this.syncTimeoutMs} ms` });
+    }
+    const reply = received.message as WorkerReply;
+    if ("progress" in reply) throw new BackendError({ code: "crashed", message: "unexpected progress message on the sync port" });
+    if (!reply.ok) throw reviveError(reply.error);
+    return reply.value as T;
+  }
+
+  async loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<BackendModel> {
+    this.checkUsable();
+    if (options.signal?.aborted) throw new BackendError({ code: "aborted", message: "the load was aborted before it started" });
+    let payload: { bytes?: Uint8Array; path?: string };
+    if ("path" in source && typeof source.path === "string") payload = { path: source.path };
+    else if ("bytes" in source && source.bytes instanceof Uint8Array) payload = { bytes: source.bytes };
+    else throw new InvalidArgumentError({ argument: "source", message: "a model source is { path: string } or { bytes: Uint8Array }" });
+    const { id, info } = await this.call<{ id: number; info: ModelInfo }>(BACKEND_TARGET, "loadModel", [payload], options.onProgress);
+    const model = new WasmModel(this, id, info, (m) => this.models.delete(m));
+    this.models.add(model);
+    return model;
+  }
+
+  /** llama.cpp's log since the last call. */
+  takeLog(): Promise<string> {
+    return this.call<string>(BACKEND_TARGET, "takeLog");
+  }
+
+  /** Current size of the module's linear memory in bytes. */
+  memoryBytes(): Promise<number> {
+    return this.call<number>(BACKEND_TARGET, "memoryBytes");
+  }
+
+  /** @internal Aborts inside the module like a failed GGML_ASSERT; for tests of crash isolation. */
+  abortForTesting(): Promise<never> {
+    return this.call<never>(BACKEND_TARGET, "abortForTesting");
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    if (this.crashed === undefined) await Promise.all([...this.models].map((model) => model.dispose().catch(() => undefined)));
+    this.disposed = true;
+    this.syncPort.close();
+    await this.worker.terminate();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+class WasmModel implements BackendModel {
+  private disposed = false;
+  private readonly contexts = new Set<WasmContext>();
+
+  constructor(
+    private readonly backend: WasmBackend,
+    private readonly id: number,
+    readonly info: ModelInfo,
+    private readonly onDispose: (model: WasmModel) => void,
+  ) {}
+
+  private live(): void {
+    if (this.disposed) throw new DisposedError({ object: "model" });
+    this.backend.checkUsable("model");
+  }
+
+  tokenize(text: string, options: TokenizeOptions = {}): Int32Array {
+    this.live();
+    return this.backend.callSync(this.id, "tokenize", [text, options]);
+  }
+
+  detokenize(tokens: Int32Array, options: DetokenizeOptions = {}): string {
+    this.live();
+    return this.backend.callSync(this.id, "detokenize", [tokens, options]);
+  }
+
+  tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
+    this.live();
+    return this.backend.callSync(this.id, "tokenBytes", [token, options]);
+  }
+
+  async createContext(options: ContextOptions): Promise<BackendContext> {
+    this.live();
+    const { id, info } = await this.backend.call<{ id: number; info: ContextInfo }>(this.id, "createContext", [options]);
+    const context = new WasmContext(this.backend, id, info, (c) => this.contexts.delete(c));
+    this.contexts.add(context);
+    return context;
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await Promise.all([...this.contexts].map((context) => context.dispose()));
+    await this.backend.call(this.id, "dispose");
+    this.onDispose(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}
+
+class WasmContext implements BackendContext {
+  private disposed = false;
+  private inFlight: Promise<unknown> | undefined;
+
+  constructor(
+    private readonly backend: WasmBackend,
+    private readonly id: number,
+    readonly info: ContextInfo,
+    private readonly onDispose: (context: WasmContext) => void,
+  ) {}
+
+  private sync<T>(method: string, args: readonly unknown[]): T {
+    if (this.disposed) throw new DisposedError({ object: "context" });
+    if (this.inFlight !== undefined) throw new BackendError({ code: "busy", message: "the context is busy with a decode: await it first" });
+    return this.backend.callSync(this.id, method, args);
+  }
+
+  async decode(batch: DecodeBatch, options: DecodeOptions = {}): Promise<DecodeResult> {
+    if (this.disposed) throw new DisposedError({ object: "context" });
+    if (this.inFlight !== undefined) throw new BackendError({ code: "busy", message: "the context is busy with a decode: await it first" });
+    const call = this.backend.call<DecodeResult>(this.id, "decode", [batch, options]);
+    this.inFlight = call.catch(() => undefined);
+    try {
+      return await call;
+    } finally {
+      this.inFlight = undefined;
+    }
+  }
+
+  seqRemove(sequence: number, p0?: number, p1?: number): boolean {
+    return this.sync("seqRemove", [sequence, p0, p1]);
+  }
+  seqCopy(source: number, destination: number, p0?: number, p1?: number): void {
+    this.sync("seqCopy", [source, destination, p0, p1]);
+  }
+  seqKeep(sequence: number): void {
+    this.sync("seqKeep", [sequence]);
+  }
+  seqAdd(sequence: number, p0: number, p1: number, delta: number): void {
+    this.sync("seqAdd", [sequence, p0, p1, delta]);
+  }
+  posMin(sequence: number): number {
+    return this.sync("posMin", [sequence]);
+  }
+  posMax(sequence: number): number {
+    return this.sync("posMax", [sequence]);
+  }
+  clear(data = true): void {
+    this.sync("clear", [data]);
+  }
+  getState(sequence: number, options: StateOptions = {}): Uint8Array {
+    return this.sync("getState", [sequence, options]);
+  }
+  setState(sequence: number, state: Uint8Array, options: StateOptions = {}): number {
+    return this.sync("setState", [sequence, state, options]);
+  }
+  allocation(): MemoryAllocation | null {
+    return this.sync("allocation", []);
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await this.inFlight;
+    await this.backend.call(this.id, "dispose").catch(() => undefined);
+    this.onDispose(this);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
+}

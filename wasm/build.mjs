@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+// Builds llama.cpp (from node-llama-cpp's gitRelease.bundle) and hybrid-llm's Node-API binding (native/src) to one
+// standalone WebAssembly module speaking Node-API through emnapi: packages/wasm/build/hybrid-llm.wasm.
+//
+// Toolchain: emscripten on PATH. Debian's 3.1.6 (what CI installs) works with the standalone route below (see
+// shared/WASM.md); a newer emsdk works too. When emcc is missing and this runs as root on Debian/Ubuntu, it installs
+// Debian's `emscripten` package with apt-get (the project's only system dependency); otherwise it says how.
+//
+// Usage: node wasm/build.mjs [--force] [--fast] [--if-possible]   (--fast: -O1 link, quicker wasm-opt, slower module;
+// --if-possible: report a failure but exit 0, as the npm install step does)
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { cpus } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const require = createRequire(join(root, "packages", "wasm", "package.json"));
+const force = process.argv.includes("--force");
+const fast = process.argv.includes("--fast");
+// From `npm install`: build when possible, but never fail the install of everything else over the Wasm module.
+const ifPossible = process.argv.includes("--if-possible");
+const output = join(root, "packages", "wasm", "build", "hybrid-llm.wasm");
+const sourceDir = join(root, "native", "src");
+const log = (message) => process.stderr.write(`[hybrid-llm wasm] ${message}\n`);
+
+function packageDir(name) {
+  for (const base of require.resolve.paths(name) ?? []) {
+    if (existsSync(join(base, name, "package.json"))) return join(base, name);
+  }
+  throw new Error(`package ${name} is not installed`);
+}
+
+function run(command, args, options = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit"], ...options });
+    child.on("error", reject);
+    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args[0] ?? ""} exited with ${code}`))));
+  });
+}
+
+const has = (command) => spawnSync("sh", ["-c", `command -v ${command}`], { stdio: "ignore" }).status === 0;
+
+function ensureEmscripten() {
+  if (has("emcc")) return;
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  if (isRoot && has("apt-get")) {
+    log("emcc not found: installing Debian's emscripten package (apt-get install emscripten)");
+    execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
+    execFileSync("apt-get", ["install", "-y", "-qq", "emscripten"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+    if (has("emcc")) return;
+  }
+  throw new Error("emscripten (emcc) is not on PATH: install it (Debian/Ubuntu: apt-get install emscripten; or emsdk) and rerun");
+}
+
+/** Full llama.cpp source tree of the pinned release, from node-llama-cpp's bundle. */
+function llamaSource() {
+  const llamaDir = join(packageDir("node-llama-cpp"), "llama");
+  const { tag } = JSON.parse(readFileSync(join(llamaDir, "llama.cpp.info.json"), "utf8"));
+  const checkout = join(root, "wasm", "build", `llama.cpp-${tag}`);
+  if (!existsSync(join(checkout, "CMakeLists.txt"))) {
+    log(`checking out llama.cpp ${tag} from node-llama-cpp's gitRelease.bundle`);
+    mkdirSync(dirname(checkout), { recursive: true });
+    execFileSync("git", ["-c", "advice.detachedHead=false", "clone", "--quiet", join(llamaDir, "gitRelease.bundle"), checkout], { stdio: "inherit" });
+  }
+  return { checkout, tag };
+}
+
+async function main() {
+  const sources = readdirSync(sourceDir).filter((f) => /\.(cpp|h)$/.test(f)).map((f) => join(sourceDir, f));
+  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  if (!force && existsSync(output) && statSync(output).mtimeMs > newest) {
+    log(`up to date: ${output}`);
+    return;
+  }
+  ensureEmscripten();
+  const started = Date.now();
+  const { checkout, tag } = llamaSource();
+  const jobs = String(Math.max(1, cpus().length));
+  const cmakeDir = join(root, "wasm", "build", `cmake-${tag}`);
+  const env = { ...process.env, NODE_PATH: [process.env.NODE_PATH, "/usr/share/nodejs"].filter(Boolean).join(":") };
+  const common = ["-fwasm-exceptions"];
+  if (!existsSync(join(cmakeDir, "CMakeCache.txt"))) {
+    log(`configuring llama.cpp ${tag} for wasm32`);
+    await run(
+      "emcmake",
+      [
+        "cmake", "-S", checkout, "-B", cmakeDir,
+        "-DCMAKE_BUILD_TYPE=Release",
+        "-DGGML_NATIVE=OFF", "-DBUILD_SHARED_LIBS=OFF", "-DGGML_OPENMP=OFF", "-DLLAMA_CURL=OFF",
+        "-DLLAMA_BUILD_COMMON=OFF", "-DLLAMA_BUILD_TESTS=OFF", "-DLLAMA_BUILD_TOOLS=OFF", "-DLLAMA_BUILD_EXAMPLES=OFF",
+        "-DLLAMA_BUILD_SERVER=OFF", "-DLLAMA_BUILD_APP=OFF", "-DLLAMA_BUILD_HTML=OFF", "-DLLAMA_WASM_MEM64=OFF",
+        // wasm32 as the processor is what turns on ggml's WASM SIMD path (-msimd128).
+        "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32",
+        `-DCMAKE_C_FLAGS=${common.join(" ")}`, `-DCMAKE_CXX_FLAGS=${common.join(" ")}`,
+      ],
+      { env },
+    );
+  }
+  log(`building llama.cpp ${tag} (static, wasm32) with ${jobs} jobs`);
+  await run("cmake", ["--build", cmakeDir, "--target", "llama", "-j", jobs], { env });
+
+  const emnapi = packageDir("emnapi");
+  const flags = [
+    "-std=c++17", "-O3", ...common,
+    // emnapi runs async work and thread-safe functions on the one thread (setImmediate), so the binding keeps them.
+    "-DHYBRID_LLM_STATIC_LLAMA", "-DNAPI_HAS_THREADS=1", "-DNAPI_VERSION=8", "-DNAPI_CPP_EXCEPTIONS", "-DNODE_ADDON_API_DISABLE_DEPRECATED",
+    `-I${join(emnapi, "include", "node")}`, `-I${packageDir("node-addon-api")}`,
+    `-I${join(checkout, "include")}`, `-I${join(checkout, "ggml", "include")}`,
+  ];
+  const objectDir = join(root, "wasm", "build", "objects");
+  mkdirSync(objectDir, { recursive: true });
+  const cpp = sources.filter((f) => f.endsWith(".cpp"));
+  log(`compiling the binding (${cpp.length} files)`);
+  const objects = cpp.map((f) => join(objectDir, f.slice(sourceDir.length + 1).replace(/\.cpp$/, ".o")));
+  await Promise.all(cpp.map((f, i) => run("em++", [...flags, "-c", f, "-o", objects[i]], { env })));
+
+  const libraries = [
+    join(cmakeDir, "src", "libllama.a"),
+    join(cmakeDir, "ggml", "src", "libggml.a"),
+    join(cmakeDir, "ggml", "src", "libggml-cpu.a"),
+    join(cmakeDir, "ggml", "src", "libggml-base.a"),
+    // By full path: with -L, emnapi's libdlmalloc would shadow emscripten's malloc.
+    // "basic": async work and thread-safe functions come from emnapi's JavaScript side, which runs them on this one thread.
+    join(emnapi, "lib", "wasm32", "libemnapi-basic.a"),
+  ];
+  for (const library of libraries) if (!existsSync(library)) throw new Error(`missing ${library}`);
+  mkdirSync(dirname(output), { recursive: true });
+  log(`linking ${fast ? "(-O1, --fast)" : "(-O3: wasm-opt takes a minute or two)"}`);
+  await run(
+    "em++",
+    [
+      fast ? "-O1" : "-O3", ...common,
+      "-sSTANDALONE_WASM", "--no-entry", "-sERROR_ON_UNDEFINED_SYMBOLS=0",
+      // wasm32 tops out at 4 GB; the module starts at 64 MB and grows as models and caches need.
+      "-sALLOW_MEMORY_GROWTH=1", "-sMAXIMUM_MEMORY=4GB", "-sINITIAL_MEMORY=64MB",
+      "-sEXPORTED_FUNCTIONS=_malloc,_free,_napi_register_wasm_v1,_node_api_module_get_api_version_v1",
+      "-Wl,--export-table",
+      ...objects, ...libraries,
+      "-o", output,
+    ],
+    { env },
+  );
+  log(`built ${output} (${(statSync(output).size / 1e6).toFixed(2)} MB) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+}
+
+main().catch((error) => {
+  log(`build failed: ${error.message}`);
+  if (ifPossible) {
+    log("the Wasm backend is unavailable until \"npm run build:wasm\" succeeds (the native backend is unaffected)");
+    process.exit(0);
+  }
+  process.exit(1);
+});
