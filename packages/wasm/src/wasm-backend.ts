@@ -78,7 +78,8 @@ export class WasmBackend implements Backend {
     }
     const signal = new Int32Array(new SharedArrayBuffer(4));
     const { port1, port2 } = new MessageChannel();
-    const worker = new Worker(url, { workerData: { syncPort: port2, signal }, transferList: [port2] });
+    // execArgv: [] so the worker resolves packages normally even when the caller runs with custom conditions (tests).
+    const worker = new Worker(url, { workerData: { syncPort: port2, signal }, transferList: [port2], execArgv: [] });
     worker.unref();
     const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
     const ready = new Promise<{ devices: NativeDevice[]; systemInfo: string }>((resolve, reject) => {

@@ -19,6 +19,7 @@ import {
   planMemory,
   weightsBytesOf,
 } from "@hybrid-llm/core";
+import { readGgufFile } from "@hybrid-llm/core/node";
 import { serializeError } from "./serialize-error.js";
 import { WASM32_ALLOCATABLE_BYTES, instantiateBinding } from "./instantiate.js";
 import { BACKEND_TARGET, type WorkerReply, type WorkerRequest } from "./protocol.js";
@@ -43,13 +44,15 @@ function tooLarge(what: string, needed: number): BackendError {
   });
 }
 
-async function loadModel(source: { bytes?: Uint8Array; path?: string }, options: { onProgressId?: number; requestId: number }) {
-  const bytes = source.bytes ?? new Uint8Array(await readFile(source.path!));
-  const file = parseGguf(bytes);
+async function loadModel(source: { bytes?: Uint8Array; path?: string }, options: { requestId: number }) {
+  // Header first (for a path, without reading the weights), so a model too large for wasm32 is refused up front.
+  const file = source.bytes !== undefined ? parseGguf(source.bytes) : await readGgufFile(source.path!);
   const spec = cacheSpecFromMetadata(file.metadata);
+  const fileBytes = source.bytes?.length ?? file.dataOffset + file.dataSize;
   // While loading, the file's bytes and the loaded weights are both in linear memory.
-  const needed = memoryBytes() + bytes.length + weightsBytesOf(file);
+  const needed = memoryBytes() + fileBytes + weightsBytesOf(file);
   if (needed > WASM32_ALLOCATABLE_BYTES) throw tooLarge("loading this model", needed);
+  const bytes = source.bytes ?? new Uint8Array(await readFile(source.path!));
   const model = await BindingModel.load(binding!, bytes, spec, {
     gpuLayers: 0,
     onProgress: (fraction) => port.postMessage({ id: options.requestId, progress: fraction } satisfies WorkerReply),

@@ -4,4 +4,4 @@ export { MetadataReader, architectureOf } from "./metadata.js";
 export { cacheSpecFromMetadata } from "./model-cache-spec.js";
 export { type GgufFile, type GgufNeedsMoreBytes, type GgufTensorInfo, parseGguf, parseGgufPrefix } from "./reader.js";
 export { GgufValueType, type GgufArrayValue, type GgufValue } from "./value-types.js";
-export { type GgufTensorToWrite, writeGguf } from "./writer.js";
+export { type GgufTensorDescription, type GgufTensorToWrite, ggufHeader, writeGguf } from "./writer.js";

@@ -15,15 +15,18 @@ export interface GgufTensorToWrite {
 
 const encoder = new TextEncoder();
 
-/**
- * Serialises a GGUF v3 file: header, metadata in the given order, tensor infos, then tensor data packed in
- * order and padded to `general.alignment` (32 unless the metadata says otherwise). Deterministic: the same
- * input always gives the same bytes.
- */
-export function writeGguf(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensorToWrite[]): Uint8Array {
-  const alignmentValue = metadata.get("general.alignment");
-  const alignment = alignmentValue?.type === "uint32" ? alignmentValue.value : 32;
+/** A tensor's description in the header: what {@link ggufHeader} needs. */
+export type GgufTensorDescription = Omit<GgufTensorToWrite, "data">;
 
+/**
+ * The header of a GGUF v3 file (magic, counts, metadata, tensor infos), and where its data section starts and how
+ * long it is. {@link writeGguf} appends the data; tests use the header alone to describe huge models sparsely.
+ */
+export function ggufHeader(
+  metadata: ReadonlyMap<string, GgufValue>,
+  tensors: readonly GgufTensorDescription[],
+): { bytes: Uint8Array; dataOffset: number; dataSize: number; tensorBytes: number[] } {
+  const alignment = alignmentOf(metadata);
   const header = new ByteSink();
   header.u32(0x46554747);
   header.u32(3);
@@ -34,30 +37,48 @@ export function writeGguf(metadata: ReadonlyMap<string, GgufValue>, tensors: rea
     header.value(value);
   }
   let offset = 0;
+  const tensorBytes: number[] = [];
   for (const tensor of tensors) {
     const elements = tensor.dims.reduce((a, b) => a * b, 1);
-    const expected = (elements / tensor.type.blockSize) * tensor.type.blockBytes;
-    if (tensor.data.length !== expected) {
-      throw new RangeError(`tensor ${tensor.name}: ${tensor.data.length} bytes given, ${expected} expected`);
-    }
+    const bytes = (elements / tensor.type.blockSize) * tensor.type.blockBytes;
     header.string(tensor.name);
     header.u32(tensor.dims.length);
     for (const dim of tensor.dims) header.u64(BigInt(dim));
     header.u32(tensor.type.id);
     header.u64(BigInt(offset));
-    offset += alignUp(tensor.data.length, alignment);
+    tensorBytes.push(bytes);
+    offset += alignUp(bytes, alignment);
   }
+  const bytes = header.bytes();
+  return { bytes, dataOffset: alignUp(bytes.length, alignment), dataSize: offset, tensorBytes };
+}
 
-  const headerBytes = header.bytes();
-  const dataOffset = alignUp(headerBytes.length, alignment);
-  const out = new Uint8Array(dataOffset + offset);
-  out.set(headerBytes, 0);
-  let position = dataOffset;
+/**
+ * Serialises a GGUF v3 file: header, metadata in the given order, tensor infos, then tensor data packed in
+ * order and padded to `general.alignment` (32 unless the metadata says otherwise). Deterministic: the same
+ * input always gives the same bytes.
+ */
+export function writeGguf(metadata: ReadonlyMap<string, GgufValue>, tensors: readonly GgufTensorToWrite[]): Uint8Array {
+  const header = ggufHeader(metadata, tensors);
+  tensors.forEach((tensor, i) => {
+    if (tensor.data.length !== header.tensorBytes[i]) {
+      throw new RangeError(`tensor ${tensor.name}: ${tensor.data.length} bytes given, ${header.tensorBytes[i]} expected`);
+    }
+  });
+  const out = new Uint8Array(header.dataOffset + header.dataSize);
+  out.set(header.bytes, 0);
+  let position = header.dataOffset;
+  const alignment = alignmentOf(metadata);
   for (const tensor of tensors) {
     out.set(tensor.data, position);
     position += alignUp(tensor.data.length, alignment);
   }
   return out;
+}
+
+function alignmentOf(metadata: ReadonlyMap<string, GgufValue>): number {
+  const value = metadata.get("general.alignment");
+  return value?.type === "uint32" ? value.value : 32;
 }
 
 function alignUp(n: number, alignment: number): number {
