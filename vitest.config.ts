@@ -17,6 +17,8 @@ export default defineConfig({
           name: "unit",
           include: ["packages/*/src/**/*.test.ts"],
           environment: "node",
+          // A guard against hangs, not a speed assertion: shared 2-core machines can be slow.
+          testTimeout: 30_000,
         },
       },
       {

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { catchError } from "../testing/catch-error.js";
 import { ModelMetadataError } from "../errors/model-metadata-error.js";
 import { UnsupportedArchitectureError } from "../errors/unsupported-architecture-error.js";
 import { cacheSpecFromMetadata } from "./model-cache-spec.js";
@@ -69,12 +70,3 @@ describe("cacheSpecFromMetadata", () => {
     expect(explicit.attention.layers.map((l) => l.layer)).toEqual([1, 7]);
   });
 });
-
-function catchError(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
-}

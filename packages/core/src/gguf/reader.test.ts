@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { catchError } from "../testing/catch-error.js";
 import { HybridLlmError } from "../errors/hybrid-llm-error.js";
 import { InvalidGgufError } from "../errors/invalid-gguf-error.js";
 import { buildFixture } from "../fixtures/profiles.js";
@@ -152,12 +153,3 @@ describe("fuzzing the reader with mutated and truncated fixtures", () => {
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(256 * 1024 * 1024);
   });
 });
-
-function catchError(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
-}

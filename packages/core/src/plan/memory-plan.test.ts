@@ -1,4 +1,5 @@
 import { describe, expect, test } from "vitest";
+import { catchError } from "../testing/catch-error.js";
 import { InvalidPlanError } from "../errors/invalid-plan-error.js";
 import { buildFixture } from "../fixtures/profiles.js";
 import { cacheSpecFromMetadata } from "../gguf/model-cache-spec.js";
@@ -160,13 +161,4 @@ function llamaMetadata({ heads, kvHeads, embedding }: { heads: number; kvHeads: 
     ["llama.attention.head_count", { type: "uint32", value: heads }],
     ["llama.attention.head_count_kv", { type: "array", elementType: "uint32", value: kvHeads }],
   ]);
-}
-
-function catchError(f: () => unknown): unknown {
-  try {
-    f();
-  } catch (error) {
-    return error;
-  }
-  throw new Error("expected an error");
 }

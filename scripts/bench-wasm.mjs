@@ -1,0 +1,63 @@
+#!/usr/bin/env node
+// Wasm backend vs native backend, one thread each, same GGUF files, same run: greedy decode tokens/s (after
+// warm-up: V8 tiers wasm up over the first calls) and prompt prefill tokens/s. Also prints the module's size.
+// Usage: npm run build && npm run bench:wasm [-- --tokens 64]
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { writeFixtureFile } from "../packages/core/dist/node.js";
+import { NodeBackend } from "../packages/node/dist/index.js";
+import { WasmBackend, defaultWasmPath } from "../packages/wasm/dist/index.js";
+
+const { values } = parseArgs({ options: { tokens: { type: "string", default: "64" }, profiles: { type: "string", default: "tiny,nemotron-3-nano-twin,bench-60m" } } });
+const tokens = Number(values.tokens);
+const dir = join(fileURLToPath(new URL("..", import.meta.url)), ".cache", "bench");
+mkdirSync(dir, { recursive: true });
+const prompt = "The quick brown fox jumps over the lazy dog. ".repeat(6);
+
+async function measure(backend, path) {
+  const model = await backend.loadModel({ path });
+  const context = await model.createContext({ ctx: 4096, slots: 1, threads: 1, batch: 512 });
+  const input = model.tokenize(prompt);
+  const decodeOne = (token, position) =>
+    context.decode({ tokens: Int32Array.of(token), positions: Int32Array.of(position), sequenceIds: Int32Array.of(0), outputs: Uint8Array.of(1) });
+  const prefill = async () => {
+    context.clear();
+    const started = performance.now();
+    const result = await context.decode({
+      tokens: input,
+      positions: Int32Array.from(input, (_, i) => i),
+      sequenceIds: new Int32Array(input.length),
+      outputs: Uint8Array.from(input, (_, i) => (i === input.length - 1 ? 1 : 0)),
+    });
+    return { ms: performance.now() - started, next: result.argmax[0] };
+  };
+  // Warm-up: a prefill and 16 decode steps.
+  let { next } = await prefill();
+  for (let i = 0; i < 16; i++) next = (await decodeOne(next, input.length + i)).argmax[0];
+  const timed = await prefill();
+  next = timed.next;
+  const started = performance.now();
+  for (let i = 0; i < tokens; i++) next = (await decodeOne(next, input.length + i)).argmax[0];
+  const decodeMs = performance.now() - started;
+  await model.dispose();
+  return { prefillTokensPerSecond: (input.length / timed.ms) * 1000, decodeTokensPerSecond: (tokens / decodeMs) * 1000, promptTokens: input.length };
+}
+
+const native = await NodeBackend.create({ gpu: false });
+const wasm = await WasmBackend.create();
+console.log(`wasm module: ${(statSync(defaultWasmPath).size / 1e6).toFixed(2)} MB; ${wasm.systemInfo.trim()}`);
+console.log(`1 thread each; decode: ${tokens} greedy tokens after warm-up; prefill: one batch`);
+console.log("model                  size      decode tok/s wasm / native   ratio    prefill tok/s wasm / native   ratio");
+for (const profile of values.profiles.split(",")) {
+  const path = join(dir, `${profile}.gguf`);
+  if (!existsSync(path)) await writeFixtureFile(profile, path);
+  const w = await measure(wasm, path);
+  const n = await measure(native, path);
+  console.log(
+    `${profile.padEnd(22)} ${`${(statSync(path).size / 1e6).toFixed(1)} MB`.padStart(8)}  ${w.decodeTokensPerSecond.toFixed(1).padStart(10)} / ${n.decodeTokensPerSecond.toFixed(1).padEnd(14)} ${(w.decodeTokensPerSecond / n.decodeTokensPerSecond).toFixed(2).padStart(5)}×  ${w.prefillTokensPerSecond.toFixed(1).padStart(12)} / ${n.prefillTokensPerSecond.toFixed(1).padEnd(14)} ${(w.prefillTokensPerSecond / n.prefillTokensPerSecond).toFixed(2).padStart(5)}×`,
+  );
+}
+await wasm.dispose();
+await native.dispose();
