@@ -28,7 +28,7 @@ function workspacePackage(dir: string, entry: Record<string, string>, extra: Opt
 }
 
 export default defineConfig([
-  workspacePackage("core", { index: "src/index.ts", node: "src/node.ts" }),
+  workspacePackage("core", { index: "src/index.ts", node: "src/node.ts", testing: "src/testing/index.ts" }),
   workspacePackage("node", { index: "src/index.ts" }, { platform: "node" }),
   workspacePackage("wasm", { index: "src/index.ts", worker: "src/worker.ts" }, { platform: "node" }),
   workspacePackage("server", { index: "src/index.ts", cli: "src/cli.ts" }, { platform: "node" }),

@@ -5,7 +5,7 @@
  */
 export type * from "./backend/index.js";
 export * from "./binding/index.js";
-export type { AttentionCacheSpec, AttentionLayerSpec, CacheSpec, RecurrentCacheSpec, RecurrentFamily } from "./cache/cache-spec.js";
+export * from "./cache/index.js";
 export * from "./engine/index.js";
 export * from "./errors/index.js";
 export * from "./fixtures/index.js";

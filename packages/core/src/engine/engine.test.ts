@@ -1,0 +1,163 @@
+import { describe, expect, test } from "vitest";
+import type { BackendContext, BackendModel } from "../backend/index.js";
+import { ContextOverflowError } from "../errors/context-overflow-error.js";
+import { QueueFullError } from "../errors/queue-full-error.js";
+import { MockBackend } from "../testing/mock-backend.js";
+import { Engine } from "./engine.js";
+import type { StreamPart } from "./stream-part.js";
+
+async function setup(options: { ctx?: number; slots?: number; batch?: number; maxQueue?: number; decodeDelayMs?: number } = {}) {
+  const backend = new MockBackend({ decodeDelayMs: options.decodeDelayMs ?? 0 });
+  const model: BackendModel = await backend.loadModel();
+  const context: BackendContext = await model.createContext({ ctx: options.ctx ?? 4096, slots: options.slots ?? 8, batch: options.batch ?? 512 });
+  const engine = new Engine({ model, context, maxQueue: options.maxQueue ?? 64, defaultMaxTokens: 24 });
+  return { backend, model, context, engine };
+}
+
+async function collect(stream: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
+  const parts: StreamPart[] = [];
+  for await (const part of stream) parts.push(part);
+  return parts;
+}
+
+function expectEmpty(engine: Engine): void {
+  const stats = engine.stats();
+  expect({ slotsBusy: stats.slotsBusy, reserved: stats.poolCellsReserved, used: stats.poolCellsUsed, queue: stats.queueDepth, active: stats.active.length }).toEqual({
+    slotsBusy: 0,
+    reserved: 0,
+    used: 0,
+    queue: 0,
+    active: 0,
+  });
+}
+
+const prompts = ["hello there", "the cat sat on", "once upon a time", "abc", "xyz xyz", "to be or not", "qwerty", "lorem ipsum dolor"];
+
+describe("Engine on the MockBackend", () => {
+  test("a stream is start, tokens with text deltas, then finish with usage; text == detokenized tokens", async () => {
+    const { engine, model } = await setup();
+    const parts = await collect(engine.generate({ prompt: model.tokenize("hello there"), temperature: 0 }));
+    expect(parts[0]).toMatchObject({ type: "start", slot: 0, promptTokens: 12 });
+    const finish = parts.at(-1)!;
+    expect(finish.type).toBe("finish");
+    const tokens = parts.flatMap((p) => (p.type === "token" ? [p.token] : []));
+    const text = parts.flatMap((p) => (p.type === "text-delta" ? [p.text] : [])).join("");
+    expect(tokens.length).toBeGreaterThan(0);
+    expect(text).toBe(model.detokenize(Int32Array.from(tokens)));
+    expect(finish).toMatchObject({ text, usage: { promptTokens: 12, completionTokens: tokens.length, cachedPromptTokens: 0 } });
+    expectEmpty(engine);
+  });
+
+  test("8 concurrent requests: each gets its solo tokens, in far fewer steps than one at a time", async () => {
+    const solo = [];
+    for (const text of prompts) {
+      const { engine, model } = await setup({ slots: 1 });
+      solo.push((await engine.complete({ prompt: model.tokenize(text), temperature: 0 })).tokens);
+    }
+    const { engine, model } = await setup({ slots: 8 });
+    const together = await Promise.all(prompts.map((text) => engine.complete({ prompt: model.tokenize(text), temperature: 0 })));
+    expect(together.map((c) => c.tokens)).toEqual(solo);
+    const longest = Math.max(...solo.map((t) => t.length));
+    expect(engine.stats().steps).toBeLessThanOrEqual(longest + 2);
+    expectEmpty(engine);
+  });
+
+  test("chunked prefill: a long prompt is split across steps while others keep decoding", async () => {
+    const { engine, model, backend } = await setup({ batch: 16, slots: 2 });
+    const first = engine.complete({ prompt: model.tokenize("hello there"), temperature: 0, maxTokens: 20 });
+    const long = engine.complete({ prompt: model.tokenize("x".repeat(100)), temperature: 0, maxTokens: 3 });
+    const [a] = await Promise.all([first, long]);
+    // Every batch respects the batch size; while request 1 generates, each batch carries its decode row next to a
+    // chunk of request 2's prompt, so the long prompt never stalls it.
+    expect(backend.batches.every((b) => b.tokens.length <= 16)).toBe(true);
+    const mixed = backend.batches.filter((b) => b.sequenceIds.includes(0) && b.sequenceIds.includes(1) && b.tokens.length > 2);
+    expect(a.tokens.length).toBeGreaterThanOrEqual(6);
+    expect(mixed.length).toBeGreaterThanOrEqual(Math.min(a.tokens.length - 1, 6)); // 101 prompt tokens, 15 or so per step
+    for (const batch of mixed.slice(1)) expect(batch.outputs[batch.sequenceIds.indexOf(0)]).toBe(1);
+    expectEmpty(engine);
+  });
+
+  test("pool exhaustion: a request waits until the shared pool has room for its reservation", async () => {
+    const { engine, model } = await setup({ ctx: 256, slots: 4, decodeDelayMs: 1 });
+    const prompt = model.tokenize("a".repeat(99)); // 100 tokens + 100 max tokens = 200 of the 256 cells
+    const a = engine.complete({ prompt, maxTokens: 100, temperature: 0 });
+    const b = engine.complete({ prompt, maxTokens: 100, temperature: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(engine.stats().slotsBusy).toBe(1);
+    expect(engine.stats().queueDepth).toBe(1);
+    const [ra, rb] = await Promise.all([a, b]);
+    expect(rb.tokens).toEqual(ra.tokens);
+    expectEmpty(engine);
+  });
+
+  test("a full queue refuses with QueueFullError; an impossible prompt with ContextOverflowError; nothing leaks", async () => {
+    const { engine, model } = await setup({ slots: 1, maxQueue: 1, ctx: 256, decodeDelayMs: 1 });
+    const running = engine.complete({ prompt: model.tokenize("abc"), temperature: 0 });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const queued = engine.complete({ prompt: model.tokenize("abc"), temperature: 0 });
+    expect(() => engine.generate({ prompt: model.tokenize("abc") })).toThrow(QueueFullError);
+    expect(() => engine.generate({ prompt: model.tokenize("z".repeat(300)) })).toThrow(ContextOverflowError);
+    await Promise.all([running, queued]);
+    expectEmpty(engine);
+  });
+
+  test("slot reuse: sequential requests on one slot give the same tokens as fresh ones", async () => {
+    const { engine, model } = await setup({ slots: 1 });
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await engine.complete({ prompt: model.tokenize("the cat sat on"), temperature: 0 }));
+    expect(results[1]!.tokens).toEqual(results[0]!.tokens);
+    expect(results[2]!.tokens).toEqual(results[0]!.tokens);
+    expectEmpty(engine);
+  });
+
+  test("cancellation: queued, mid-prefill and mid-decode requests end 'cancelled' and free their slot at once", async () => {
+    const { engine, model } = await setup({ slots: 1, batch: 8, decodeDelayMs: 2 });
+    const decoding = new AbortController();
+    const queued = new AbortController();
+    const first = collect(engine.generate({ prompt: model.tokenize("abc"), temperature: 0, maxTokens: 200, stopTokens: [2, 3], signal: decoding.signal }));
+    const second = collect(engine.generate({ prompt: model.tokenize("def"), temperature: 0, signal: queued.signal }));
+    queued.abort();
+    expect(engine.stats().queueDepth).toBe(0);
+    while (engine.stats().tokensGenerated < 2) await new Promise((resolve) => setTimeout(resolve, 1));
+    decoding.abort();
+    const parts = await first;
+    expect(parts.at(-1)).toMatchObject({ type: "finish", reason: "cancelled" });
+    expect(engine.stats().slotsBusy).toBe(0);
+    expect((await second).at(-1)).toMatchObject({ type: "finish", reason: "cancelled" });
+
+    const prefill = new AbortController();
+    const long = collect(engine.generate({ prompt: model.tokenize("y".repeat(200)), temperature: 0, signal: prefill.signal }));
+    while (engine.stats().promptTokensEvaluated < 8 + 4) await new Promise((resolve) => setTimeout(resolve, 1));
+    prefill.abort();
+    expect((await long).at(-1)).toMatchObject({ type: "finish", reason: "cancelled", usage: { completionTokens: 0 } });
+    await engine.idle();
+    expectEmpty(engine);
+  });
+
+  test("stop strings end generation before the stop text; a pre-aborted request never starts", async () => {
+    const { engine, model } = await setup();
+    const full = await engine.complete({ prompt: model.tokenize("once upon a time"), temperature: 0, maxTokens: 20 });
+    expect(full.text.length).toBeGreaterThan(6);
+    const stop = full.text.slice(4, 6);
+    const cut = await engine.complete({ prompt: model.tokenize("once upon a time"), temperature: 0, maxTokens: 20, stop: [stop] });
+    expect(cut.reason).toBe("stop");
+    expect(cut.text).toBe(full.text.slice(0, full.text.indexOf(stop)));
+    const aborted = await engine.complete({ prompt: model.tokenize("x"), signal: AbortSignal.abort() });
+    expect(aborted.reason).toBe("cancelled");
+    expectEmpty(engine);
+  });
+
+  test("a failing decode ends the requests in it with an error part; the engine returns to empty", async () => {
+    const { engine, model, context } = await setup({ decodeDelayMs: 1 });
+    const running = Promise.all([1, 2, 3].map(() => collect(engine.generate({ prompt: model.tokenize("abc"), temperature: 0, maxTokens: 50, stopTokens: [] }))));
+    while (engine.stats().tokensGenerated < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+    await context.dispose(); // the backend now fails every call
+    const streams = await running;
+    for (const parts of streams) {
+      expect(parts.some((p) => p.type === "error")).toBe(true);
+      expect(parts.at(-1)).toMatchObject({ type: "finish", reason: "error" });
+    }
+    const stats = engine.stats();
+    expect([stats.slotsBusy, stats.poolCellsReserved, stats.queueDepth]).toEqual([0, 0, 0]);
+  });
+});

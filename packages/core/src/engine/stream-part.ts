@@ -1,0 +1,24 @@
+/** Why a request finished. */
+export type FinishReason = "stop" | "length" | "cancelled" | "error";
+
+/** Token counts of a request. */
+export interface Usage {
+  /** Prompt tokens evaluated. */
+  readonly promptTokens: number;
+  /** Tokens generated. */
+  readonly completionTokens: number;
+  /** Prompt tokens served from a prefix cache (0 until prefix caching exists). */
+  readonly cachedPromptTokens: number;
+}
+
+/**
+ * One part of a request's stream, discriminated on `type`. A stream is `start`, then `token` / `text-delta` parts,
+ * then exactly one `finish`; a failure arrives as an `error` part followed by `finish` with reason `error` — never
+ * as an exception in the middle of the iteration.
+ */
+export type StreamPart =
+  | { readonly type: "start"; readonly requestId: number; readonly slot: number; readonly promptTokens: number }
+  | { readonly type: "token"; readonly token: number; readonly margin: number }
+  | { readonly type: "text-delta"; readonly text: string }
+  | { readonly type: "error"; readonly error: Error }
+  | { readonly type: "finish"; readonly reason: FinishReason; readonly usage: Usage; readonly text: string };

@@ -1,0 +1,7 @@
+/**
+ * @hybrid-llm/core/testing — test doubles: {@link MockBackend}, a pure-TypeScript backend with llama.cpp's cache
+ * rules, for fast tests of code above the backend interface.
+ *
+ * @packageDocumentation
+ */
+export { MockBackend, type MockBackendOptions } from "./mock-backend.js";

@@ -1,0 +1,286 @@
+import type { Backend, BackendDevice } from "../backend/backend.js";
+import type { BackendContext, StateOptions } from "../backend/backend-context.js";
+import type { BackendModel, DetokenizeOptions, TokenizeOptions } from "../backend/backend-model.js";
+import type { ContextInfo, ContextOptions } from "../backend/context-options.js";
+import type { DecodeBatch, DecodeOptions, DecodeResult } from "../backend/decode-batch.js";
+import type { MemoryAllocation } from "../backend/memory-allocation.js";
+import type { ModelInfo } from "../backend/model-info.js";
+import { validateBatch } from "../binding/validate-batch.js";
+import type { CacheSpec } from "../cache/cache-spec.js";
+import { BackendError } from "../errors/backend-error.js";
+import { DisposedError } from "../errors/disposed-error.js";
+import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
+
+/** Options of the mock backend. */
+export interface MockBackendOptions {
+  /** Delay of each decode in ms (to exercise cancellation and concurrency). Defaults to 0. */
+  readonly decodeDelayMs?: number;
+  /** The model's context length. Defaults to 4096. */
+  readonly contextLength?: number;
+}
+
+const VOCAB = 260; // 0 <unk>, 1 BOS, 2 EOS, 3 <|im_end|>, 4…259 the bytes 0…255
+const BYTE_OFFSET = 4;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const mockSpec: CacheSpec = Object.freeze<CacheSpec>({
+  architecture: "mock-hybrid",
+  kind: "hybrid",
+  layerCount: 4,
+  nextnLayerCount: 0,
+  contextLength: 4096,
+  embeddingLength: 64,
+  headCount: 4,
+  vocabSize: VOCAB,
+  feedForwardMax: 128,
+  attention: { layers: [{ layer: 1, headCountKv: 2, keyWidth: 32, valueWidth: 32 }], storesValues: true, keyHeadDim: 16, valueHeadDim: 16, valueWidthMax: 32 },
+  recurrent: { layers: [0, 2, 3], family: "mamba2" as const, convElements: 96, stateElements: 256 },
+});
+
+/**
+ * A pure-TypeScript {@link Backend} for tests of the cache layer and the scheduler: a byte-level tokenizer and a
+ * deterministic "model" whose greedy next token depends only on the sequence's own history (so batching cannot
+ * change it), with llama.cpp's cache rules — one unified pool of `ctx` cells (or per-slot streams), consecutive
+ * positions, `seqRemove` refusing to cut recurrent state, `no-memory-slot` when the pool is full. It records every
+ * decode batch.
+ */
+export class MockBackend implements Backend {
+  readonly specificationVersion = "v1";
+  readonly name = "mock";
+  readonly device: BackendDevice = { kind: "cpu", name: "mock" };
+  /** Every batch decoded by any context, in order. */
+  readonly batches: DecodeBatch[] = [];
+  private disposed = false;
+
+  constructor(readonly options: MockBackendOptions = {}) {}
+
+  async loadModel(): Promise<BackendModel> {
+    if (this.disposed) throw new DisposedError({ object: "backend" });
+    return new MockModel(this);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+  }
+}
+
+class MockModel implements BackendModel {
+  readonly info: ModelInfo;
+  private disposed = false;
+
+  constructor(private readonly backend: MockBackend) {
+    this.info = Object.freeze({
+      architecture: mockSpec.architecture,
+      description: "mock hybrid model",
+      cacheSpec: { ...mockSpec, contextLength: backend.options.contextLength ?? 4096 },
+      vocabSize: VOCAB,
+      contextLength: backend.options.contextLength ?? 4096,
+      embeddingLength: 64,
+      layerCount: 4,
+      isHybrid: true,
+      isRecurrent: false,
+      chatTemplate:
+        "{% for m in messages %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ 'assistant: ' }}{% endif %}",
+      bosToken: 1,
+      eosToken: 2,
+      endOfGenerationTokens: [2, 3],
+      addBos: true,
+      sizeBytes: 1,
+      parameterCount: 1,
+    });
+  }
+
+  private live(): void {
+    if (this.disposed) throw new DisposedError({ object: "model" });
+  }
+
+  tokenize(text: string, options: TokenizeOptions = {}): Int32Array {
+    this.live();
+    const bytes = encoder.encode(text);
+    const tokens = Array.from(bytes, (b) => b + BYTE_OFFSET);
+    return Int32Array.from(options.addSpecial === false ? tokens : [1, ...tokens]);
+  }
+
+  detokenize(tokens: Int32Array, options: DetokenizeOptions = {}): string {
+    this.live();
+    return [...tokens].map((t) => decoder.decode(this.tokenBytes(t, { special: !options.removeSpecial }))).join("");
+  }
+
+  tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
+    this.live();
+    if (token >= BYTE_OFFSET) return Uint8Array.of(token - BYTE_OFFSET);
+    return options.special ? encoder.encode(["<unk>", "<s>", "</s>", "<|im_end|>"][token]) : new Uint8Array();
+  }
+
+  async createContext(options: ContextOptions): Promise<BackendContext> {
+    this.live();
+    const slots = options.slots ?? 1;
+    const unified = options.unified ?? true;
+    const nCtx = Math.ceil(options.ctx / 256) * 256;
+    const cellsPerStream = unified ? nCtx : Math.ceil(Math.floor(nCtx / slots) / 256) * 256;
+    const info: ContextInfo = {
+      nCtx: unified ? nCtx : cellsPerStream * slots,
+      cellsPerStream,
+      slots,
+      unified,
+      batch: options.batch ?? 512,
+      ubatch: options.ubatch ?? 512,
+      kvTypeK: "f16",
+      kvTypeV: "f16",
+    };
+    return new MockContext(this.backend, info);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+  }
+}
+
+/** The mock model: the greedy next token of a sequence is a hash of its last three tokens, EOS after a ".". */
+function nextToken(history: readonly number[]): number {
+  const last = history.at(-1) ?? 0;
+  if (last === ".".charCodeAt(0) + BYTE_OFFSET) return 2;
+  const a = history.at(-2) ?? 0;
+  const b = history.at(-3) ?? 0;
+  // Printable ASCII, letters mostly, occasionally "." — deterministic per history.
+  const h = (last * 31 + a * 17 + b * 7 + history.length * 3) % 97;
+  const char = h < 3 ? "." : h < 15 ? " " : String.fromCharCode(97 + (h % 26));
+  return char.charCodeAt(0) + BYTE_OFFSET;
+}
+
+class MockContext implements BackendContext {
+  private readonly histories = new Map<number, number[]>();
+  private disposed = false;
+  private busy = false;
+
+  constructor(
+    private readonly backend: MockBackend,
+    readonly info: ContextInfo,
+  ) {}
+
+  private live(): void {
+    if (this.disposed) throw new DisposedError({ object: "context" });
+    if (this.busy) throw new BackendError({ code: "busy", message: "the context is busy with a decode" });
+  }
+
+  private history(sequence: number): number[] {
+    if (!Number.isInteger(sequence) || sequence < 0 || sequence >= this.info.slots) {
+      throw new InvalidArgumentError({ argument: "sequence", message: `sequence id ${sequence} is outside the slots` });
+    }
+    let history = this.histories.get(sequence);
+    if (history === undefined) this.histories.set(sequence, (history = []));
+    return history;
+  }
+
+  private cellsInUse(): number {
+    let total = 0;
+    for (const history of this.histories.values()) total += history.length;
+    return total;
+  }
+
+  async decode(batch: DecodeBatch, options: DecodeOptions = {}): Promise<DecodeResult> {
+    this.live();
+    validateBatch(batch, { batch: this.info.batch, slots: this.info.slots, vocabSize: VOCAB });
+    const added = new Map<number, number>();
+    for (let i = 0; i < batch.tokens.length; i++) {
+      const sequence = batch.sequenceIds[i]!;
+      const expected = this.history(sequence).length + (added.get(sequence) ?? 0);
+      if (batch.positions[i] !== expected) {
+        throw new InvalidArgumentError({ argument: "positions", message: `sequence ${sequence}: position ${batch.positions[i]} does not continue ${expected - 1}` });
+      }
+      added.set(sequence, (added.get(sequence) ?? 0) + 1);
+    }
+    const fits = this.info.unified
+      ? this.cellsInUse() + batch.tokens.length <= this.info.nCtx
+      : [...added].every(([sequence, n]) => this.history(sequence).length + n <= this.info.cellsPerStream);
+    if (!fits) throw new BackendError({ code: "no-memory-slot", message: "no room in the KV cache for this batch" });
+    this.backend.batches.push({ tokens: batch.tokens.slice(), positions: batch.positions.slice(), sequenceIds: batch.sequenceIds.slice(), outputs: batch.outputs.slice() });
+    this.busy = true;
+    try {
+      if (this.backend.options.decodeDelayMs) await new Promise((resolve) => setTimeout(resolve, this.backend.options.decodeDelayMs));
+      else await Promise.resolve();
+    } finally {
+      this.busy = false;
+    }
+    if (this.disposed) throw new DisposedError({ object: "context" });
+    const rows: number[] = [];
+    const argmax: number[] = [];
+    const logits: number[] = [];
+    for (let i = 0; i < batch.tokens.length; i++) {
+      const history = this.history(batch.sequenceIds[i]!);
+      history.push(batch.tokens[i]!);
+      if (batch.outputs[i]) {
+        const next = nextToken(history);
+        rows.push(i);
+        argmax.push(next);
+        if (options.returnLogits) for (let t = 0; t < VOCAB; t++) logits.push(t === next ? 1 : 0);
+      }
+    }
+    return {
+      rows: Int32Array.from(rows),
+      argmax: Int32Array.from(argmax),
+      margins: new Float32Array(rows.length).fill(1),
+      ...(options.returnLogits ? { logits: Float32Array.from(logits) } : {}),
+    };
+  }
+
+  seqRemove(sequence: number, p0 = -1, p1 = -1): boolean {
+    this.live();
+    const history = this.history(sequence);
+    // Like a hybrid model: recurrent state cannot be cut, only dropped whole.
+    const whole = p0 <= 0 && (p1 < 0 || p1 >= history.length);
+    if (!whole) return false;
+    history.length = 0;
+    return true;
+  }
+
+  seqCopy(source: number, destination: number): void {
+    this.live();
+    this.histories.set(destination, [...this.history(source)]);
+  }
+
+  seqKeep(sequence: number): void {
+    this.live();
+    for (const key of [...this.histories.keys()]) if (key !== sequence) this.histories.delete(key);
+  }
+
+  seqAdd(): void {
+    throw new BackendError({ code: "unavailable", message: "the mock does not shift positions" });
+  }
+
+  posMin(sequence: number): number {
+    this.live();
+    return this.history(sequence).length > 0 ? 0 : -1;
+  }
+
+  posMax(sequence: number): number {
+    this.live();
+    return this.history(sequence).length - 1;
+  }
+
+  clear(): void {
+    this.live();
+    this.histories.clear();
+  }
+
+  getState(sequence: number, _options?: StateOptions): Uint8Array {
+    this.live();
+    return Uint8Array.from(encoder.encode(JSON.stringify(this.history(sequence))));
+  }
+
+  setState(sequence: number, state: Uint8Array): number {
+    this.live();
+    this.histories.set(sequence, JSON.parse(decoder.decode(state)) as number[]);
+    return state.length;
+  }
+
+  allocation(): MemoryAllocation | null {
+    this.live();
+    return null;
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+  }
+}
