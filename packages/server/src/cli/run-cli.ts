@@ -2,11 +2,13 @@ import { HybridLlmError } from "@hybrid-llm/core";
 import { fixtureCommand, fixtureUsage } from "./fixture-command.js";
 import { generateCommand, generateUsage } from "./generate-command.js";
 import { planCommand, planUsage } from "./plan-command.js";
+import { serveCommand, serveUsage } from "./serve-command.js";
 import { UsageError } from "./usage-error.js";
 
 export const version = "0.1.0";
 
 const commands: Record<string, { run: (args: string[], print: (line: string) => void) => Promise<void>; usage: string; summary: string }> = {
+  serve: { run: serveCommand, usage: serveUsage, summary: "OpenAI-compatible server: many concurrent requests on one model" },
   plan: { run: planCommand, usage: planUsage, summary: "exact KV / recurrent memory plan of a GGUF or a published model" },
   generate: { run: generateCommand, usage: generateUsage, summary: "one completion from a GGUF model, streamed" },
   fixture: { run: fixtureCommand, usage: fixtureUsage, summary: "write a tiny random-weight hybrid GGUF for tests" },

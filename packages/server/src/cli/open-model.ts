@@ -1,0 +1,60 @@
+import { availableParallelism } from "node:os";
+import { type Backend, type BackendContext, type BackendModel, type ContextOptions, type KvCacheType, type MemoryPlan, formatBytes, planMemory } from "@hybrid-llm/core";
+import { createBackend } from "./backends.js";
+
+/**
+ * Default CPU threads: 1 on small machines — on 2-vCPU machines llama.cpp's spinning thread pool made 2 threads
+ * 50× slower than 1 (measured) — half the logical cores on larger ones.
+ */
+export function defaultThreads(): number {
+  const cores = availableParallelism();
+  return cores >= 8 ? Math.floor(cores / 2) : 1;
+}
+
+/** What serve, bench and demo share: a backend, a model, a context, and the plan it was created from. */
+export interface OpenModel {
+  readonly backend: Backend;
+  readonly model: BackendModel;
+  readonly context: BackendContext;
+  readonly plan: MemoryPlan;
+  dispose(): Promise<void>;
+}
+
+/** Loads a model (with a progress line on stderr when it is a terminal) and creates its serving context. */
+export async function openModel(options: {
+  readonly path: string;
+  readonly backend: string;
+  readonly gpu: string;
+  readonly usage: string;
+  readonly context: ContextOptions & { kvType?: KvCacheType };
+  readonly quiet?: boolean;
+}): Promise<OpenModel> {
+  const backend = await createBackend(options.backend, options.gpu, options.usage);
+  try {
+    const progress = (fraction: number) => {
+      if (!options.quiet && process.stderr.isTTY) process.stderr.write(`\rloading ${options.path}: ${Math.round(fraction * 100)}%`);
+    };
+    const model = await backend.loadModel({ path: options.path }, { onProgress: progress });
+    if (!options.quiet && process.stderr.isTTY) process.stderr.write("\n");
+    const plan = planMemory(model.info.cacheSpec, {
+      ctx: options.context.ctx,
+      slots: options.context.slots ?? 1,
+      unified: options.context.unified ?? true,
+      ...(options.context.kvType ? { kvType: options.context.kvType } : {}),
+      flashAttention: options.context.flashAttention !== false,
+    });
+    if (!options.quiet) {
+      process.stderr.write(
+        `${model.info.architecture} on ${backend.name} (${backend.device.kind}: ${backend.device.name}); ` +
+          `KV ${formatBytes(plan.attentionKvBytes)} for ${plan.nCtx} cells shared by ${plan.options.slots} slots` +
+          (plan.perStreamAttentionKvBytes !== null ? ` (pre-fix llama.cpp: ${formatBytes(plan.perStreamAttentionKvBytes)})` : "") +
+          `, recurrent state ${formatBytes(plan.recurrentStateBytes)}\n`,
+      );
+    }
+    const context = await model.createContext(options.context);
+    return { backend, model, context, plan, dispose: () => backend.dispose() };
+  } catch (error) {
+    await backend.dispose();
+    throw error;
+  }
+}

@@ -1,0 +1,101 @@
+import { basename } from "node:path";
+import { parseArgs } from "node:util";
+import { Engine, isKvCacheType, kvCacheTypes } from "@hybrid-llm/core";
+import { startServer } from "../http/serve.js";
+import { backendNames } from "./backends.js";
+import { defaultThreads, openModel } from "./open-model.js";
+import { UsageError } from "./usage-error.js";
+
+export const serveUsage = `hybrid-llm serve --model <file> [options]
+
+Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST /v1/chat/completions,
+/v1/completions (streaming and not), GET /v1/models, /health, /metrics (Prometheus), /slots.
+
+  --model <file>          GGUF model
+  --slots <n>             parallel requests (recurrent slots) (default: 8)
+  --ctx <n>               KV cells shared by all slots (default: 32768)
+  --no-unified            one KV stream per slot instead of one shared pool
+  --kv-type <t>           ${kvCacheTypes.join(", ")} (default: f16)
+  --batch <n>             tokens per step, decode rows + prefill chunks (default: 512)
+  --threads <n>           CPU threads (default: ${defaultThreads()} here)
+  --backend <name>        ${backendNames.join(", ")} (default: node)
+  --gpu <api>             auto, cuda, vulkan, metal, off (default: auto)
+  --host <address>        (default: 127.0.0.1)
+  --port <n>              (default: 8080; 0 = any free port)
+  --api-key <key>         require "Authorization: Bearer <key>" on /v1
+  --name <id>             model id shown to clients (default: the file name)
+  --max-queue <n>         requests waiting for a slot before 429 (default: 64)
+  --max-tokens-limit <n>  largest max_tokens accepted (default: 4096)
+  --max-body <bytes>      largest request body (default: 1048576)`;
+
+export async function serveCommand(args: string[], print: (line: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    allowNegative: true,
+    options: {
+      model: { type: "string" },
+      slots: { type: "string", default: "8" },
+      ctx: { type: "string", default: "32768" },
+      unified: { type: "boolean", default: true },
+      "kv-type": { type: "string", default: "f16" },
+      batch: { type: "string", default: "512" },
+      threads: { type: "string", default: String(defaultThreads()) },
+      backend: { type: "string", default: "node" },
+      gpu: { type: "string", default: "auto" },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "8080" },
+      "api-key": { type: "string" },
+      name: { type: "string" },
+      "max-queue": { type: "string", default: "64" },
+      "max-tokens-limit": { type: "string", default: "4096" },
+      "max-body": { type: "string", default: String(1 << 20) },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return print(serveUsage);
+  if (values.model === undefined) throw new UsageError("--model <file> is required", serveUsage);
+  const integer = (name: string, text: string, min: number) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${text}"`, serveUsage);
+    return value;
+  };
+  const kvType = values["kv-type"];
+  if (!isKvCacheType(kvType)) throw new UsageError(`--kv-type must be one of ${kvCacheTypes.join(", ")}`, serveUsage);
+  const opened = await openModel({
+    path: values.model,
+    backend: values.backend,
+    gpu: values.gpu,
+    usage: serveUsage,
+    context: {
+      ctx: integer("ctx", values.ctx, 1),
+      slots: integer("slots", values.slots, 1),
+      unified: values.unified,
+      kvType,
+      batch: integer("batch", values.batch, 1),
+      threads: integer("threads", values.threads, 1),
+    },
+  });
+  const engine = new Engine({ model: opened.model, context: opened.context, maxQueue: integer("max-queue", values["max-queue"], 0) });
+  const name = values.name ?? basename(values.model).replace(/\.gguf$/, "");
+  const server = await startServer({
+    engine,
+    model: opened.model,
+    modelName: name,
+    ...(values["api-key"] === undefined ? {} : { apiKey: values["api-key"] }),
+    maxTokensLimit: integer("max-tokens-limit", values["max-tokens-limit"], 1),
+    maxBodyBytes: integer("max-body", values["max-body"], 1024),
+    host: values.host,
+    port: integer("port", values.port, 0),
+    describe: () => ({ model: name, backend: opened.backend.name, device: opened.backend.device, nCtx: opened.context.info.nCtx, unified: opened.context.info.unified }),
+  });
+  print(`serving ${name} at ${server.url}/v1 (${opened.context.info.slots} slots, ${opened.context.info.nCtx} shared KV cells); Ctrl-C to stop`);
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  print("stopping…");
+  await server.close();
+  await engine.dispose();
+  await opened.dispose();
+}

@@ -1,0 +1,260 @@
+import { randomUUID } from "node:crypto";
+import {
+  type BackendModel,
+  type ChatMessage,
+  ContextOverflowError,
+  type Engine,
+  type FinishReason,
+  type GenerateRequest,
+  HybridLlmError,
+  InvalidArgumentError,
+  QueueFullError,
+  type StreamPart,
+  renderChat,
+} from "@hybrid-llm/core";
+import { type Context, Hono } from "hono";
+import { bearerAuth } from "hono/bearer-auth";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import { streamSSE } from "hono/streaming";
+import { Metrics } from "./metrics.js";
+import type { ChatCompletionBody, CompletionBody } from "./openai-types.js";
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  readonly engine: Engine;
+  readonly model: BackendModel;
+  /** The id clients use in `model` (and /v1/models lists). */
+  readonly modelName: string;
+  /** When set, every /v1 request needs `Authorization: Bearer <apiKey>`. */
+  readonly apiKey?: string;
+  /** Largest request body in bytes. Defaults to 1 MiB. */
+  readonly maxBodyBytes?: number;
+  /** Largest `max_tokens` accepted. Defaults to 4096. */
+  readonly maxTokensLimit?: number;
+  /** `max_tokens` when a request gives none. Defaults to 256. */
+  readonly defaultMaxTokens?: number;
+  /** Extra facts for GET /slots (backend, device, plan). */
+  readonly describe?: () => Record<string, unknown>;
+}
+
+const CHATML =
+  "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+class RequestError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 404 | 413 | 429 | 500 | 503,
+    message: string,
+    readonly type = "invalid_request_error",
+    readonly param: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+function openAiError(c: Context, error: unknown) {
+  if (error instanceof HTTPException) {
+    const type = error.status === 401 ? "authentication_error" : "invalid_request_error";
+    return c.json({ error: { message: error.message || "unauthorized", type, param: null, code: null } }, error.status);
+  }
+  if (error instanceof RequestError) {
+    return c.json({ error: { message: error.message, type: error.type, param: error.param, code: null } }, error.status);
+  }
+  if (QueueFullError.isInstance(error)) return c.json({ error: { message: error.message, type: "rate_limit_error", param: null, code: "queue_full" } }, 429);
+  if (ContextOverflowError.isInstance(error)) {
+    return c.json({ error: { message: error.message, type: "invalid_request_error", param: "messages", code: "context_length_exceeded" } }, 400);
+  }
+  if (InvalidArgumentError.isInstance(error)) return c.json({ error: { message: error.message, type: "invalid_request_error", param: error.argument, code: null } }, 400);
+  if (HybridLlmError.isInstance(error)) return c.json({ error: { message: error.message, type: "server_error", param: null, code: null } }, 500);
+  return c.json({ error: { message: "internal error", type: "server_error", param: null, code: null } }, 500);
+}
+
+function number(body: Record<string, unknown>, key: string, check: (n: number) => boolean): number | undefined {
+  const value = body[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value) || !check(value)) throw new RequestError(400, `${key} is out of range`, "invalid_request_error", key);
+  return value;
+}
+
+function messageText(content: ChatCompletionBody["messages"][number]["content"]): string {
+  if (typeof content === "string") return content;
+  if (content === null) return "";
+  if (!Array.isArray(content)) throw new RequestError(400, "message content must be a string or an array of text parts", "invalid_request_error", "messages");
+  return content.map((part) => {
+    if (part?.type !== "text" || typeof part.text !== "string") throw new RequestError(400, "only text content parts are supported", "invalid_request_error", "messages");
+    return part.text;
+  }).join("");
+}
+
+/**
+ * The OpenAI-compatible HTTP server over an {@link Engine}: `POST /v1/chat/completions` and `/v1/completions`
+ * (streaming SSE and not), `GET /v1/models`, `/health`, `/metrics` (Prometheus), `/slots`. A client that
+ * disconnects cancels its request (its slot and cells are freed at once).
+ */
+export function createServer(options: ServerOptions): Hono {
+  const { engine, model } = options;
+  const metrics = new Metrics();
+  const maxTokensLimit = options.maxTokensLimit ?? 4096;
+  const defaultMaxTokens = options.defaultMaxTokens ?? 256;
+  const template = model.info.chatTemplate ?? CHATML;
+  const app = new Hono();
+
+  app.onError((error, c) => openAiError(c, error));
+  app.get("/health", (c) => c.json({ status: "ok", model: options.modelName }));
+  app.get("/metrics", (c) => c.text(metrics.render(engine.stats()), 200, { "content-type": "text/plain; version=0.0.4" }));
+  app.get("/slots", (c) => {
+    const stats = engine.stats();
+    return c.json({ ...(options.describe?.() ?? {}), slots: stats.slots, slotsBusy: stats.slotsBusy, queueDepth: stats.queueDepth, poolCells: stats.poolCells, poolCellsReserved: stats.poolCellsReserved, poolCellsUsed: stats.poolCellsUsed, active: stats.active });
+  });
+
+  if (options.apiKey !== undefined) app.use("/v1/*", bearerAuth({ token: options.apiKey }));
+  app.use(
+    "/v1/*",
+    bodyLimit({
+      maxSize: options.maxBodyBytes ?? 1 << 20,
+      onError: (c) => c.json({ error: { message: "request body too large", type: "invalid_request_error", param: null, code: null } }, 413),
+    }),
+  );
+  app.get("/v1/models", (c) => c.json({ object: "list", data: [{ id: options.modelName, object: "model", created: 0, owned_by: "hybrid-llm" }] }));
+
+  const readBody = async <T>(c: Context): Promise<T & Record<string, unknown>> => {
+    let body: unknown;
+    try {
+      body = await c.req.json();
+    } catch {
+      throw new RequestError(400, "the body is not valid JSON");
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) throw new RequestError(400, "the body must be a JSON object");
+    return body as T & Record<string, unknown>;
+  };
+
+  const generation = (body: Record<string, unknown>, prompt: Int32Array, signal: AbortSignal): GenerateRequest => {
+    const n = number(body, "n", (v) => Number.isInteger(v) && v >= 1);
+    if (n !== undefined && n !== 1) throw new RequestError(400, "only n = 1 is supported", "invalid_request_error", "n");
+    const maxTokens = number(body, "max_completion_tokens", (v) => Number.isInteger(v) && v >= 1) ?? number(body, "max_tokens", (v) => Number.isInteger(v) && v >= 1) ?? defaultMaxTokens;
+    if (maxTokens > maxTokensLimit) throw new RequestError(400, `max_tokens ${maxTokens} exceeds this server's limit of ${maxTokensLimit}`, "invalid_request_error", "max_tokens");
+    const stop = body.stop;
+    if (stop !== undefined && stop !== null && typeof stop !== "string" && !(Array.isArray(stop) && stop.every((s) => typeof s === "string") && stop.length <= 4)) {
+      throw new RequestError(400, "stop must be a string or up to 4 strings", "invalid_request_error", "stop");
+    }
+    const temperature = number(body, "temperature", (v) => v >= 0 && v <= 2);
+    const topP = number(body, "top_p", (v) => v > 0 && v <= 1);
+    const topK = number(body, "top_k", (v) => Number.isInteger(v) && v >= 0);
+    const minP = number(body, "min_p", (v) => v >= 0 && v <= 1);
+    const repetitionPenalty = number(body, "repetition_penalty", (v) => v > 0);
+    const seed = number(body, "seed", (v) => Number.isInteger(v));
+    return {
+      prompt,
+      maxTokens,
+      signal,
+      temperature: temperature ?? 1,
+      ...(topP === undefined ? {} : { topP }),
+      ...(topK === undefined ? {} : { topK }),
+      ...(minP === undefined ? {} : { minP }),
+      ...(repetitionPenalty === undefined ? {} : { repetitionPenalty }),
+      ...(seed === undefined ? {} : { seed: seed >>> 0 }),
+      stop: typeof stop === "string" ? [stop] : ((stop as string[] | undefined | null) ?? []),
+    };
+  };
+
+  /** Runs a request, streaming (SSE) or not, in OpenAI's shapes. */
+  const respond = (c: Context, kind: "chat" | "text", body: Record<string, unknown>, prompt: Int32Array) => {
+    const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`;
+    const created = Math.floor(Date.now() / 1000);
+    const started = performance.now();
+    const controller = new AbortController();
+    c.req.raw.signal?.addEventListener("abort", () => controller.abort(), { once: true });
+    let stream: AsyncIterable<StreamPart>;
+    try {
+      stream = engine.generate(generation(body, prompt, controller.signal));
+    } catch (error) {
+      metrics.recordRequest("rejected");
+      throw error;
+    }
+    const finishReason = (reason: FinishReason) => (reason === "length" ? "length" : "stop");
+    const usageOf = (usage: { promptTokens: number; completionTokens: number; cachedPromptTokens: number }) => ({
+      prompt_tokens: usage.promptTokens,
+      completion_tokens: usage.completionTokens,
+      total_tokens: usage.promptTokens + usage.completionTokens,
+      prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
+    });
+    let firstTokenAt: number | undefined;
+    const record = (reason: FinishReason) =>
+      metrics.recordRequest(reason, (performance.now() - started) / 1000, firstTokenAt === undefined ? undefined : (firstTokenAt - started) / 1000);
+
+    if (body.stream === true) {
+      const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      return streamSSE(c, async (sse) => {
+        sse.onAbort(() => controller.abort());
+        const chunk = (choice: Record<string, unknown>) => ({
+          id,
+          object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
+          created,
+          model: options.modelName,
+          choices: [{ index: 0, ...choice }],
+        });
+        if (kind === "chat") await sse.writeSSE({ data: JSON.stringify(chunk({ delta: { role: "assistant", content: "" }, finish_reason: null })) });
+        for await (const part of stream) {
+          if (part.type === "token") firstTokenAt ??= performance.now();
+          if (part.type === "text-delta") {
+            const choice = kind === "chat" ? { delta: { content: part.text }, finish_reason: null } : { text: part.text, finish_reason: null, logprobs: null };
+            await sse.writeSSE({ data: JSON.stringify(chunk(choice)) });
+          }
+          if (part.type === "error") {
+            await sse.writeSSE({ data: JSON.stringify({ error: { message: part.error.message, type: "server_error", param: null, code: null } }) });
+          }
+          if (part.type === "finish") {
+            record(part.reason);
+            if (part.reason === "cancelled") return;
+            const choice = kind === "chat" ? { delta: {}, finish_reason: finishReason(part.reason) } : { text: "", finish_reason: finishReason(part.reason), logprobs: null };
+            await sse.writeSSE({ data: JSON.stringify(chunk(choice)) });
+            if (includeUsage) await sse.writeSSE({ data: JSON.stringify({ ...chunk({}), choices: [], usage: usageOf(part.usage) }) });
+            await sse.writeSSE({ data: "[DONE]" });
+          }
+        }
+      });
+    }
+
+    return (async () => {
+      let error: Error | undefined;
+      for await (const part of stream) {
+        if (part.type === "token") firstTokenAt ??= performance.now();
+        if (part.type === "error") error = part.error;
+        if (part.type === "finish") {
+          record(part.reason);
+          if (part.reason === "error") throw new RequestError(500, error?.message ?? "generation failed", "server_error");
+          const choice =
+            kind === "chat"
+              ? { index: 0, message: { role: "assistant", content: part.text }, finish_reason: finishReason(part.reason), logprobs: null }
+              : { index: 0, text: part.text, finish_reason: finishReason(part.reason), logprobs: null };
+          return c.json({ id, object: kind === "chat" ? "chat.completion" : "text_completion", created, model: options.modelName, choices: [choice], usage: usageOf(part.usage) });
+        }
+      }
+      throw new RequestError(500, "the stream ended without finishing", "server_error");
+    })();
+  };
+
+  app.post("/v1/chat/completions", async (c) => {
+    const body = await readBody<ChatCompletionBody>(c);
+    if (!Array.isArray(body.messages) || body.messages.length === 0) throw new RequestError(400, "messages must be a non-empty array", "invalid_request_error", "messages");
+    const roles = new Set(["system", "user", "assistant", "tool", "developer"]);
+    const messages: ChatMessage[] = body.messages.map((message) => {
+      if (typeof message !== "object" || message === null || !roles.has(message.role)) {
+        throw new RequestError(400, "each message needs a role of system, user, assistant, tool or developer", "invalid_request_error", "messages");
+      }
+      return { role: (message.role === "developer" ? "system" : message.role) as ChatMessage["role"], content: messageText(message.content) };
+    });
+    const text = renderChat(template, messages, { addGenerationPrompt: true });
+    return respond(c, "chat", body, model.tokenize(text, { addSpecial: true, parseSpecial: true }));
+  });
+
+  app.post("/v1/completions", async (c) => {
+    const body = await readBody<CompletionBody>(c);
+    const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
+    if (typeof prompt !== "string" || prompt.length === 0) throw new RequestError(400, "prompt must be a non-empty string", "invalid_request_error", "prompt");
+    return respond(c, "text", body, model.tokenize(prompt));
+  });
+
+  app.notFound((c) => c.json({ error: { message: `no route for ${c.req.method} ${c.req.path}`, type: "invalid_request_error", param: null, code: null } }, 404));
+  return app;
+}

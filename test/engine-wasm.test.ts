@@ -1,0 +1,4 @@
+import { WasmBackend } from "@hybrid-llm/wasm";
+import { defineEngineSuite } from "./conformance/engine-suite.js";
+
+defineEngineSuite("wasm", () => WasmBackend.create());
