@@ -31,5 +31,5 @@ export default defineConfig([
   workspacePackage("core", { index: "src/index.ts", node: "src/node.ts", testing: "src/testing/index.ts" }),
   workspacePackage("node", { index: "src/index.ts" }, { platform: "node" }),
   workspacePackage("wasm", { index: "src/index.ts", worker: "src/worker.ts" }, { platform: "node" }),
-  workspacePackage("server", { index: "src/index.ts", cli: "src/cli.ts" }, { platform: "node" }),
+  workspacePackage("server", { index: "src/index.ts", cli: "src/cli.ts", "bench-peer": "src/cli/bench-peer.ts" }, { platform: "node", external: [/^@hybrid-llm\//, /^node:/, "node-llama-cpp"] }),
 ]);

@@ -48,4 +48,25 @@ describe("hybrid-llm on the node backend", () => {
     expect(code).toBe(1);
     expect(err).toMatch(/the prompt \(\d+ tokens\) plus maxTokens \(64\) exceeds the 256 tokens one sequence can hold/);
   });
+
+  test("bench --vs node-llama-cpp --json reports both sides, the ratio and the JS share of step time", async () => {
+    const path = await fixturePath("tiny");
+    const { code, out } = await cli("bench", "--model", path, "--slots", "4", "--prompt-tokens", "16", "--gen-tokens", "8", "--threads", "1", "--vs", "node-llama-cpp", "--json");
+    expect(code).toBe(0);
+    const json = JSON.parse(out);
+    expect(json.aggregateDecodeTokensPerSecond).toBeGreaterThan(0);
+    expect(json.peer.aggregateDecodeTokensPerSecond).toBeGreaterThan(0);
+    expect(json.ratio).toBeCloseTo(json.aggregateDecodeTokensPerSecond / json.peer.aggregateDecodeTokensPerSecond, 10);
+    expect(json.jsShareOfStepTime).toBeGreaterThanOrEqual(0);
+    expect(json.jsShareOfStepTime).toBeLessThan(1);
+  });
+
+  test("demo on a model: streams finish, allocation matches the plan exactly", async () => {
+    const path = await fixturePath("tiny");
+    const { code, out } = await cli("demo", "--model", path, "--slots", "4", "--tokens", "6", "--ctx", "1024", "--gpu", "off");
+    expect(code).toBe(0);
+    expect(out.match(/^slot \d: .* 6\/6 length$/gm)).toHaveLength(4);
+    expect(out).toMatch(/24 tokens in [\d.]+ s/);
+    expect(out).toMatch(/planned [\d.]+ [KM]iB: exact match/);
+  });
 });

@@ -31,6 +31,8 @@ export interface GenerateRequest extends SamplingOptions {
   readonly stop?: readonly string[];
   /** Stop on these tokens, besides the model's end-of-generation tokens. */
   readonly stopTokens?: readonly number[];
+  /** Keep generating through end-of-generation tokens (benchmarks: always produce `maxTokens`). Defaults to false. */
+  readonly ignoreEndOfGeneration?: boolean;
   /** Cancels the request at any point: queued, prefilling or generating. Its slot and cells are freed at once. */
   readonly signal?: AbortSignal;
 }
@@ -360,7 +362,7 @@ export class Engine {
 
   /** A sampled token: end, stop, or keep going. */
   private accept(active: Active, token: number, margin: number): void {
-    if (this.endTokens.has(token) || active.stopTokens.has(token)) {
+    if ((this.endTokens.has(token) && !active.request.ignoreEndOfGeneration) || active.stopTokens.has(token)) {
       this.finish(active, "stop");
       return;
     }

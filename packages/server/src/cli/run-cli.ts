@@ -1,4 +1,6 @@
 import { HybridLlmError } from "@hybrid-llm/core";
+import { benchCommand, benchUsage } from "./bench-command.js";
+import { demoCommand, demoUsage } from "./demo-command.js";
 import { fixtureCommand, fixtureUsage } from "./fixture-command.js";
 import { generateCommand, generateUsage } from "./generate-command.js";
 import { planCommand, planUsage } from "./plan-command.js";
@@ -8,9 +10,11 @@ import { UsageError } from "./usage-error.js";
 export const version = "0.1.0";
 
 const commands: Record<string, { run: (args: string[], print: (line: string) => void) => Promise<void>; usage: string; summary: string }> = {
+  demo: { run: demoCommand, usage: demoUsage, summary: "8 concurrent streams on a Nemotron 3 Nano twin: memory plan, live progress, allocation" },
   serve: { run: serveCommand, usage: serveUsage, summary: "OpenAI-compatible server: many concurrent requests on one model" },
   plan: { run: planCommand, usage: planUsage, summary: "exact KV / recurrent memory plan of a GGUF or a published model" },
   generate: { run: generateCommand, usage: generateUsage, summary: "one completion from a GGUF model, streamed" },
+  bench: { run: benchCommand, usage: benchUsage, summary: "serving throughput with n concurrent requests, optionally vs node-llama-cpp" },
   fixture: { run: fixtureCommand, usage: fixtureUsage, summary: "write a tiny random-weight hybrid GGUF for tests" },
 };
 

@@ -1,0 +1,159 @@
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { parseArgs } from "node:util";
+import { Engine, SeededRandom } from "@hybrid-llm/core";
+import { backendNames } from "./backends.js";
+import { defaultThreads, openModel } from "./open-model.js";
+import { count, renderTable } from "./table.js";
+import { UsageError } from "./usage-error.js";
+
+export const benchUsage = `hybrid-llm bench --model <file> [options]
+
+Serving throughput: n concurrent requests, each a p-token prompt generating g tokens (greedy, through end-of-
+generation tokens), all submitted at once. Aggregate prefill and decode tokens/s, and the share of step time spent
+in JavaScript (scheduling, sampling, streaming) rather than in llama.cpp.
+
+  --model <file>         GGUF model
+  --slots <n>            concurrent requests (default: 8)
+  --prompt-tokens <p>    prompt length (default: 128)
+  --gen-tokens <g>       tokens generated per request (default: 64)
+  --batch <n>            tokens per step (default: 512)
+  --threads <n>          CPU threads, both sides (default: ${defaultThreads()} here)
+  --backend <name>       ${backendNames.join(", ")} (default: node)
+  --gpu <api>            auto, cuda, vulkan, metal, off (default: off)
+  --vs node-llama-cpp    run the same workload on node-llama-cpp (same file, threads, sequences) and report the ratio
+  --json                 print one JSON object`;
+
+export interface BenchResult {
+  readonly aggregatePrefillTokensPerSecond: number;
+  readonly aggregateDecodeTokensPerSecond: number;
+  readonly wallMs: number;
+}
+
+export async function benchCommand(args: string[], print: (line: string) => void): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      model: { type: "string" },
+      slots: { type: "string", default: "8" },
+      "prompt-tokens": { type: "string", default: "128" },
+      "gen-tokens": { type: "string", default: "64" },
+      batch: { type: "string", default: "512" },
+      threads: { type: "string", default: String(defaultThreads()) },
+      backend: { type: "string", default: "node" },
+      gpu: { type: "string", default: "off" },
+      vs: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) return print(benchUsage);
+  if (values.model === undefined) throw new UsageError("--model <file> is required", benchUsage);
+  if (values.vs !== undefined && values.vs !== "node-llama-cpp") throw new UsageError(`--vs supports node-llama-cpp, got "${values.vs}"`, benchUsage);
+  const integer = (name: string, text: string, min: number) => {
+    const value = Number(text);
+    if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${text}"`, benchUsage);
+    return value;
+  };
+  const n = integer("slots", values.slots, 1);
+  const p = integer("prompt-tokens", values["prompt-tokens"], 1);
+  const g = integer("gen-tokens", values["gen-tokens"], 2);
+  const threads = integer("threads", values.threads, 1);
+  const batch = integer("batch", values.batch, 1);
+
+  const opened = await openModel({
+    path: values.model,
+    backend: values.backend,
+    gpu: values.gpu,
+    usage: benchUsage,
+    quiet: values.json === true,
+    context: { ctx: n * (p + g + 16), slots: n, threads, batch },
+  });
+  let ours: BenchResult & { jsShareOfStepTime: number; steps: number };
+  let prompts: number[][];
+  try {
+    // Deterministic prompts of exactly p tokens, avoiding end-of-generation and control tokens.
+    const random = new SeededRandom(1234);
+    const avoid = new Set([...opened.model.info.endOfGenerationTokens, opened.model.info.bosToken]);
+    const vocab = opened.model.info.vocabSize;
+    prompts = Array.from({ length: n }, () => {
+      const tokens: number[] = [];
+      while (tokens.length < p) {
+        const token = Math.floor(random.uniform() * vocab);
+        if (!avoid.has(token) && token >= 8) tokens.push(token);
+      }
+      return tokens;
+    });
+    const engine = new Engine({ model: opened.model, context: opened.context, maxQueue: n });
+    // Warm-up (page in weights, let V8 tier up the Wasm module): one short request.
+    await engine.complete({ prompt: Int32Array.from(prompts[0]!.slice(0, Math.min(p, 16))), maxTokens: 4, temperature: 0, ignoreEndOfGeneration: true });
+    const before = engine.stats();
+    const started = performance.now();
+    const firstTokens: number[] = [];
+    await Promise.all(
+      prompts.map(async (prompt) => {
+        let first = true;
+        for await (const part of engine.generate({ prompt: Int32Array.from(prompt), maxTokens: g, temperature: 0, ignoreEndOfGeneration: true })) {
+          if (part.type === "token" && first) {
+            first = false;
+            firstTokens.push(performance.now());
+          }
+        }
+      }),
+    );
+    const ended = performance.now();
+    const after = engine.stats();
+    const firstAll = Math.max(...firstTokens);
+    const stepMs = after.stepMs - before.stepMs;
+    ours = {
+      aggregatePrefillTokensPerSecond: ((n * p) / (firstAll - started)) * 1000,
+      aggregateDecodeTokensPerSecond: ((n * (g - 1)) / (ended - firstAll)) * 1000,
+      wallMs: ended - started,
+      jsShareOfStepTime: (stepMs - (after.decodeMs - before.decodeMs)) / stepMs,
+      steps: after.steps - before.steps,
+    };
+    await engine.dispose();
+  } finally {
+    await opened.dispose();
+  }
+
+  let peer: BenchResult | undefined;
+  if (values.vs === "node-llama-cpp") {
+    if (!values.json) process.stderr.write("running the same workload on node-llama-cpp…\n");
+    // Bundled beside cli.js; from the TypeScript sources (tests) the built one.
+    const script = fileURLToPath(import.meta.url.endsWith(".ts") ? new URL("../../dist/bench-peer.js", import.meta.url) : new URL("./bench-peer.js", import.meta.url));
+    const { stdout } = await promisify(execFile)(process.execPath, [script, values.model, String(n), String(p), String(g), String(threads), String(batch)], {
+      env: { ...process.env, HYBRID_LLM_BENCH_PROMPTS: JSON.stringify(prompts) },
+      maxBuffer: 1 << 20,
+    });
+    peer = JSON.parse(stdout.trim().split("\n").at(-1)!) as BenchResult;
+  }
+
+  const ratio = peer === undefined ? undefined : ours.aggregateDecodeTokensPerSecond / peer.aggregateDecodeTokensPerSecond;
+  if (values.json) {
+    print(
+      JSON.stringify({
+        model: values.model,
+        backend: values.backend,
+        slots: n,
+        promptTokens: p,
+        genTokens: g,
+        threads,
+        batch,
+        ...ours,
+        ...(peer === undefined ? {} : { peer: { name: "node-llama-cpp", ...peer }, ratio, prefillRatio: ours.aggregatePrefillTokensPerSecond / peer.aggregatePrefillTokensPerSecond }),
+      }),
+    );
+    return;
+  }
+  const fmt = (x: number) => x.toFixed(1);
+  const rows = [["", "prefill tok/s", "decode tok/s", "wall ms"], ["hybrid-llm (" + values.backend + ")", fmt(ours.aggregatePrefillTokensPerSecond), fmt(ours.aggregateDecodeTokensPerSecond), count(Math.round(ours.wallMs))]];
+  if (peer !== undefined) {
+    rows.push(["node-llama-cpp", fmt(peer.aggregatePrefillTokensPerSecond), fmt(peer.aggregateDecodeTokensPerSecond), count(Math.round(peer.wallMs))]);
+    rows.push(["ratio", `${(ours.aggregatePrefillTokensPerSecond / peer.aggregatePrefillTokensPerSecond).toFixed(2)}×`, `${ratio!.toFixed(2)}×`, ""]);
+  }
+  print(`${n} concurrent requests × (${p} prompt + ${g} generated tokens), ${threads} thread(s), batch ${batch}`);
+  print(renderTable(rows, [1, 2, 3]));
+  print(`JavaScript share of step time: ${(ours.jsShareOfStepTime * 100).toFixed(1)} % over ${ours.steps} steps`);
+}
