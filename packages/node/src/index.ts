@@ -5,4 +5,4 @@
  */
 export { addonPath } from "./addon.js";
 export { type GpuOption, type LlamaLibrary, chooseLibrary, prebuiltLibrary } from "./library.js";
-export { NodeBackend, type NodeBackendOptions, readModelBytes } from "./node-backend.js";
+export { NodeBackend, type NodeBackendOptions } from "./node-backend.js";

@@ -1,4 +1,3 @@
-import { readFile } from "node:fs/promises";
 import {
   type Backend,
   type BackendDevice,
@@ -125,9 +124,4 @@ export class NodeBackend implements Backend {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-/** Reads a model file's bytes (for callers that want to load from memory). */
-export async function readModelBytes(path: string): Promise<Uint8Array> {
-  return new Uint8Array(await readFile(path));
 }

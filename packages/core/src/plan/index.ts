@@ -1,6 +1,6 @@
 export { type FitOptions, type FitResult, fitContextToBudget, fitSlotsToBudget, planTotalBytes } from "./fit-budget.js";
 export { type KvCacheType, isKvCacheType, kvCacheTypes } from "./kv-cache-type.js";
 export { CTX_PAD, MAX_CTX, MAX_SLOTS, type MemoryPlan, type MemoryPlanOptions, type ResolvedPlanOptions, planMemory } from "./memory-plan.js";
-export { type ModelPlanInput, planModelMemory, weightsBytesOf } from "./model-plan.js";
+export { weightsBytesOf } from "./model-plan.js";
 export { type ModelPreset, modelPreset, modelPresets } from "./presets.js";
 export { formatBytes, parseByteSize } from "./units.js";
