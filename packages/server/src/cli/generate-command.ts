@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { type ChatMessage, InvalidArgumentError, generateOnce, renderChat } from "@hybrid-llm/core";
 import { backendNames, createBackend } from "./backends.js";
+import { defaultThreads } from "./open-model.js";
 import { UsageError } from "./usage-error.js";
 
 export const generateUsage = `hybrid-llm generate --model <file> --prompt <text> [options]
@@ -16,7 +17,7 @@ Generates one completion and streams it to stdout.
   --top-k <n>           (default: 40)    --top-p <p>   (default: 0.95)    --min-p <p>   (default: 0.05)
   --seed <n>            sampling seed (default: 0)
   --ctx <n>             context size (default: 4096)
-  --threads <n>         CPU threads (default: 1; more only helps on machines with idle cores)
+  --threads <n>         CPU threads (default: ${defaultThreads()} here: 1 below 8 cores, half the cores above)
   --backend <name>      ${backendNames.join(", ")} (default: node)
   --gpu <api>           auto, cuda, vulkan, metal, off (default: auto)
   --json                print { tokens, text, usage, finishReason, timings } instead of streaming text`;
@@ -37,7 +38,7 @@ export async function generateCommand(args: string[], print: (line: string) => v
       "min-p": { type: "string", default: "0.05" },
       seed: { type: "string", default: "0" },
       ctx: { type: "string", default: "4096" },
-      threads: { type: "string", default: "1" },
+      threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
       gpu: { type: "string", default: "auto" },
       json: { type: "boolean" },
