@@ -1,5 +1,4 @@
-import { type Backend, type KvCacheType, planMemory } from "@hybrid-llm/core";
-import { verifyPlan } from "@hybrid-llm/server";
+import { type Backend, type KvCacheType, planMemory, verifyPlan } from "@hybrid-llm/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "../support/fixtures.js";
 

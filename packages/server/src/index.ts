@@ -4,5 +4,4 @@
  * @packageDocumentation
  */
 export { type CliIo, runCli, usage, version } from "./cli/run-cli.js";
-export { type VerifiedAllocation, verifyPlan } from "./cli/verify-plan.js";
 export { type RunningServer, type ServerOptions, createServer, startServer } from "./http/index.js";

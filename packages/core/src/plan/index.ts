@@ -4,3 +4,4 @@ export { CTX_PAD, MAX_CTX, MAX_SLOTS, type MemoryPlan, type MemoryPlanOptions, t
 export { weightsBytesOf } from "./model-plan.js";
 export { type ModelPreset, modelPreset, modelPresets } from "./presets.js";
 export { formatBytes, parseByteSize } from "./units.js";
+export { type VerifiedAllocation, verifyPlan } from "./verify-plan.js";

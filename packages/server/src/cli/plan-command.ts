@@ -17,11 +17,12 @@ import {
   planTotalBytes,
   weightsBytesOf,
   cacheSpecFromMetadata,
+  type VerifiedAllocation,
+  verifyPlan,
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
 import { backendNames, createBackend } from "./backends.js";
 import { count, renderTable } from "./table.js";
-import { type VerifiedAllocation, verifyPlan } from "./verify-plan.js";
 import { UsageError } from "./usage-error.js";
 
 export const planUsage = `hybrid-llm plan <model.gguf> [options]

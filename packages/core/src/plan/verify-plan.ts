@@ -1,4 +1,6 @@
-import type { Backend, ContextOptions, MemoryPlan } from "@hybrid-llm/core";
+import type { Backend } from "../backend/backend.js";
+import type { ContextOptions } from "../backend/context-options.js";
+import type { MemoryPlan } from "./memory-plan.js";
 
 /** What llama.cpp really allocated for a planned context. All bytes exact. */
 export interface VerifiedAllocation {
