@@ -16,7 +16,7 @@ import {
   cacheSpecFromMetadata,
   formatBytes,
   parseGguf,
-  planMemory,
+  planContext,
   weightsBytesOf,
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
@@ -63,16 +63,7 @@ async function loadModel(source: { bytes?: Uint8Array; path?: string }, options:
 }
 
 async function createContext(model: BackendModel, options: Parameters<BackendModel["createContext"]>[0]) {
-  const plan = planMemory(model.info.cacheSpec, {
-    ctx: options.ctx,
-    slots: options.slots ?? 1,
-    ...(options.kvType ? { kvType: options.kvType } : {}),
-    ...(options.kvTypeK ? { kvTypeK: options.kvTypeK } : {}),
-    ...(options.kvTypeV ? { kvTypeV: options.kvTypeV } : {}),
-    unified: options.unified ?? true,
-    flashAttention: options.flashAttention !== false,
-    ubatch: options.ubatch ?? Math.min(options.batch ?? 512, 512),
-  });
+  const { plan } = planContext(model.info.cacheSpec, options);
   const needed = memoryBytes() + plan.attentionKvBytes + plan.recurrentStateBytes + plan.computeBytesEstimate;
   if (needed > WASM32_ALLOCATABLE_BYTES) throw tooLarge(`a context of ${plan.nCtx} tokens × ${plan.options.slots} slots (with the model)`, needed);
   const context = await model.createContext(options);

@@ -7,7 +7,7 @@ import { BackendError } from "../errors/backend-error.js";
 import { DisposedError } from "../errors/disposed-error.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { ggmlTypeByName } from "../gguf/ggml-types.js";
-import { planMemory } from "../plan/memory-plan.js";
+import { planContext } from "../plan/context-plan.js";
 import { BindingContext } from "./binding-context.js";
 import type { NativeBinding, NativeModel } from "./native-binding.js";
 import { toTypedError, typed } from "./typed-errors.js";
@@ -108,29 +108,8 @@ export class BindingModel implements BackendModel {
 
   async createContext(options: ContextOptions): Promise<BackendContext> {
     this.live();
-    const slots = options.slots ?? 1;
-    const batch = options.batch ?? 512;
-    const ubatch = options.ubatch ?? Math.min(batch, 512);
-    const kvTypeK = options.kvTypeK ?? options.kvType ?? "f16";
-    const kvTypeV = options.kvTypeV ?? options.kvType ?? "f16";
-    const integer = (argument: string, value: number, min: number, max: number) => {
-      if (!Number.isInteger(value) || value < min || value > max) {
-        throw new InvalidArgumentError({ argument, message: `${argument} must be an integer in [${min}, ${max}], got ${value}` });
-      }
-    };
-    integer("batch", batch, 1, 1 << 20);
-    integer("ubatch", ubatch, 1, batch);
-    if (options.threads !== undefined) integer("threads", options.threads, 1, 1024);
-    // The planner refuses what llama.cpp would refuse or abort on (ctx, slots, KV types vs head sizes), in TypeScript.
-    const plan = planMemory(this.info.cacheSpec, {
-      ctx: options.ctx,
-      slots,
-      kvTypeK,
-      kvTypeV,
-      unified: options.unified ?? true,
-      flashAttention: options.flashAttention !== false,
-      recurrentSnapshots: options.recurrentSnapshots ?? 0,
-    });
+    const { plan, batch, ubatch } = planContext(this.info.cacheSpec, options);
+    const { slots, kvTypeK, kvTypeV } = plan.options;
     const native = typed("context", () => new this.binding.Context(this.native));
     try {
       await native.create({

@@ -84,6 +84,7 @@ interface Active {
 interface Queued {
   readonly id: number;
   readonly request: GenerateRequest;
+  readonly sampler: Sampler;
   readonly channel: Channel<StreamPart>;
   readonly cells: number;
   readonly maxTokens: number;
@@ -140,14 +141,14 @@ export class Engine {
         throw new InvalidArgumentError({ argument: "prompt", message: `token ${token} is outside the vocabulary` });
       }
     }
-    new Sampler(request); // validates the sampling options now, not mid-stream
+    const sampler = new Sampler(request); // validates the sampling options now, not mid-stream
     const limit = Math.min(this.cache.pool.perSequenceLimit, this.cache.pool.capacity);
     // The prompt plus at least one generated token must fit one sequence.
     if (prompt.length + 1 > limit) throw new ContextOverflowError({ needed: prompt.length + 1, available: limit });
     if (this.queue.length >= this.maxQueue) throw new QueueFullError({ limit: this.maxQueue });
 
     const channel = new Channel<StreamPart>();
-    const entry: Queued = { id: this.nextId++, request, channel, cells: Math.min(prompt.length + maxTokens, limit), maxTokens, detach: () => {} };
+    const entry: Queued = { id: this.nextId++, request, sampler, channel, cells: Math.min(prompt.length + maxTokens, limit), maxTokens, detach: () => {} };
     if (request.signal?.aborted) {
       channel.push({ type: "finish", reason: "cancelled", usage: { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 }, text: "" });
       channel.close();
@@ -245,7 +246,7 @@ export class Engine {
         channel: head.channel,
         slot: plan.slot,
         maxTokens: Math.min(head.maxTokens, head.cells - head.request.prompt.length),
-        sampler: new Sampler(head.request),
+        sampler: head.sampler,
         text: new TextOutput(head.request.stop ?? []),
         stopTokens: new Set(head.request.stopTokens ?? []),
         prefilled: 0,

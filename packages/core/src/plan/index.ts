@@ -1,3 +1,4 @@
+export { type ContextPlan, planContext } from "./context-plan.js";
 export { type FitOptions, type FitResult, fitContextToBudget, fitSlotsToBudget, planTotalBytes } from "./fit-budget.js";
 export { type KvCacheType, isKvCacheType, kvCacheTypes } from "./kv-cache-type.js";
 export { CTX_PAD, MAX_CTX, MAX_SLOTS, type MemoryPlan, type MemoryPlanOptions, type ResolvedPlanOptions, planMemory } from "./memory-plan.js";

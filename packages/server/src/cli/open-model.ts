@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { type Backend, type BackendContext, type BackendModel, type ContextOptions, type KvCacheType, type MemoryPlan, formatBytes, planMemory } from "@hybrid-llm/core";
+import { type Backend, type BackendContext, type BackendModel, type ContextOptions, type MemoryPlan, formatBytes, planContext } from "@hybrid-llm/core";
 import { createBackend } from "./backends.js";
 
 /**
@@ -26,7 +26,7 @@ export async function openModel(options: {
   readonly backend: string;
   readonly gpu: string;
   readonly usage: string;
-  readonly context: ContextOptions & { kvType?: KvCacheType };
+  readonly context: ContextOptions;
   readonly quiet?: boolean;
 }): Promise<OpenModel> {
   const backend = await createBackend(options.backend, options.gpu, options.usage);
@@ -36,13 +36,7 @@ export async function openModel(options: {
     };
     const model = await backend.loadModel({ path: options.path }, { onProgress: progress });
     if (!options.quiet && process.stderr.isTTY) process.stderr.write("\n");
-    const plan = planMemory(model.info.cacheSpec, {
-      ctx: options.context.ctx,
-      slots: options.context.slots ?? 1,
-      unified: options.context.unified ?? true,
-      ...(options.context.kvType ? { kvType: options.context.kvType } : {}),
-      flashAttention: options.context.flashAttention !== false,
-    });
+    const { plan } = planContext(model.info.cacheSpec, options.context);
     if (!options.quiet) {
       process.stderr.write(
         `${model.info.architecture} on ${backend.name} (${backend.device.kind}: ${backend.device.name}); ` +
