@@ -6,6 +6,7 @@ import { Engine, SeededRandom } from "@hybrid-llm/core";
 import { backendNames } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { count, renderTable } from "./table.js";
+import { integerOption } from "./options.js";
 import { UsageError } from "./usage-error.js";
 
 export const benchUsage = `hybrid-llm bench --model <file> [options]
@@ -51,11 +52,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
   if (values.help) return print(benchUsage);
   if (values.model === undefined) throw new UsageError("--model <file> is required", benchUsage);
   if (values.vs !== undefined && values.vs !== "node-llama-cpp") throw new UsageError(`--vs supports node-llama-cpp, got "${values.vs}"`, benchUsage);
-  const integer = (name: string, text: string, min: number) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${text}"`, benchUsage);
-    return value;
-  };
+  const integer = (name: string, text: string, min: number) => integerOption(name, text, min, benchUsage);
   const n = integer("slots", values.slots, 1);
   const p = integer("prompt-tokens", values["prompt-tokens"], 1);
   const g = integer("gen-tokens", values["gen-tokens"], 2);

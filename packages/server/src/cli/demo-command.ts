@@ -5,6 +5,7 @@ import { writeFixtureFile } from "@hybrid-llm/core/node";
 import { backendNames } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { count, renderTable } from "./table.js";
+import { integerOption } from "./options.js";
 import { UsageError } from "./usage-error.js";
 
 export const demoUsage = `hybrid-llm demo [--model <file>] [options]
@@ -48,11 +49,7 @@ export async function demoCommand(args: string[], print: (line: string) => void)
     },
   });
   if (values.help) return print(demoUsage);
-  const integer = (name: string, text: string, min: number) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${text}"`, demoUsage);
-    return value;
-  };
+  const integer = (name: string, text: string, min: number) => integerOption(name, text, min, demoUsage);
   const slots = integer("slots", values.slots, 1);
   const ctx = integer("ctx", values.ctx, 256);
   const tokens = integer("tokens", values.tokens, 1);

@@ -22,6 +22,7 @@ import {
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
 import { backendNames, createBackend } from "./backends.js";
+import { integerOption } from "./options.js";
 import { count, renderTable } from "./table.js";
 import { UsageError } from "./usage-error.js";
 
@@ -77,11 +78,8 @@ async function loadModel(positional: string | undefined, preset: string | undefi
   };
 }
 
-function integerOption(name: string, text: string | undefined): number | undefined {
-  if (text === undefined) return undefined;
-  const value = Number(text.replaceAll("_", ""));
-  if (!Number.isInteger(value) || value < 0) throw new UsageError(`--${name} must be a non-negative integer, got "${text}"`, planUsage);
-  return value;
+function optionalInteger(name: string, text: string | undefined): number | undefined {
+  return text === undefined ? undefined : integerOption(name, text, 0, planUsage);
 }
 
 function kvTypeOption(name: string, text: string | undefined): KvCacheType | undefined {
@@ -128,16 +126,16 @@ export async function planCommand(args: string[], print: (line: string) => void)
     budget = parseByteSize(values.budget);
     if (budget === undefined || budget <= 0) throw new UsageError(`--budget must be a size such as 80GiB or 24GB, got "${values.budget}"`, planUsage);
   }
-  const requestedCtx = integerOption("ctx", values.ctx);
-  const requestedSlots = integerOption("slots", values.slots);
+  const requestedCtx = optionalInteger("ctx", values.ctx);
+  const requestedSlots = optionalInteger("slots", values.slots);
   const base: Omit<MemoryPlanOptions, "ctx" | "slots"> = {
     kvType: kvTypeOption("kv-type", values["kv-type"]) ?? "f16",
     kvTypeK: kvTypeOption("kv-type-k", values["kv-type-k"]),
     kvTypeV: kvTypeOption("kv-type-v", values["kv-type-v"]),
     unified: values.unified,
     flashAttention: values["flash-attention"],
-    recurrentSnapshots: integerOption("rs-snapshots", values["rs-snapshots"]) ?? 0,
-    ubatch: integerOption("ubatch", values.ubatch) ?? 512,
+    recurrentSnapshots: optionalInteger("rs-snapshots", values["rs-snapshots"]) ?? 0,
+    ubatch: optionalInteger("ubatch", values.ubatch) ?? 512,
   };
 
   // With a budget and one of ctx / slots missing, fit the missing one; otherwise plan what was asked.

@@ -4,6 +4,7 @@ import { Engine, isKvCacheType, kvCacheTypes } from "@hybrid-llm/core";
 import { startServer } from "../http/serve.js";
 import { backendNames } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
+import { integerOption } from "./options.js";
 import { UsageError } from "./usage-error.js";
 
 export const serveUsage = `hybrid-llm serve --model <file> [options]
@@ -54,11 +55,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
   });
   if (values.help) return print(serveUsage);
   if (values.model === undefined) throw new UsageError("--model <file> is required", serveUsage);
-  const integer = (name: string, text: string, min: number) => {
-    const value = Number(text);
-    if (!Number.isInteger(value) || value < min) throw new UsageError(`--${name} must be an integer ≥ ${min}, got "${text}"`, serveUsage);
-    return value;
-  };
+  const integer = (name: string, text: string, min: number) => integerOption(name, text, min, serveUsage);
   const kvType = values["kv-type"];
   if (!isKvCacheType(kvType)) throw new UsageError(`--kv-type must be one of ${kvCacheTypes.join(", ")}`, serveUsage);
   const opened = await openModel({
