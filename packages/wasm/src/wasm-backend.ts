@@ -24,7 +24,9 @@ import {
   type TokenizeOptions,
 } from "@hybrid-llm/core";
 import { reviveError } from "./revive-error.js";
-import { BACKEND_TARGET, type WorkerReply } from "./protocol.js";
+import { BACKEND_TARGET, type WorkerReply, type WorkerRequest } from "./protocol.js";
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** Options of {@link WasmBackend.create}. */
 export interface WasmBackendOptions {
@@ -57,15 +59,24 @@ export class WasmBackend implements Backend {
   private readonly pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void; onProgress?: (fraction: number) => void }>();
   private readonly models = new Set<WasmModel>();
 
+  private facts: { device: BackendDevice; systemInfo: string } = { device: { kind: "wasm", name: "wasm32" }, systemInfo: "" };
+
   private constructor(
     private readonly worker: Worker,
     private readonly syncPort: MessagePort,
     private readonly signal: Int32Array,
     private readonly syncTimeoutMs: number,
-    readonly device: BackendDevice,
-    /** llama.cpp's system info line of the module (`WASM_SIMD = 1 | …`). */
-    readonly systemInfo: string,
   ) {}
+
+  /** The CPU the module runs on. */
+  get device(): BackendDevice {
+    return this.facts.device;
+  }
+
+  /** llama.cpp's system info line of the module (`WASM_SIMD = 1 | …`). */
+  get systemInfo(): string {
+    return this.facts.systemInfo;
+  }
 
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
     const wasm = options.wasm ?? defaultWasmPath;
@@ -81,33 +92,16 @@ export class WasmBackend implements Backend {
     // execArgv: [] so the worker resolves packages normally even when the caller runs with custom conditions (tests).
     const worker = new Worker(url, { workerData: { syncPort: port2, signal }, transferList: [port2], execArgv: [] });
     worker.unref();
-    const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-    const ready = new Promise<{ devices: NativeDevice[]; systemInfo: string }>((resolve, reject) => {
-      pending.set(0, { resolve: resolve as (v: unknown) => void, reject });
-    });
-    const onMessage = (reply: WorkerReply) => {
-      if (reply.id !== 0 || "progress" in reply) return;
-      const entry = pending.get(0)!;
-      if (reply.ok) entry.resolve(reply.value);
-      else entry.reject(reviveError(reply.error));
-    };
-    const onError = (error: Error) => pending.get(0)?.reject(new BackendError({ code: "crashed", message: `the Wasm worker failed to start: ${error.message}` }));
-    worker.on("message", onMessage);
-    worker.on("error", onError);
-    worker.postMessage({ kind: "init", id: 0, wasm: typeof wasm === "string" ? wasm : wasm });
-    let facts;
+    const backend = new WasmBackend(worker, port1, signal, options.syncTimeoutMs ?? 600_000);
+    backend.listen();
     try {
-      facts = await ready;
+      const facts = await backend.request<{ devices: NativeDevice[]; systemInfo: string }>({ kind: "init", wasm });
+      const cpu = facts.devices.find((device) => device.type === "cpu");
+      backend.facts = { device: { kind: "wasm", name: cpu?.description ?? "wasm32" }, systemInfo: facts.systemInfo };
     } catch (error) {
       await worker.terminate();
       throw error;
-    } finally {
-      worker.off("message", onMessage);
-      worker.off("error", onError);
     }
-    const cpu = facts.devices.find((device) => device.type === "cpu");
-    const backend = new WasmBackend(worker, port1, signal, options.syncTimeoutMs ?? 600_000, { kind: "wasm", name: cpu?.description ?? "wasm32" }, facts.systemInfo);
-    backend.listen();
     return backend;
   }
 
@@ -143,11 +137,15 @@ export class WasmBackend implements Backend {
   /** @internal An asynchronous call into the worker. */
   call<T>(target: number, method: string, args: readonly unknown[] = [], onProgress?: (fraction: number) => void): Promise<T> {
     this.checkUsable();
+    return this.request<T>({ kind: "call", target, method, args }, onProgress);
+  }
+
+  private request<T>(message: DistributiveOmit<WorkerRequest, "id">, onProgress?: (fraction: number) => void): Promise<T> {
     const id = this.nextRequest++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (value: unknown) => void, reject, ...(onProgress ? { onProgress } : {}) });
       this.worker.ref(); // keep the process alive while the worker works for us
-      this.worker.postMessage({ kind: "call", id, target, method, args });
+      this.worker.postMessage({ ...message, id });
     }).finally(() => {
       if (this.pending.size === 0) this.worker.unref();
     });
