@@ -6,7 +6,6 @@ import { backendNames } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { count, renderTable } from "./table.js";
 import { integerOption } from "./options.js";
-import { UsageError } from "./usage-error.js";
 
 export const demoUsage = `hybrid-llm demo [--model <file>] [options]
 

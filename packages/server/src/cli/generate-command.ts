@@ -23,7 +23,7 @@ Generates one completion and streams it to stdout.
   --json                print { tokens, text, usage, finishReason, timings } instead of streaming text`;
 
 export async function generateCommand(args: string[], print: (line: string) => void): Promise<void> {
-  const { values, positionals } = parseArgs({
+  const { values } = parseArgs({
     args,
     allowPositionals: false,
     options: {
@@ -46,7 +46,6 @@ export async function generateCommand(args: string[], print: (line: string) => v
     },
   });
   if (values.help) return print(generateUsage);
-  void positionals;
   if (values.model === undefined) throw new UsageError("--model <file> is required", generateUsage);
   if (values.prompt === undefined) throw new UsageError("--prompt <text> is required", generateUsage);
   const number = (name: string, text: string) => {
