@@ -1,24 +1,178 @@
+import type { BackendContext } from "../backend/backend-context.js";
 import { CellPool } from "./cell-pool.js";
-import { RecurrentSlots } from "./recurrent-slots.js";
+import { CheckpointStore } from "./checkpoint-store.js";
+import { PrefixIndex } from "./prefix-index.js";
 
-/** What admitting a request would take: a recurrent slot and its reserved cells. */
+/** Options of the prefix cache (see {@link CacheCoordinator}). */
+export interface PrefixCacheOptions {
+  /** Reuse cached prefixes across requests and slots. Defaults to `true`. */
+  readonly enabled?: boolean;
+  /**
+   * Host memory for recurrent checkpoints, in bytes; never exceeded. Defaults to 4 checkpoints per slot
+   * (`4 × slots × checkpointBytes`), i.e. 1.5 GiB for Nemotron 3 Nano with 8 slots.
+   */
+  readonly checkpointBudgetBytes?: number;
+  /**
+   * Shortest shared prefix worth a branch-point checkpoint, or worth waiting for while another request is still
+   * prefilling it. Defaults to 64 tokens.
+   */
+  readonly minBranchTokens?: number;
+}
+
+/** Where an admitted request resumes: `depth` prompt tokens come from the cache. */
+export interface CacheReuse {
+  /** Prompt tokens served from the cache. */
+  readonly depth: number;
+  /** Slot whose attention cells (and, without a checkpoint, live recurrent state) are reused; undefined when none are needed. */
+  readonly source: number | undefined;
+  /** Checkpoint restored into the slot; undefined when the source's live state sits exactly at `depth`. */
+  readonly checkpoint: number | undefined;
+}
+
+/** What admitting a request would do. Made by {@link CacheCoordinator.plan}, applied by {@link CacheCoordinator.admit}. */
 export interface AdmissionPlan {
+  readonly type: "admit";
+  /** The slot (= llama.cpp sequence id) the request gets. */
   readonly slot: number;
+  /** New cells reserved: the prompt past the reused prefix plus the most the request may generate. */
   readonly cells: number;
+  /** Idle slots whose cached prefixes are dropped to make room. */
+  readonly evict: readonly number[];
+  /** The cached prefix reused, if any. */
+  readonly reuse: CacheReuse | undefined;
+  /** Prompt tokens whose attention cells were cached but could not be reused for want of recurrent state there. */
+  readonly lostTokens: number;
+  /** Prompt positions where the prefill must pause to capture a checkpoint (branch points, caller's hints). */
+  readonly splits: readonly number[];
 }
 
 /**
- * Fans cache decisions out to the cell pool (attention KV) and the recurrent slots, and reconciles them
- * conservatively: a request is admitted only when both have room. Plan, then commit: `planAdmission` changes
- * nothing and returns a plan or `null` (does not fit: queue); `commitAdmission` applies it.
+ * What {@link CacheCoordinator.plan} decided: admit; wait (no slot or no room: queue); or wait for `leader`, a
+ * request still prefilling a long prefix this one shares, to reach `depth` (then reuse it instead of computing it
+ * twice).
+ */
+export type AdmissionDecision = AdmissionPlan | { readonly type: "wait" } | { readonly type: "wait-for-prefix"; readonly leader: number; readonly depth: number };
+
+/** Live numbers of the cache. */
+export interface CacheStats {
+  /** Slots serving a request. */
+  readonly slotsActive: number;
+  /** Slots holding a finished request's cells for reuse. */
+  readonly slotsCached: number;
+  /** Cells only cached slots hold: what dropping every cached prefix would free. */
+  readonly cachedCells: number;
+  /** Admissions that reused a cached prefix / that did not. */
+  readonly hits: number;
+  readonly misses: number;
+  /** Prompt tokens served from the cache. */
+  readonly tokensReused: number;
+  /** Prompt tokens whose attention cells were cached but had no recurrent state to resume from. */
+  readonly tokensLost: number;
+  /** Checkpoints held, their bytes, the budget, and how many were evicted for room. */
+  readonly checkpoints: number;
+  readonly checkpointBytes: number;
+  readonly checkpointBudgetBytes: number;
+  readonly checkpointEvictions: number;
+  /** Cached prefixes (idle slots) dropped to make room. */
+  readonly prefixEvictions: number;
+}
+
+type SlotPhase = "empty" | "active" | "idle";
+
+/** The sequence operations the coordinator needs from a context. */
+export type CacheContext = Pick<BackendContext, "seqRemove" | "seqCopy" | "getState" | "setState">;
+
+/** How the coordinator is set up for one context. */
+export interface CacheCoordinatorOptions {
+  /** The context whose sequences the slots are. */
+  readonly context: CacheContext;
+  /** Cells in the KV pool (`n_ctx`). */
+  readonly capacity: number;
+  /** Cells one sequence may hold (`n_ctx_seq`). Defaults to `capacity`. */
+  readonly perSequenceLimit?: number;
+  /** Slots (`n_seq_max`). */
+  readonly slots: number;
+  /** One pool shared by all slots: only then can a slot reuse another's cells. Defaults to `true`. */
+  readonly unified?: boolean;
+  /** Whether the model keeps attention KV / recurrent state (a hybrid has both). Default both. */
+  readonly hasAttention?: boolean;
+  readonly hasRecurrent?: boolean;
+  /** Bytes of one recurrent checkpoint, for the default budget (learned from the first capture otherwise). */
+  readonly checkpointBytes?: number;
+  readonly prefixCache?: PrefixCacheOptions;
+}
+
+/**
+ * The hybrid cache of one context: the shared KV cell pool, the recurrent slots, and the prefix cache on top —
+ * a radix {@link PrefixIndex} of what every slot's cells hold, and a {@link CheckpointStore} of recurrent states.
+ *
+ * ```
+ *   slot 0  active  [system ─────][turn 1 ──────][turn 2 ───▶            cells shared ═, own ─
+ *   slot 1  idle    [system ═════][turn 1 ══════]               ◀ cached: reusable, evictable
+ *   slot 2  active  [system ═════][other user ──────▶
+ *   checkpoints (host RAM): ● end of system   ● end of turn-1 prompt   ● end of turn-1 answer
+ * ```
+ *
+ * A prompt resumes at the deepest prefix for which both exist: the attention cells in some slot (attention can be
+ * cut anywhere) and the recurrent state at exactly that position — a checkpoint, or the live state of a slot whose
+ * cells end there (recurrent state cannot be rewound). The request's slot then shares those cells
+ * (`seqCopy`: no copy in a unified pool) or keeps them in place, gets the state restored, and prefills the rest.
+ * Finished requests leave their cells cached in their slot, idle; they are dropped (least recently used first)
+ * only when a slot or pool room is needed, so caching never blocks admission.
+ *
+ * Checkpoints are placed where hits happen: the end of each prompt (the next turn extends it), the end of each
+ * answer, branch points (where a new prompt leaves a cached one: the next prompt with the same system prompt
+ * resumes there), and positions the caller names (message boundaries). A checkpoint needs the prefill chunk to end
+ * exactly at its position: one extra chunk boundary per checkpoint, never a fixed stride.
+ *
+ * Plan, then commit: {@link plan} changes nothing; {@link admit} runs the backend operations first and commits
+ * the accounting only when they all succeeded, so a failure leaves every slot consistent.
  */
 export class CacheCoordinator {
   readonly pool: CellPool;
-  readonly slots: RecurrentSlots;
+  private readonly context: CacheContext;
+  private readonly phase: SlotPhase[];
+  private readonly lastUsed: number[];
+  private readonly prompts: (Int32Array | undefined)[];
+  private readonly splitPoints: Set<number>[];
+  private readonly index: PrefixIndex;
+  private readonly store: CheckpointStore;
+  private readonly enabled: boolean;
+  private readonly unified: boolean;
+  private readonly hasAttention: boolean;
+  private readonly hasRecurrent: boolean;
+  private readonly minBranchTokens: number;
+  private checkpointBytes: number | undefined;
+  private clock = 0;
+  private counters = { hits: 0, misses: 0, tokensReused: 0, tokensLost: 0, prefixEvictions: 0 };
 
-  constructor(options: { capacity: number; perSequenceLimit?: number; slots: number }) {
+  constructor(options: CacheCoordinatorOptions) {
+    const prefix = options.prefixCache ?? {};
+    const slots = options.slots;
+    if (!Number.isInteger(slots) || slots <= 0) throw new RangeError(`slot count must be a positive integer, got ${slots}`);
+    this.context = options.context;
     this.pool = new CellPool(options.capacity, options.perSequenceLimit ?? options.capacity);
-    this.slots = new RecurrentSlots(options.slots);
+    this.phase = new Array<SlotPhase>(slots).fill("empty");
+    this.lastUsed = new Array<number>(slots).fill(0);
+    this.prompts = new Array<Int32Array | undefined>(slots).fill(undefined);
+    this.splitPoints = Array.from({ length: slots }, () => new Set<number>());
+    this.enabled = prefix.enabled ?? true;
+    this.unified = options.unified ?? true;
+    this.hasAttention = options.hasAttention ?? true;
+    this.hasRecurrent = options.hasRecurrent ?? true;
+    this.minBranchTokens = prefix.minBranchTokens ?? 64;
+    if (!Number.isInteger(this.minBranchTokens) || this.minBranchTokens < 1) {
+      throw new RangeError(`minBranchTokens must be a positive integer, got ${prefix.minBranchTokens}`);
+    }
+    this.checkpointBytes = options.checkpointBytes;
+    const budget = prefix.checkpointBudgetBytes ?? (options.checkpointBytes !== undefined ? 4 * slots * options.checkpointBytes : 1024 ** 3);
+    this.index = new PrefixIndex(this.hasAttention);
+    this.store = new CheckpointStore(this.enabled && this.hasRecurrent ? budget : 0, (id) => this.index.checkpointValue(id)?.marginalTokens ?? 0);
+  }
+
+  /** Slots in all. */
+  get slots(): number {
+    return this.phase.length;
   }
 
   /** Whether a request needing `cells` could ever be admitted (on an empty cache). */
@@ -26,30 +180,273 @@ export class CacheCoordinator {
     return cells <= this.pool.capacity && cells <= this.pool.perSequenceLimit;
   }
 
-  /** The slot and cells a request needing `cells` would get now, or null when it must wait. */
-  planAdmission(cells: number): AdmissionPlan | null {
-    if (this.slots.available === 0) return null;
-    // The slot a fresh acquire would return: lowest free.
-    let slot = 0;
-    while (this.slots.isBusy(slot)) slot++;
-    if (!this.pool.canReserve(slot, cells)) return null;
-    return { slot, cells };
+  /** Slots neither serving a request nor already claimed: what a new request could get without waiting. */
+  get freeSlots(): number {
+    return this.phase.filter((p) => p !== "active").length;
   }
 
-  /** Applies a plan from {@link planAdmission} (made with nothing changed in between). */
-  commitAdmission(plan: AdmissionPlan): void {
-    const slot = this.slots.acquire();
-    if (slot !== plan.slot || !this.pool.reserve(slot, plan.cells)) throw new Error("stale admission plan");
+  /**
+   * Decides how a request with `prompt`, which may then grow to `totalCells` cells, would be admitted now.
+   * Changes nothing. `hints` are prompt positions worth a checkpoint (e.g. message boundaries).
+   */
+  plan(prompt: Int32Array, totalCells: number, hints: readonly number[] = []): AdmissionDecision {
+    const limit = prompt.length - 1; // at least one token must be evaluated to get logits
+    const found = this.enabled ? this.findReuse(prompt, limit) : { reuse: undefined, heldDepth: 0 };
+    let reuse = found.reuse;
+    const reused = reuse?.depth ?? 0;
+
+    if (this.enabled) {
+      const leader = this.prefillingLeader(prompt, limit, reused);
+      if (leader !== undefined) return { type: "wait-for-prefix", ...leader };
+    }
+
+    // The slot: the source itself when this request continues it (or nothing else is free), else an empty slot,
+    // else the least recently used idle one.
+    const source = reuse?.source;
+    const sourceIdle = source !== undefined && this.phase[source] === "idle";
+    const empty = this.phase.indexOf("empty");
+    const idle = this.idleByAge().filter((slot) => slot !== source);
+    let slot: number;
+    if (sourceIdle && (this.pool.usage(source).written === reused || empty === -1)) slot = source;
+    else if (empty !== -1) slot = empty;
+    else if (idle.length > 0) slot = idle[0]!;
+    else if (sourceIdle) slot = source;
+    else return { type: "wait" };
+    const inPlace = source !== undefined && slot === source;
+    // Per-slot streams cannot share cells: only in-place reuse works there.
+    if (reuse !== undefined && source !== undefined && !inPlace && (!this.unified || !this.hasAttention)) reuse = undefined;
+
+    // Room in the pool: try the plan on a copy, dropping cached prefixes (least recently used first) until it fits.
+    const depth = reuse?.depth ?? 0;
+    const cells = totalCells - depth;
+    const pool = this.pool.clone();
+    const evict: number[] = [];
+    if (this.phase[slot] === "idle" && !inPlace) {
+      evict.push(slot);
+      pool.release(slot);
+    }
+    if (inPlace) pool.truncate(slot, depth);
+    else if (reuse?.source !== undefined) pool.share(reuse.source, slot, depth);
+    for (const victim of idle) {
+      if (pool.canReserve(slot, cells + (reuse !== undefined && reuse.source === undefined ? depth : 0))) break;
+      if (victim === slot) continue;
+      evict.push(victim);
+      pool.release(victim);
+    }
+    if (!pool.canReserve(slot, cells)) return { type: "wait" };
+
+    const splits = new Set<number>();
+    if (this.enabled && this.hasRecurrent) {
+      const branch = Math.min(found.heldDepth, limit);
+      if (branch - depth >= this.minBranchTokens) splits.add(branch);
+      for (const hint of hints) if (Number.isInteger(hint) && hint > depth && hint < prompt.length) splits.add(hint);
+    }
+    return {
+      type: "admit",
+      slot,
+      cells,
+      evict,
+      reuse,
+      lostTokens: Math.max(0, Math.min(found.heldDepth, limit) - depth),
+      splits: [...splits].sort((a, b) => a - b),
+    };
   }
 
-  /** Frees a request's slot and cells. */
-  release(slot: number): void {
+  /**
+   * Applies a plan from {@link plan} (made with nothing changed in between): drops the evicted prefixes, prepares
+   * the slot (shared cells, restored state), then commits. Throws when a backend operation fails; the slot is then
+   * left empty and every count consistent.
+   */
+  admit(plan: AdmissionPlan, prompt: Int32Array): void {
+    for (const victim of plan.evict) {
+      this.drop(victim);
+      this.counters.prefixEvictions++;
+    }
+    const { slot, reuse } = plan;
+    const inPlace = reuse?.source === slot;
+    try {
+      if (!inPlace) this.context.seqRemove(slot);
+      if (reuse !== undefined) {
+        if (reuse.source !== undefined && !inPlace) this.context.seqCopy(reuse.source, slot, 0, reuse.depth);
+        if (reuse.checkpoint !== undefined) this.context.setState(slot, this.store.use(reuse.checkpoint), { partial: true });
+        if (inPlace && this.pool.usage(slot).written > reuse.depth && !this.context.seqRemove(slot, reuse.depth, -1)) {
+          throw new Error(`slot ${slot}: the cache refused to cut at ${reuse.depth}`);
+        }
+      }
+    } catch (error) {
+      this.drop(slot);
+      throw error;
+    }
+    const depth = reuse?.depth ?? 0;
+    if (inPlace) this.pool.truncate(slot, depth);
+    else if (reuse?.source !== undefined) this.pool.share(reuse.source, slot, depth);
+    else if (depth > 0) {
+      this.pool.reserve(slot, depth); // purely recurrent: positions restored from a checkpoint alone
+      this.pool.markWritten(slot, depth);
+    }
+    if (!this.pool.reserve(slot, plan.cells)) throw new Error("stale admission plan: the pool changed since it was made");
+    this.dropCheckpoints(this.index.hold(slot, prompt, depth));
+    this.phase[slot] = "active";
+    this.lastUsed[slot] = ++this.clock;
+    this.prompts[slot] = prompt;
+    this.splitPoints[slot] = new Set(plan.splits);
+    if (depth > 0) {
+      this.counters.hits++;
+      this.counters.tokensReused += depth;
+    } else {
+      this.counters.misses++;
+    }
+    this.counters.tokensLost += plan.lostTokens;
+  }
+
+  /** Asks `slot`'s prefill to pause at `depth` (another request waits to reuse the prefix there). */
+  addSplit(slot: number, depth: number): void {
+    if (this.phase[slot] === "active") this.splitPoints[slot]!.add(depth);
+  }
+
+  /** Where the prefill chunk of `slot`, now at `prefilled`, must end at the latest: the next split, or the prompt end. */
+  chunkEnd(slot: number, prefilled: number, promptLength: number): number {
+    let end = promptLength;
+    for (const split of this.splitPoints[slot]!) if (split > prefilled && split < end) end = split;
+    return end;
+  }
+
+  /**
+   * Called after each step that prefilled `slot` up to `prefilled` (the context is idle): at a split point or the
+   * prompt's end, registers the prefix and captures a checkpoint there.
+   */
+  afterPrefill(slot: number, prefilled: number): void {
+    const prompt = this.prompts[slot];
+    if (prompt === undefined || !this.enabled) return;
+    if (prefilled === prompt.length || this.splitPoints[slot]!.has(prefilled)) this.capture(slot, prompt, prefilled);
+  }
+
+  /**
+   * A request on `slot` ended. With `keep`, its cells (`tokens`, as far as written) stay cached in the slot, idle,
+   * with a checkpoint at their end when `checkpoint` is set; otherwise (a failed decode may have left them
+   * inconsistent) the slot is cleared.
+   */
+  finish(slot: number, tokens: ArrayLike<number>, options: { keep: boolean; checkpoint: boolean }): void {
+    if (this.phase[slot] !== "active") return;
+    this.prompts[slot] = undefined;
+    this.splitPoints[slot] = new Set();
+    const written = this.pool.usage(slot).written;
+    if (!this.enabled || !options.keep || written === 0) {
+      this.drop(slot);
+      return;
+    }
+    this.pool.truncate(slot, written);
+    this.phase[slot] = "idle";
+    this.lastUsed[slot] = ++this.clock;
+    try {
+      if (options.checkpoint) this.capture(slot, tokens, written);
+      else this.dropCheckpoints(this.index.hold(slot, tokens, written));
+    } catch {
+      this.drop(slot); // the context is gone: nothing left to cache
+    }
+  }
+
+  /** Drops every cached prefix and checkpoint (idle slots become empty); active requests are untouched. */
+  clearCached(): void {
+    for (let slot = 0; slot < this.phase.length; slot++) if (this.phase[slot] === "idle") this.drop(slot);
+  }
+
+  /** Slot phases, for /slots. */
+  slotPhases(): readonly SlotPhase[] {
+    return [...this.phase];
+  }
+
+  /** Tokens cached in a slot (its written cells). */
+  cachedTokens(slot: number): number {
+    return this.pool.usage(slot).written;
+  }
+
+  /** Live numbers. */
+  stats(): CacheStats {
+    const idle = this.phase.flatMap((p, slot) => (p === "idle" ? [slot] : []));
+    return {
+      slotsActive: this.phase.filter((p) => p === "active").length,
+      slotsCached: idle.length,
+      cachedCells: this.pool.freedBy(idle),
+      ...this.counters,
+      checkpoints: this.store.count,
+      checkpointBytes: this.store.bytes,
+      checkpointBudgetBytes: this.store.budgetBytes,
+      checkpointEvictions: this.store.evictions,
+    };
+  }
+
+  /** The deepest place `prompt` can resume from (at most `limit` tokens in), and how far its cells are cached. */
+  private findReuse(prompt: Int32Array, limit: number): { reuse: CacheReuse | undefined; heldDepth: number } {
+    const match = this.index.match(prompt, limit);
+    const heldDepth = match.heldDepth;
+    if (!this.hasRecurrent) {
+      // Attention alone can be cut anywhere: the whole cached prefix is reusable.
+      const depth = Math.min(heldDepth, limit);
+      return { reuse: depth > 0 ? { depth, source: match.heldBy, checkpoint: undefined } : undefined, heldDepth };
+    }
+    for (const candidate of match.candidates) {
+      const live = candidate.ends.find((slot) => this.phase[slot] !== "empty" && this.pool.usage(slot).written === candidate.depth);
+      if (live !== undefined) return { reuse: { depth: candidate.depth, source: live, checkpoint: undefined }, heldDepth };
+      if (candidate.checkpoint !== undefined) {
+        if (!this.hasAttention) return { reuse: { depth: candidate.depth, source: undefined, checkpoint: candidate.checkpoint }, heldDepth };
+        // Prefer an idle holder (it can be reused in place) over one serving a request.
+        const holder = candidate.holders.find((slot) => this.phase[slot] === "idle") ?? candidate.holders[0];
+        if (holder !== undefined) return { reuse: { depth: candidate.depth, source: holder, checkpoint: candidate.checkpoint }, heldDepth };
+      }
+    }
+    return { reuse: undefined, heldDepth };
+  }
+
+  /** A request still prefilling a prefix this prompt shares, far enough past what the cache already offers. */
+  private prefillingLeader(prompt: Int32Array, limit: number, reused: number): { leader: number; depth: number } | undefined {
+    let best: { leader: number; depth: number } | undefined;
+    this.prompts.forEach((other, slot) => {
+      if (other === undefined) return;
+      let shared = 0;
+      const n = Math.min(limit, other.length);
+      while (shared < n && other[shared] === prompt[shared]) shared++;
+      if (shared - reused >= this.minBranchTokens && this.pool.usage(slot).written < shared && shared > (best?.depth ?? 0)) best = { leader: slot, depth: shared };
+    });
+    return best;
+  }
+
+  /** Registers `tokens[0, depth)` as held by `slot` and stores a checkpoint of its recurrent state there. */
+  private capture(slot: number, tokens: ArrayLike<number>, depth: number): void {
+    this.dropCheckpoints(this.index.hold(slot, tokens, depth));
+    if (!this.hasRecurrent || this.store.budgetBytes === 0 || this.index.hasCheckpointAt(tokens, depth)) return;
+    const above = this.index.match(tokens, depth - 1).candidates.find((c) => c.checkpoint !== undefined)?.depth ?? 0;
+    const marginal = depth - above;
+    if (this.checkpointBytes !== undefined && !this.store.wouldAdmit(this.checkpointBytes, marginal)) return;
+    const state = this.context.getState(slot, { partial: true });
+    this.checkpointBytes = state.length;
+    const added = this.store.add(state, marginal);
+    if (added === undefined) return;
+    for (const id of added.evicted) this.index.detachCheckpoint(id);
+    const replaced = this.index.attachCheckpoint(tokens, depth, added.id);
+    if (replaced !== undefined) this.store.delete(replaced);
+  }
+
+  /** Clears a slot: its sequence in the context, its cells, its registered prefix and orphaned checkpoints. */
+  private drop(slot: number): void {
+    try {
+      this.context.seqRemove(slot);
+    } catch {
+      // The context is gone (disposed, crashed): nothing left to clear there.
+    }
     this.pool.release(slot);
-    this.slots.release(slot);
+    this.dropCheckpoints(this.index.release(slot));
+    this.phase[slot] = "empty";
+    this.prompts[slot] = undefined;
+    this.splitPoints[slot] = new Set();
   }
 
-  /** True when nothing is held: no slot, no cell. */
-  get idle(): boolean {
-    return this.slots.inUse === 0 && this.pool.reservedCells === 0;
+  private dropCheckpoints(ids: readonly number[]): void {
+    for (const id of ids) this.store.delete(id);
+  }
+
+  /** Idle slots, least recently used first. */
+  private idleByAge(): number[] {
+    return this.phase.flatMap((p, slot) => (p === "idle" ? [slot] : [])).sort((a, b) => this.lastUsed[a]! - this.lastUsed[b]!);
   }
 }

@@ -1,7 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { CacheCoordinator } from "./cache-coordinator.js";
 import { CellPool } from "./cell-pool.js";
-import { RecurrentSlots } from "./recurrent-slots.js";
 
 describe("CellPool", () => {
   test("reserve until full: 'does not fit' is false and changes nothing", () => {
@@ -49,31 +47,45 @@ describe("CellPool", () => {
     pool.release(1);
     expect([pool.reservedCells, pool.free]).toEqual([0, 1000]);
   });
-});
 
-describe("RecurrentSlots and CacheCoordinator", () => {
-  test("lowest free slot first; double free is a bug", () => {
-    const slots = new RecurrentSlots(3);
-    expect([slots.acquire(), slots.acquire(), slots.acquire(), slots.acquire()]).toEqual([0, 1, 2, null]);
-    slots.release(1);
-    expect(slots.acquire()).toBe(1);
-    slots.release(1);
-    expect(() => slots.release(1)).toThrow(/not in use/);
+  test("a prefix spanning several segments is shared; truncation splits segments for every holder", () => {
+    const pool = new CellPool(1000);
+    pool.reserve(0, 100);
+    pool.markWritten(0, 100);
+    expect(pool.share(0, 1, 60)).toBe(true);
+    pool.reserve(1, 50);
+    pool.markWritten(1, 30); // seq 1: [60 shared][30 written + 20 reserved]
+    expect(pool.reservedCells).toBe(150);
+    expect(pool.share(1, 2, 80)).toBe(true); // crosses from the shared segment into seq 1's own
+    expect(pool.usage(2)).toEqual({ reserved: 80, written: 80 });
+    expect(pool.share(1, 2, 10)).toBe(false); // seq 2 already holds cells
+    expect(pool.share(1, 3, 91)).toBe(false); // seq 1 wrote only 90
+    expect(pool.reservedCells).toBe(150); // sharing allocates nothing
+    // Dropping seq 0 frees only what no one else holds; dropping 1 and 2 together would free 40 + 20 + 10.
+    expect(pool.freedBy([0])).toBe(40);
+    expect(pool.freedBy([1, 2])).toBe(50);
+    // Seq 1 keeps [0, 70): cells 80..90 and its 20 unwritten ones are freed; 70..80 stay, seq 2 still holds them.
+    pool.truncate(1, 70);
+    expect(pool.usage(1)).toEqual({ reserved: 70, written: 70 });
+    expect(pool.usage(2)).toEqual({ reserved: 80, written: 80 });
+    expect(pool.reservedCells).toBe(120);
+    pool.release(2);
+    expect(pool.reservedCells).toBe(110);
+    pool.release(0);
+    pool.release(1);
+    expect([pool.reservedCells, pool.free, pool.usedCells]).toEqual([0, 1000, 0]);
   });
 
-  test("planAdmission needs both a slot and room in the pool; plan, then commit", () => {
-    const cache = new CacheCoordinator({ capacity: 512, slots: 2 });
-    const first = cache.planAdmission(300)!;
-    expect(first).toEqual({ slot: 0, cells: 300 });
-    expect(cache.idle).toBe(true); // planning changed nothing
-    cache.commitAdmission(first);
-    expect(cache.planAdmission(300)).toBeNull(); // a slot is free, the pool is not
-    const second = cache.planAdmission(200)!;
-    cache.commitAdmission(second);
-    expect(cache.planAdmission(1)).toBeNull(); // no slot
-    cache.release(0);
-    cache.release(1);
-    expect(cache.idle).toBe(true);
-    expect(cache.couldEverFit(513)).toBe(false);
+  test("truncate keeps only written cells and refuses to keep more; clone is independent", () => {
+    const pool = new CellPool(100);
+    pool.reserve(0, 50);
+    pool.markWritten(0, 20);
+    expect(() => pool.truncate(0, 21)).toThrow(/cannot keep 21/);
+    const copy = pool.clone();
+    pool.truncate(0, 20);
+    expect(pool.free).toBe(80);
+    expect(copy.free).toBe(50);
+    pool.truncate(0, 0);
+    expect(pool.sequences).toEqual([]);
   });
 });

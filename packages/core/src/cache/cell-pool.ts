@@ -11,17 +11,18 @@
  *  └────────────────────────────────────────────────────────────────────────┘
  * ```
  *
- * Cells are held in segments with reference counts: `reserve` gives a sequence a segment of its own, `share` lets
- * another sequence reference the first cells of one (llama.cpp's `seq_cp` in a unified cache shares cells rather
- * than copying them — the basis of prefix sharing), and a segment returns to the free count when its last holder
- * releases it. Requests reserve what they may need (prompt + max tokens) when admitted, so a running request never
- * finds the pool full mid-generation; `written` tracks what was really filled. The pool owns the numbers, the
- * scheduler the policy. "Does not fit" is a return value (`false`); misuse throws.
+ * A sequence holds an ordered list of segments covering its positions from 0: `reserve` appends a segment of its
+ * own, `share` lets an empty sequence reference another's first written cells (llama.cpp's `seq_cp` in a unified
+ * cache shares cells rather than copying them — the basis of prefix sharing), `truncate` gives back everything
+ * past a position (llama.cpp's `seq_rm(seq, p, -1)`), and a segment returns to the free count when its last holder
+ * lets go. Requests reserve what they may need (prompt + max tokens) when admitted, so a running request never finds
+ * the pool full mid-generation; `written` tracks what was really filled. The pool owns the numbers, the scheduler
+ * the policy. "Does not fit" is a return value (`false`); misuse throws.
  */
 export class CellPool {
-  private readonly segments = new Map<number, { cells: number; refs: number }>();
-  private readonly held = new Map<number, number[]>();
-  private readonly written = new Map<number, number>();
+  private segments = new Map<number, { cells: number; refs: number }>();
+  private held = new Map<number, number[]>();
+  private written = new Map<number, number>();
   private nextSegment = 1;
   private allocated = 0;
 
@@ -34,6 +35,17 @@ export class CellPool {
     readonly perSequenceLimit: number = capacity,
   ) {
     if (!Number.isInteger(capacity) || capacity <= 0) throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
+  }
+
+  /** An independent copy (to try a plan's steps without touching the real pool). */
+  clone(): CellPool {
+    const copy = new CellPool(this.capacity, this.perSequenceLimit);
+    copy.segments = new Map([...this.segments].map(([id, s]) => [id, { ...s }]));
+    copy.held = new Map([...this.held].map(([seq, ids]) => [seq, [...ids]]));
+    copy.written = new Map(this.written);
+    copy.nextSegment = this.nextSegment;
+    copy.allocated = this.allocated;
+    return copy;
   }
 
   /** Cells held by no segment. */
@@ -72,6 +84,7 @@ export class CellPool {
   reserve(sequence: number, cells: number): boolean {
     if (!Number.isInteger(cells) || cells < 0) throw new RangeError(`cells must be a non-negative integer, got ${cells}`);
     if (!this.canReserve(sequence, cells)) return false;
+    if (cells === 0) return true;
     const id = this.nextSegment++;
     this.segments.set(id, { cells, refs: 1 });
     this.held.set(sequence, [...(this.held.get(sequence) ?? []), id]);
@@ -80,31 +93,45 @@ export class CellPool {
   }
 
   /**
-   * Lets `destination` reference the first `cells` written cells of `source` (its first segment is split so that the
-   * shared part is a segment of its own, counted once, with two holders). Returns `false` when `source` has not
-   * written that many cells or the destination would pass its limit.
+   * Lets the empty sequence `destination` reference the first `cells` written cells of `source` (segments are
+   * split so that the shared part is counted once, with one more holder). Returns `false`, changing nothing, when
+   * `source` has not written that many cells, `destination` holds cells already or would pass its limit.
    */
   share(source: number, destination: number, cells: number): boolean {
-    const [first] = this.held.get(source) ?? [];
-    if (first === undefined || cells <= 0 || cells > (this.written.get(source) ?? 0)) return false;
-    if (this.holding(destination) + cells > this.perSequenceLimit) return false;
-    const segment = this.segments.get(first)!;
-    if (cells > segment.cells) return false;
-    let shared = first;
-    if (cells < segment.cells) {
-      // Split: [shared part][rest], both still held by every holder of the original.
-      shared = this.nextSegment++;
-      this.segments.set(shared, { cells, refs: segment.refs });
-      segment.cells -= cells;
-      for (const ids of this.held.values()) {
-        const at = ids.indexOf(first);
-        if (at !== -1) ids.splice(at, 0, shared);
-      }
+    if (cells <= 0 || cells > (this.written.get(source) ?? 0) || this.holding(destination) > 0 || cells > this.perSequenceLimit) return false;
+    this.splitAt(source, cells);
+    const shared: number[] = [];
+    let covered = 0;
+    for (const id of this.held.get(source)!) {
+      if (covered >= cells) break;
+      const segment = this.segments.get(id)!;
+      segment.refs++;
+      shared.push(id);
+      covered += segment.cells;
     }
-    this.segments.get(shared)!.refs++;
-    this.held.set(destination, [shared, ...(this.held.get(destination) ?? [])]);
-    this.written.set(destination, (this.written.get(destination) ?? 0) + cells);
+    this.held.set(destination, shared);
+    this.written.set(destination, cells);
     return true;
+  }
+
+  /**
+   * Keeps only the first `keep` cells of `sequence` (which must have been written) and gives back the rest, own
+   * reservation included; shared cells past `keep` lose one holder.
+   */
+  truncate(sequence: number, keep: number): void {
+    const written = this.written.get(sequence) ?? 0;
+    if (!Number.isInteger(keep) || keep < 0 || keep > written) throw new RangeError(`cannot keep ${keep} cells of a sequence that wrote ${written}`);
+    if (keep === 0) {
+      this.release(sequence);
+      return;
+    }
+    this.splitAt(sequence, keep);
+    const ids = this.held.get(sequence)!;
+    let covered = 0;
+    let at = 0;
+    while (covered < keep) covered += this.segments.get(ids[at++]!)!.cells;
+    for (const id of ids.splice(at)) this.unref(id);
+    this.written.set(sequence, keep);
   }
 
   /** Records that `cells` more were written for `sequence` (within what it holds). */
@@ -126,16 +153,52 @@ export class CellPool {
     return first === undefined ? 0 : this.segments.get(first)!.refs;
   }
 
+  /** Cells that releasing every sequence in `sequences` would return to the free count. */
+  freedBy(sequences: Iterable<number>): number {
+    const drops = new Map<number, number>();
+    for (const sequence of sequences) for (const id of this.held.get(sequence) ?? []) drops.set(id, (drops.get(id) ?? 0) + 1);
+    let freed = 0;
+    for (const [id, n] of drops) {
+      const segment = this.segments.get(id)!;
+      if (segment.refs === n) freed += segment.cells;
+    }
+    return freed;
+  }
+
   /** Gives back everything `sequence` holds; segments whose last holder it was return to the free count. */
   release(sequence: number): void {
-    for (const id of this.held.get(sequence) ?? []) {
-      const segment = this.segments.get(id)!;
-      if (--segment.refs === 0) {
-        this.allocated -= segment.cells;
-        this.segments.delete(id);
-      }
-    }
+    for (const id of this.held.get(sequence) ?? []) this.unref(id);
     this.held.delete(sequence);
     this.written.delete(sequence);
+  }
+
+  private unref(id: number): void {
+    const segment = this.segments.get(id)!;
+    if (--segment.refs === 0) {
+      this.allocated -= segment.cells;
+      this.segments.delete(id);
+    }
+  }
+
+  /** Makes a segment boundary fall exactly `cells` into `sequence` (splitting one segment for all its holders). */
+  private splitAt(sequence: number, cells: number): void {
+    let covered = 0;
+    for (const id of this.held.get(sequence) ?? []) {
+      const segment = this.segments.get(id)!;
+      if (covered + segment.cells <= cells) {
+        covered += segment.cells;
+        if (covered === cells) return;
+        continue;
+      }
+      const head = cells - covered;
+      const headId = this.nextSegment++;
+      this.segments.set(headId, { cells: head, refs: segment.refs });
+      segment.cells -= head;
+      for (const ids of this.held.values()) {
+        const at = ids.indexOf(id);
+        if (at !== -1) ids.splice(at, 0, headId);
+      }
+      return;
+    }
   }
 }

@@ -1,4 +1,14 @@
-export { type AdmissionPlan, CacheCoordinator } from "./cache-coordinator.js";
+export {
+  type AdmissionDecision,
+  type AdmissionPlan,
+  type CacheContext,
+  CacheCoordinator,
+  type CacheCoordinatorOptions,
+  type CacheReuse,
+  type CacheStats,
+  type PrefixCacheOptions,
+} from "./cache-coordinator.js";
 export type { AttentionCacheSpec, AttentionLayerSpec, CacheSpec, RecurrentCacheSpec, RecurrentFamily } from "./cache-spec.js";
 export { CellPool } from "./cell-pool.js";
-export { RecurrentSlots } from "./recurrent-slots.js";
+export { CheckpointStore } from "./checkpoint-store.js";
+export { type MatchCandidate, PrefixIndex, type PrefixMatch } from "./prefix-index.js";

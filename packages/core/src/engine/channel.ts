@@ -1,8 +1,14 @@
-/** An unbounded single-consumer async queue: the engine pushes parts, the caller iterates them. */
+/**
+ * An unbounded single-consumer async queue: the engine pushes parts, the caller iterates them. A consumer that
+ * stops early (`break` out of `for await`, or `return()`) triggers `onAbandon` — the engine cancels the request.
+ */
 export class Channel<T> implements AsyncIterable<T> {
   private readonly items: T[] = [];
   private waiting: ((result: IteratorResult<T>) => void) | undefined;
   private closed = false;
+
+  /** @param onAbandon called once when the consumer stops iterating before the channel was closed */
+  constructor(private onAbandon: (() => void) | undefined = undefined) {}
 
   push(item: T): void {
     if (this.closed) return;
@@ -17,6 +23,7 @@ export class Channel<T> implements AsyncIterable<T> {
 
   close(): void {
     this.closed = true;
+    this.onAbandon = undefined;
     if (this.waiting !== undefined) {
       const resolve = this.waiting;
       this.waiting = undefined;
@@ -31,6 +38,13 @@ export class Channel<T> implements AsyncIterable<T> {
         if (item !== undefined) return Promise.resolve({ value: item, done: false });
         if (this.closed) return Promise.resolve({ value: undefined, done: true });
         return new Promise((resolve) => (this.waiting = resolve));
+      },
+      return: () => {
+        const abandon = this.onAbandon;
+        this.items.length = 0;
+        this.close();
+        abandon?.();
+        return Promise.resolve({ value: undefined, done: true });
       },
     };
   }

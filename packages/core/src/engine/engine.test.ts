@@ -20,15 +20,19 @@ async function collect(stream: AsyncIterable<StreamPart>): Promise<StreamPart[]>
   return parts;
 }
 
+/** Nothing running or waiting; what the pool still holds is the prefix cache's, and clearing it frees everything. */
 function expectEmpty(engine: Engine): void {
   const stats = engine.stats();
-  expect({ slotsBusy: stats.slotsBusy, reserved: stats.poolCellsReserved, used: stats.poolCellsUsed, queue: stats.queueDepth, active: stats.active.length }).toEqual({
+  expect({ slotsBusy: stats.slotsBusy, reserved: stats.poolCellsReserved, queue: stats.queueDepth, active: stats.active.length }).toEqual({
     slotsBusy: 0,
-    reserved: 0,
-    used: 0,
+    reserved: stats.poolCellsCached,
     queue: 0,
     active: 0,
   });
+  expect(stats.cache.checkpointBytes).toBeLessThanOrEqual(stats.cache.checkpointBudgetBytes);
+  engine.clearCache();
+  const cleared = engine.stats();
+  expect([cleared.poolCellsReserved, cleared.poolCellsUsed, cleared.slotsCached, cleared.cache.checkpoints, cleared.cache.checkpointBytes]).toEqual([0, 0, 0, 0, 0]);
 }
 
 const prompts = ["hello there", "the cat sat on", "once upon a time", "abc", "xyz xyz", "to be or not", "qwerty", "lorem ipsum dolor"];

@@ -1,6 +1,6 @@
 import type { BackendContext } from "../backend/backend-context.js";
 import type { BackendModel } from "../backend/backend-model.js";
-import { CacheCoordinator } from "../cache/cache-coordinator.js";
+import { type CacheStats, CacheCoordinator, type PrefixCacheOptions } from "../cache/cache-coordinator.js";
 import { ContextOverflowError } from "../errors/context-overflow-error.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { QueueFullError } from "../errors/queue-full-error.js";
@@ -15,10 +15,12 @@ export interface EngineOptions {
   readonly model: BackendModel;
   /** A context of that model; its `slots` and `nCtx` bound concurrency and the shared KV pool. */
   readonly context: BackendContext;
-  /** Requests allowed to wait for a slot; one more is refused with QueueFullError. Defaults to 64. */
+  /** Requests allowed to wait (beyond the free slots); one more is refused with QueueFullError. Defaults to 64. */
   readonly maxQueue?: number;
   /** `maxTokens` of requests that give none. Defaults to 256. */
   readonly defaultMaxTokens?: number;
+  /** The prefix cache (reuse of cached prompt prefixes, recurrent checkpoints); `false` turns it off. Defaults to on. */
+  readonly prefixCache?: PrefixCacheOptions | false;
 }
 
 /** One generation request: tokens in, a stream of parts out. */
@@ -33,6 +35,11 @@ export interface GenerateRequest extends SamplingOptions {
   readonly stopTokens?: readonly number[];
   /** Keep generating through end-of-generation tokens (benchmarks: always produce `maxTokens`). Defaults to false. */
   readonly ignoreEndOfGeneration?: boolean;
+  /**
+   * Prompt positions worth a recurrent checkpoint, e.g. where chat messages end (a later request that shares the
+   * prompt up to one of them resumes there). Positions already cached are ignored. Defaults to none.
+   */
+  readonly checkpointAt?: readonly number[];
   /** Cancels the request at any point: queued, prefilling or generating. Its slot and cells are freed at once. */
   readonly signal?: AbortSignal;
 }
@@ -50,18 +57,35 @@ export interface Completion {
 /** Live numbers of an engine (for /metrics and /slots). */
 export interface EngineStats {
   readonly slots: number;
+  /** Slots serving a request. */
   readonly slotsBusy: number;
+  /** Slots holding a finished request's cells for reuse (the prefix cache). */
+  readonly slotsCached: number;
   readonly poolCells: number;
+  /** Cells held: by requests (reserved up to their maximum) and by the prefix cache. */
   readonly poolCellsReserved: number;
+  /** Of those, cells only the prefix cache holds (evictable at any time). */
+  readonly poolCellsCached: number;
   readonly poolCellsUsed: number;
   readonly queueDepth: number;
+  /** Prompt tokens really evaluated (cache hits excluded). */
   readonly promptTokensEvaluated: number;
   readonly tokensGenerated: number;
   readonly steps: number;
   /** Milliseconds spent in steps, and the part of it spent waiting for the backend's decode. */
   readonly stepMs: number;
   readonly decodeMs: number;
-  readonly active: readonly { readonly requestId: number; readonly slot: number; readonly state: "prefill" | "decode"; readonly promptTokens: number; readonly prefilled: number; readonly generated: number }[];
+  /** The prefix cache: hits, tokens reused and lost, checkpoints. */
+  readonly cache: CacheStats;
+  readonly active: readonly {
+    readonly requestId: number;
+    readonly slot: number;
+    readonly state: "prefill" | "decode";
+    readonly promptTokens: number;
+    readonly cachedTokens: number;
+    readonly prefilled: number;
+    readonly generated: number;
+  }[];
 }
 
 interface Active {
@@ -73,11 +97,13 @@ interface Active {
   readonly sampler: Sampler;
   readonly text: TextOutput;
   readonly stopTokens: ReadonlySet<number>;
+  readonly cachedTokens: number;
   prefilled: number;
   generated: number[];
   pending: number | undefined;
   cancelled: boolean;
   finished: boolean;
+  reason: FinishReason | undefined;
   detach: () => void;
 }
 
@@ -88,14 +114,20 @@ interface Queued {
   readonly channel: Channel<StreamPart>;
   readonly cells: number;
   readonly maxTokens: number;
+  cancelled: boolean;
   detach: () => void;
 }
+
+const noUsage: Usage = { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 };
 
 /**
  * The scheduler: continuous batching of many requests on one context. Every step is one batch holding one decode
  * token per generating request plus prefill chunks of waiting prompts up to the context's batch size, so a long
- * prompt never stalls the others. A request is admitted when a recurrent slot is free and the shared KV pool can
- * reserve its prompt plus its maximum output; otherwise it waits in a bounded queue (first come, first served).
+ * prompt never stalls the others. A request is admitted when a slot is free and the shared KV pool can reserve
+ * its prompt plus its maximum output; otherwise it waits in a bounded queue (first come, first served).
+ *
+ * The cache decisions — which slot, which cached prefix to resume from, which cached prefixes to drop, where to
+ * capture checkpoints — are the {@link CacheCoordinator}'s; the engine asks and carries them out between steps.
  */
 export class Engine {
   private readonly model: BackendModel;
@@ -110,56 +142,68 @@ export class Engine {
   private running: Promise<void> | undefined;
   private stepping = false;
   private disposed = false;
+  private clearRequested = false;
   private counters = { promptTokensEvaluated: 0, tokensGenerated: 0, steps: 0, stepMs: 0, decodeMs: 0 };
 
   constructor(options: EngineOptions) {
     this.model = options.model;
     this.context = options.context;
     this.maxQueue = options.maxQueue ?? 64;
+    if (!Number.isInteger(this.maxQueue) || this.maxQueue < 0) throw new InvalidArgumentError({ argument: "maxQueue", message: `maxQueue must be a non-negative integer, got ${options.maxQueue}` });
     this.defaultMaxTokens = options.defaultMaxTokens ?? 256;
     const info = options.context.info;
-    this.cache = new CacheCoordinator({ capacity: info.nCtx, perSequenceLimit: info.cellsPerStream, slots: info.slots });
+    const spec = options.model.info.cacheSpec;
+    const recurrent = spec.recurrent;
+    this.cache = new CacheCoordinator({
+      context: options.context,
+      capacity: info.nCtx,
+      perSequenceLimit: info.cellsPerStream,
+      slots: info.slots,
+      unified: info.unified,
+      hasAttention: spec.attention.layers.length > 0,
+      hasRecurrent: recurrent !== null,
+      ...(recurrent !== null ? { checkpointBytes: recurrent.layers.length * (recurrent.convElements + recurrent.stateElements) * 4 } : {}),
+      prefixCache: options.prefixCache === false ? { enabled: false } : (options.prefixCache ?? {}),
+    });
     this.endTokens = new Set(options.model.info.endOfGenerationTokens);
   }
 
   /**
-   * Submits a request. Throws, before any work, ContextOverflowError when the prompt cannot fit one sequence and
-   * QueueFullError when the queue is full; everything after arrives as stream parts.
+   * Submits a request. Throws, before any work, InvalidArgumentError for a malformed request,
+   * ContextOverflowError when the prompt cannot fit one sequence and QueueFullError when the queue is full;
+   * everything after arrives as stream parts. Leaving the iteration early (`break`) cancels the request.
    */
   generate(request: GenerateRequest): AsyncIterable<StreamPart> {
     if (this.disposed) throw new InvalidArgumentError({ argument: "engine", message: "the engine was disposed" });
-    const prompt = request.prompt;
-    if (!(prompt instanceof Int32Array) || prompt.length === 0) {
-      throw new InvalidArgumentError({ argument: "prompt", message: "the prompt must be a non-empty Int32Array of tokens" });
-    }
-    const maxTokens = request.maxTokens ?? this.defaultMaxTokens;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) {
-      throw new InvalidArgumentError({ argument: "maxTokens", message: `maxTokens must be a positive integer, got ${maxTokens}` });
-    }
-    for (const token of prompt) {
-      if (token < 0 || token >= this.model.info.vocabSize) {
-        throw new InvalidArgumentError({ argument: "prompt", message: `token ${token} is outside the vocabulary` });
-      }
-    }
+    const { prompt, maxTokens } = this.validate(request);
     const sampler = new Sampler(request); // validates the sampling options now, not mid-stream
     const limit = Math.min(this.cache.pool.perSequenceLimit, this.cache.pool.capacity);
     // The prompt plus at least one generated token must fit one sequence.
     if (prompt.length + 1 > limit) throw new ContextOverflowError({ needed: prompt.length + 1, available: limit });
-    if (this.queue.length >= this.maxQueue) throw new QueueFullError({ limit: this.maxQueue });
+    // Only requests that will really wait count against the queue limit, not those a free slot will take at once.
+    if (this.queue.length + 1 - this.cache.freeSlots > this.maxQueue) throw new QueueFullError({ limit: this.maxQueue });
 
-    const channel = new Channel<StreamPart>();
-    const entry: Queued = { id: this.nextId++, request, sampler, channel, cells: Math.min(prompt.length + maxTokens, limit), maxTokens, detach: () => {} };
+    const entry: Queued = {
+      id: this.nextId++,
+      request,
+      sampler,
+      channel: new Channel<StreamPart>(() => this.cancel(entry)),
+      cells: Math.min(prompt.length + maxTokens, limit),
+      maxTokens,
+      cancelled: false,
+      detach: () => {},
+    };
     if (request.signal?.aborted) {
-      channel.push({ type: "finish", reason: "cancelled", usage: { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 }, text: "" });
-      channel.close();
-      return channel;
+      entry.channel.push({ type: "finish", reason: "cancelled", usage: noUsage, text: "" });
+      entry.channel.close();
+      return entry.channel;
     }
-    const onAbort = () => this.cancelQueued(entry);
+    const onAbort = () => this.cancel(entry);
     request.signal?.addEventListener("abort", onAbort, { once: true });
     entry.detach = () => request.signal?.removeEventListener("abort", onAbort);
     this.queue.push(entry);
     this.kick();
-    return channel;
+    return entry.channel;
   }
 
   /** {@link generate}, collected. */
@@ -176,23 +220,33 @@ export class Engine {
 
   /** Live numbers. */
   stats(): EngineStats {
+    const cache = this.cache.stats();
     return {
-      slots: this.cache.slots.count,
-      slotsBusy: this.cache.slots.inUse,
+      slots: this.cache.slots,
+      slotsBusy: cache.slotsActive,
+      slotsCached: cache.slotsCached,
       poolCells: this.cache.pool.capacity,
       poolCellsReserved: this.cache.pool.reservedCells,
+      poolCellsCached: cache.cachedCells,
       poolCellsUsed: this.cache.pool.usedCells,
       queueDepth: this.queue.length,
       ...this.counters,
+      cache,
       active: [...this.active.values()].map((a) => ({
         requestId: a.id,
         slot: a.slot,
         state: a.prefilled < a.request.prompt.length ? ("prefill" as const) : ("decode" as const),
         promptTokens: a.request.prompt.length,
+        cachedTokens: a.cachedTokens,
         prefilled: a.prefilled,
         generated: a.generated.length,
       })),
     };
+  }
+
+  /** What each slot holds: serving a request, cached prefix tokens, or nothing. */
+  slots(): { slot: number; phase: "empty" | "active" | "idle"; tokens: number }[] {
+    return this.cache.slotPhases().map((phase, slot) => ({ slot, phase, tokens: this.cache.cachedTokens(slot) }));
   }
 
   /** Resolves when every submitted request has finished. */
@@ -200,13 +254,49 @@ export class Engine {
     while (this.running !== undefined) await this.running;
   }
 
-  /** Cancels everything and stops. The context and model stay the caller's. */
+  /** Drops every cached prefix and checkpoint (between steps); requests in flight are untouched. */
+  clearCache(): void {
+    if (this.stepping) this.clearRequested = true;
+    else this.cache.clearCached();
+  }
+
+  /** Cancels everything, drops the cache and stops. The context and model stay the caller's. */
   async dispose(): Promise<void> {
     this.disposed = true;
-    for (const entry of [...this.queue]) this.cancelQueued(entry);
+    for (const entry of [...this.queue]) this.cancel(entry);
     for (const active of this.active.values()) active.cancelled = true;
-    if (!this.stepping) this.releaseCancelled();
+    if (!this.stepping) this.releaseFinished();
     await this.idle();
+    this.cache.clearCached();
+  }
+
+  /** Refuses what no step could handle (including what a JavaScript caller passes past the types). */
+  private validate(request: GenerateRequest): { prompt: Int32Array; maxTokens: number } {
+    if (typeof request !== "object" || request === null) throw new InvalidArgumentError({ argument: "request", message: "the request must be an object" });
+    const prompt = request.prompt;
+    if (!(prompt instanceof Int32Array) || prompt.length === 0) {
+      throw new InvalidArgumentError({ argument: "prompt", message: "the prompt must be a non-empty Int32Array of tokens" });
+    }
+    const maxTokens = request.maxTokens ?? this.defaultMaxTokens;
+    if (!Number.isInteger(maxTokens) || maxTokens < 1) {
+      throw new InvalidArgumentError({ argument: "maxTokens", message: `maxTokens must be a positive integer, got ${maxTokens}` });
+    }
+    for (const token of prompt) {
+      if (token < 0 || token >= this.model.info.vocabSize) {
+        throw new InvalidArgumentError({ argument: "prompt", message: `token ${token} is outside the vocabulary` });
+      }
+    }
+    const list = <T>(name: string, value: unknown, ok: (item: unknown) => item is T, what: string) => {
+      if (value === undefined) return;
+      if (!Array.isArray(value) || !value.every(ok)) throw new InvalidArgumentError({ argument: name, message: `${name} must be an array of ${what}` });
+    };
+    list("stop", request.stop, (s): s is string => typeof s === "string", "strings");
+    list("stopTokens", request.stopTokens, (t): t is number => Number.isInteger(t), "token ids");
+    list("checkpointAt", request.checkpointAt, (p): p is number => Number.isInteger(p) && (p as number) > 0 && (p as number) < prompt.length, "positions inside the prompt");
+    if (request.signal !== undefined && !(request.signal instanceof AbortSignal)) {
+      throw new InvalidArgumentError({ argument: "signal", message: "signal must be an AbortSignal" });
+    }
+    return { prompt, maxTokens };
   }
 
   private kick(): void {
@@ -216,12 +306,13 @@ export class Engine {
     });
   }
 
-  private cancelQueued(entry: Queued): void {
+  /** Cancels a request wherever it is: queued (ends now) or active (freed now, or right after the step in flight). */
+  private cancel(entry: Queued): void {
     const index = this.queue.indexOf(entry);
     if (index !== -1) {
       this.queue.splice(index, 1);
       entry.detach();
-      entry.channel.push({ type: "finish", reason: "cancelled", usage: { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 }, text: "" });
+      entry.channel.push({ type: "finish", reason: "cancelled", usage: noUsage, text: "" });
       entry.channel.close();
       return;
     }
@@ -229,42 +320,67 @@ export class Engine {
     if (active !== undefined) {
       active.cancelled = true;
       // Between steps the context is free: release now. During a step, right after it.
-      if (!this.stepping) this.releaseCancelled();
+      if (!this.stepping) this.releaseFinished();
     }
   }
 
+  /**
+   * Admits queued requests in order while the cache has a slot and room. A request that shares a long prefix with
+   * one still prefilling waits for it (then reuses its cells) and lets the ones behind it go first. An admission
+   * that fails fails that request alone.
+   */
   private admit(): void {
-    while (this.queue.length > 0) {
-      const head = this.queue[0]!;
-      const plan = this.cache.planAdmission(head.cells);
-      if (plan === null) return;
-      this.cache.commitAdmission(plan);
-      this.queue.shift();
+    for (let i = 0; i < this.queue.length; ) {
+      const entry = this.queue[i]!;
+      const prompt = entry.request.prompt;
+      const decision = this.cache.plan(prompt, entry.cells, entry.request.checkpointAt);
+      if (decision.type === "wait") return;
+      if (decision.type === "wait-for-prefix") {
+        this.cache.addSplit(decision.leader, decision.depth);
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      try {
+        this.cache.admit(decision, prompt);
+      } catch (error) {
+        entry.detach();
+        entry.channel.push({ type: "error", error: error as Error });
+        entry.channel.push({ type: "finish", reason: "error", usage: noUsage, text: "" });
+        entry.channel.close();
+        continue;
+      }
+      const cachedTokens = decision.reuse?.depth ?? 0;
       const active: Active = {
-        id: head.id,
-        request: head.request,
-        channel: head.channel,
-        slot: plan.slot,
-        maxTokens: Math.min(head.maxTokens, head.cells - head.request.prompt.length),
-        sampler: head.sampler,
-        text: new TextOutput(head.request.stop ?? []),
-        stopTokens: new Set(head.request.stopTokens ?? []),
-        prefilled: 0,
+        id: entry.id,
+        request: entry.request,
+        channel: entry.channel,
+        slot: decision.slot,
+        maxTokens: Math.min(entry.maxTokens, entry.cells - prompt.length),
+        sampler: entry.sampler,
+        text: new TextOutput(entry.request.stop ?? []),
+        stopTokens: new Set(entry.request.stopTokens ?? []),
+        cachedTokens,
+        prefilled: cachedTokens,
         generated: [],
         pending: undefined,
         cancelled: false,
         finished: false,
-        detach: head.detach,
+        reason: undefined,
+        detach: entry.detach,
       };
-      this.context.seqRemove(active.slot); // a reused slot starts empty
       this.active.set(active.slot, active);
-      active.channel.push({ type: "start", requestId: active.id, slot: active.slot, promptTokens: head.request.prompt.length });
+      active.channel.push({ type: "start", requestId: active.id, slot: active.slot, promptTokens: prompt.length, cachedTokens });
     }
   }
 
   private async loop(): Promise<void> {
     try {
       while (!this.disposed || this.active.size > 0) {
+        if (this.clearRequested) {
+          this.clearRequested = false;
+          this.cache.clearCached();
+        }
         this.admit();
         if (this.active.size === 0) return;
         await this.step();
@@ -276,10 +392,10 @@ export class Engine {
       for (const entry of this.queue.splice(0)) {
         entry.detach();
         entry.channel.push({ type: "error", error: error as Error });
-        entry.channel.push({ type: "finish", reason: "error", usage: { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 }, text: "" });
+        entry.channel.push({ type: "finish", reason: "error", usage: noUsage, text: "" });
         entry.channel.close();
       }
-      this.releaseCancelled();
+      this.releaseFinished();
     }
   }
 
@@ -294,19 +410,22 @@ export class Engine {
       }
     }
     let budget = this.context.info.batch - rows.length;
+    const prefilling: Active[] = [];
     for (const active of [...this.active.values()].sort((a, b) => a.id - b.id)) {
       if (budget <= 0) break;
       const prompt = active.request.prompt;
       if (active.cancelled || active.prefilled >= prompt.length) continue;
-      const take = Math.min(budget, prompt.length - active.prefilled);
+      // A chunk ends at the next checkpoint position at the latest, so the state there can be captured.
+      const take = Math.min(budget, this.cache.chunkEnd(active.slot, active.prefilled, prompt.length) - active.prefilled);
       for (let i = 0; i < take; i++) {
         const position = active.prefilled + i;
         rows.push({ active, token: prompt[position]!, position, output: position === prompt.length - 1, prefill: true });
       }
+      prefilling.push(active);
       budget -= take;
     }
     if (rows.length === 0) {
-      this.releaseCancelled();
+      this.releaseFinished();
       return;
     }
     const needsLogits = rows.some((row) => row.output && row.active.sampler.needsLogits);
@@ -325,9 +444,9 @@ export class Engine {
       );
     } catch (error) {
       this.stepping = false;
-      // The batch failed as a whole (nothing was written): fail the requests in it, keep serving the others.
+      // The batch failed as a whole: fail the requests in it (their slots are cleared), keep serving the others.
       for (const active of new Set(rows.map((r) => r.active))) this.finish(active, "error", error as Error);
-      this.releaseCancelled();
+      this.releaseFinished();
       this.account(started, decodeStarted);
       return;
     }
@@ -341,6 +460,13 @@ export class Engine {
         this.counters.promptTokensEvaluated++;
       }
     }
+    for (const active of prefilling) {
+      try {
+        this.cache.afterPrefill(active.slot, active.prefilled);
+      } catch (error) {
+        this.finish(active, "error", error as Error);
+      }
+    }
     const vocab = this.model.info.vocabSize;
     result.rows.forEach((batchIndex, outputIndex) => {
       const row = rows[batchIndex]!;
@@ -351,7 +477,7 @@ export class Engine {
         : result.argmax[outputIndex]!;
       this.accept(active, token, result.margins[outputIndex]!);
     });
-    this.releaseCancelled();
+    this.releaseFinished();
     this.account(started, decodeStarted, decodeEnded);
   }
 
@@ -383,11 +509,12 @@ export class Engine {
     active.pending = token;
   }
 
-  /** Ends a request's stream; its slot is released by {@link releaseCancelled} (marked via `finished`). */
+  /** Ends a request's stream; its slot is released by {@link releaseFinished} (marked via `finished`). */
   private finish(active: Active, reason: FinishReason, error?: Error): void {
     if (active.finished) return;
     active.finished = true;
     active.pending = undefined;
+    active.reason = reason;
     if (reason !== "cancelled") {
       const rest = active.text.flush();
       if (rest.length > 0) active.channel.push({ type: "text-delta", text: rest });
@@ -396,7 +523,7 @@ export class Engine {
     active.channel.push({
       type: "finish",
       reason,
-      usage: { promptTokens: active.prefilled, completionTokens: active.generated.length, cachedPromptTokens: 0 },
+      usage: { promptTokens: active.prefilled, completionTokens: active.generated.length, cachedPromptTokens: active.cachedTokens },
       text: active.text.value,
     });
     active.channel.close();
@@ -404,20 +531,20 @@ export class Engine {
     if (!this.stepping) this.release(active);
   }
 
+  /**
+   * Gives a finished request's slot back to the cache. What it evaluated stays cached there (with a checkpoint at
+   * the end of a completed answer) unless a failure may have left the sequence inconsistent.
+   */
   private release(active: Active): void {
-    if (!this.active.has(active.slot)) return;
+    if (this.active.get(active.slot) !== active) return;
     this.active.delete(active.slot);
-    this.cache.release(active.slot);
-    try {
-      // Whole-sequence removal always succeeds, recurrent state included (admission clears the slot again anyway).
-      this.context.seqRemove(active.slot);
-    } catch {
-      // The context is gone (disposed, crashed): nothing left to clear.
-    }
+    const reason = active.reason ?? "cancelled";
+    const tokens = [...active.request.prompt, ...active.generated];
+    this.cache.finish(active.slot, tokens, { keep: reason !== "error", checkpoint: reason === "stop" || reason === "length" });
   }
 
   /** Frees finished and cancelled requests (only while no decode is in flight). */
-  private releaseCancelled(): void {
+  private releaseFinished(): void {
     for (const active of [...this.active.values()]) {
       if (active.cancelled && !active.finished) this.finish(active, "cancelled");
       if (active.finished) this.release(active);

@@ -3,11 +3,11 @@ export type FinishReason = "stop" | "length" | "cancelled" | "error";
 
 /** Token counts of a request. */
 export interface Usage {
-  /** Prompt tokens evaluated. */
+  /** Prompt tokens processed: served from the prefix cache or evaluated. */
   readonly promptTokens: number;
   /** Tokens generated. */
   readonly completionTokens: number;
-  /** Prompt tokens served from a prefix cache (0 until prefix caching exists). */
+  /** Of those, prompt tokens served from the prefix cache (not evaluated again). */
   readonly cachedPromptTokens: number;
 }
 
@@ -17,7 +17,15 @@ export interface Usage {
  * as an exception in the middle of the iteration.
  */
 export type StreamPart =
-  | { readonly type: "start"; readonly requestId: number; readonly slot: number; readonly promptTokens: number }
+  | {
+      readonly type: "start";
+      readonly requestId: number;
+      /** The slot (llama.cpp sequence id) serving the request. */
+      readonly slot: number;
+      readonly promptTokens: number;
+      /** Prompt tokens the request resumes from the prefix cache (the rest is evaluated). */
+      readonly cachedTokens: number;
+    }
   | { readonly type: "token"; readonly token: number; readonly margin: number }
   | { readonly type: "text-delta"; readonly text: string }
   | { readonly type: "error"; readonly error: Error }

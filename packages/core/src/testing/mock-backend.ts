@@ -149,8 +149,22 @@ function nextToken(history: readonly number[]): number {
   return char.charCodeAt(0) + BYTE_OFFSET;
 }
 
+/** One attention cell: a token at a position, shared by every sequence that references the same object. */
+interface MockCell {
+  readonly token: number;
+}
+
+/**
+ * A sequence as a hybrid model holds it: attention cells by position (shareable, cut anywhere) and a recurrent
+ * state — here the whole token history it has consumed — that can only be kept or dropped whole.
+ */
+interface MockSequence {
+  kv: MockCell[];
+  recurrent: number[];
+}
+
 class MockContext implements BackendContext {
-  private readonly histories = new Map<number, number[]>();
+  private readonly sequences = new Map<number, MockSequence>();
   private disposed = false;
   private busy = false;
 
@@ -164,19 +178,20 @@ class MockContext implements BackendContext {
     if (this.busy) throw new BackendError({ code: "busy", message: "the context is busy with a decode" });
   }
 
-  private history(sequence: number): number[] {
-    if (!Number.isInteger(sequence) || sequence < 0 || sequence >= this.info.slots) {
-      throw new InvalidArgumentError({ argument: "sequence", message: `sequence id ${sequence} is outside the slots` });
+  private sequence(id: number): MockSequence {
+    if (!Number.isInteger(id) || id < 0 || id >= this.info.slots) {
+      throw new InvalidArgumentError({ argument: "sequence", message: `sequence id ${id} is outside the slots` });
     }
-    let history = this.histories.get(sequence);
-    if (history === undefined) this.histories.set(sequence, (history = []));
-    return history;
+    let sequence = this.sequences.get(id);
+    if (sequence === undefined) this.sequences.set(id, (sequence = { kv: [], recurrent: [] }));
+    return sequence;
   }
 
+  /** Distinct cells in use (shared cells once), as llama.cpp's unified cache counts them. */
   private cellsInUse(): number {
-    let total = 0;
-    for (const history of this.histories.values()) total += history.length;
-    return total;
+    const cells = new Set<MockCell>();
+    for (const sequence of this.sequences.values()) for (const cell of sequence.kv) cells.add(cell);
+    return cells.size;
   }
 
   async decode(batch: DecodeBatch, options: DecodeOptions = {}): Promise<DecodeResult> {
@@ -184,16 +199,20 @@ class MockContext implements BackendContext {
     validateBatch(batch, { batch: this.info.batch, slots: this.info.slots, vocabSize: VOCAB });
     const added = new Map<number, number>();
     for (let i = 0; i < batch.tokens.length; i++) {
-      const sequence = batch.sequenceIds[i]!;
-      const expected = this.history(sequence).length + (added.get(sequence) ?? 0);
-      if (batch.positions[i] !== expected) {
-        throw new InvalidArgumentError({ argument: "positions", message: `sequence ${sequence}: position ${batch.positions[i]} does not continue ${expected - 1}` });
+      const id = batch.sequenceIds[i]!;
+      const sequence = this.sequence(id);
+      if (sequence.kv.length !== sequence.recurrent.length) {
+        throw new InvalidArgumentError({ argument: "positions", message: `sequence ${id}: attention cells end at ${sequence.kv.length - 1}, recurrent state at ${sequence.recurrent.length - 1}` });
       }
-      added.set(sequence, (added.get(sequence) ?? 0) + 1);
+      const expected = sequence.kv.length + (added.get(id) ?? 0);
+      if (batch.positions[i] !== expected) {
+        throw new InvalidArgumentError({ argument: "positions", message: `sequence ${id}: position ${batch.positions[i]} does not continue ${expected - 1}` });
+      }
+      added.set(id, (added.get(id) ?? 0) + 1);
     }
     const fits = this.info.unified
       ? this.cellsInUse() + batch.tokens.length <= this.info.nCtx
-      : [...added].every(([sequence, n]) => this.history(sequence).length + n <= this.info.cellsPerStream);
+      : [...added].every(([id, n]) => this.sequence(id).kv.length + n <= this.info.cellsPerStream);
     if (!fits) throw new BackendError({ code: "no-memory-slot", message: "no room in the KV cache for this batch" });
     this.backend.batches.push({ tokens: batch.tokens.slice(), positions: batch.positions.slice(), sequenceIds: batch.sequenceIds.slice(), outputs: batch.outputs.slice() });
     this.busy = true;
@@ -208,10 +227,14 @@ class MockContext implements BackendContext {
     const argmax: number[] = [];
     const logits: number[] = [];
     for (let i = 0; i < batch.tokens.length; i++) {
-      const history = this.history(batch.sequenceIds[i]!);
-      history.push(batch.tokens[i]!);
+      const sequence = this.sequence(batch.sequenceIds[i]!);
+      sequence.kv.push({ token: batch.tokens[i]! });
+      sequence.recurrent.push(batch.tokens[i]!);
       if (batch.outputs[i]) {
-        const next = nextToken(history);
+        // The recurrent state and the attention cells must describe the same tokens; a restore that paired a
+        // checkpoint with the wrong cells shows up as a different token.
+        const consistent = sequence.kv.every((cell, p) => cell.token === sequence.recurrent[p]);
+        const next = consistent ? nextToken(sequence.recurrent) : BYTE_OFFSET + ((nextToken(sequence.recurrent) - BYTE_OFFSET + 1) % 256);
         rows.push(i);
         argmax.push(next);
         if (options.returnLogits) for (let t = 0; t < VOCAB; t++) logits.push(t === next ? 1 : 0);
@@ -225,54 +248,81 @@ class MockContext implements BackendContext {
     };
   }
 
-  seqRemove(sequence: number, p0 = -1, p1 = -1): boolean {
+  seqRemove(id: number, p0 = -1, p1 = -1): boolean {
     this.live();
-    const history = this.history(sequence);
-    // Like a hybrid model: recurrent state cannot be cut, only dropped whole.
-    const whole = p0 <= 0 && (p1 < 0 || p1 >= history.length);
-    if (!whole) return false;
-    history.length = 0;
+    const sequence = this.sequence(id);
+    const from = Math.max(0, p0);
+    const to = p1 < 0 ? Number.POSITIVE_INFINITY : p1;
+    // llama.cpp's recurrent rule: the state can be dropped whole, or left alone when the range lies past it.
+    const last = sequence.recurrent.length - 1;
+    if (last >= 0) {
+      if (from > 0 && from <= last && to > last) return false;
+      if (from <= last && last < to) sequence.recurrent = [];
+    }
+    if (from < sequence.kv.length && to < sequence.kv.length) {
+      throw new BackendError({ code: "unavailable", message: "the mock removes only a suffix of the attention cells" });
+    }
+    sequence.kv = sequence.kv.slice(0, Math.min(from, sequence.kv.length));
     return true;
   }
 
-  seqCopy(source: number, destination: number): void {
+  seqCopy(source: number, destination: number, p0 = -1, p1 = -1): void {
     this.live();
-    this.histories.set(destination, [...this.history(source)]);
+    const from = this.sequence(source);
+    const to = this.sequence(destination);
+    if (source === destination) return;
+    if (to.kv.length > 0) throw new BackendError({ code: "unavailable", message: "the mock copies only into an empty sequence" });
+    // Cells in range are shared (the same objects); the recurrent state is the source's, whatever the range.
+    to.kv = from.kv.slice(Math.max(0, p0), p1 < 0 ? undefined : p1);
+    to.recurrent = [...from.recurrent];
   }
 
-  seqKeep(sequence: number): void {
+  seqKeep(id: number): void {
     this.live();
-    for (const key of [...this.histories.keys()]) if (key !== sequence) this.histories.delete(key);
+    for (const key of [...this.sequences.keys()]) if (key !== id) this.sequences.delete(key);
   }
 
   seqAdd(): void {
     throw new BackendError({ code: "unavailable", message: "the mock does not shift positions" });
   }
 
-  posMin(sequence: number): number {
+  posMin(id: number): number {
     this.live();
-    return this.history(sequence).length > 0 ? 0 : -1;
+    return this.sequence(id).kv.length > 0 ? 0 : -1;
   }
 
-  posMax(sequence: number): number {
+  posMax(id: number): number {
     this.live();
-    return this.history(sequence).length - 1;
+    return this.sequence(id).kv.length - 1;
   }
 
   clear(): void {
     this.live();
-    this.histories.clear();
+    this.sequences.clear();
   }
 
-  getState(sequence: number, _options?: StateOptions): Uint8Array {
+  getState(id: number, options: StateOptions = {}): Uint8Array {
     this.live();
-    return Uint8Array.from(encoder.encode(JSON.stringify(this.history(sequence))));
+    const sequence = this.sequence(id);
+    const state = options.partial ? { recurrent: sequence.recurrent } : { kv: sequence.kv.map((c) => c.token), recurrent: sequence.recurrent };
+    return encoder.encode(JSON.stringify(state));
   }
 
-  setState(sequence: number, state: Uint8Array): number {
+  setState(id: number, bytes: Uint8Array, options: StateOptions = {}): number {
     this.live();
-    this.histories.set(sequence, JSON.parse(decoder.decode(state)) as number[]);
-    return state.length;
+    const sequence = this.sequence(id);
+    let state: { kv?: number[]; recurrent?: number[] };
+    try {
+      state = JSON.parse(decoder.decode(bytes)) as typeof state;
+    } catch {
+      throw new BackendError({ code: "unavailable", message: "not a state of this context" });
+    }
+    if (!Array.isArray(state.recurrent) || (options.partial ? state.kv !== undefined : !Array.isArray(state.kv))) {
+      throw new BackendError({ code: "unavailable", message: "the state does not match the flags it is restored with" });
+    }
+    sequence.recurrent = [...state.recurrent];
+    if (!options.partial) sequence.kv = state.kv!.map((token) => ({ token }));
+    return bytes.length;
   }
 
   allocation(): MemoryAllocation | null {
