@@ -189,7 +189,7 @@ export class CacheCoordinator {
    * Decides how a request with `prompt`, which may then grow to `totalCells` cells, would be admitted now.
    * Changes nothing. `hints` are prompt positions worth a checkpoint (e.g. message boundaries).
    */
-  plan(prompt: Int32Array, totalCells: number, hints: readonly number[] = []): AdmissionDecision {
+  plan(prompt: Int32Array, totalCells: number, hints: readonly number[] = [], pinnedSlot?: number): AdmissionDecision {
     const limit = prompt.length - 1; // at least one token must be evaluated to get logits
     const found = this.enabled ? this.findReuse(prompt, limit) : { reuse: undefined, heldDepth: 0 };
     let reuse = found.reuse;
@@ -200,14 +200,17 @@ export class CacheCoordinator {
       if (leader !== undefined) return { type: "wait-for-prefix", ...leader };
     }
 
-    // The slot: the source itself when this request continues it (or nothing else is free), else an empty slot,
-    // else the least recently used idle one.
+    // The slot: the one asked for; else the source itself when this request continues it (or nothing else is
+    // free), else an empty slot, else the least recently used idle one.
     const source = reuse?.source;
     const sourceIdle = source !== undefined && this.phase[source] === "idle";
     const empty = this.phase.indexOf("empty");
     const idle = this.idleByAge().filter((slot) => slot !== source);
     let slot: number;
-    if (sourceIdle && (this.pool.usage(source).written === reused || empty === -1)) slot = source;
+    if (pinnedSlot !== undefined) {
+      if (this.phase[pinnedSlot] === "active") return { type: "wait" };
+      slot = pinnedSlot;
+    } else if (sourceIdle && (this.pool.usage(source).written === reused || empty === -1)) slot = source;
     else if (empty !== -1) slot = empty;
     else if (idle.length > 0) slot = idle[0]!;
     else if (sourceIdle) slot = source;
@@ -227,13 +230,14 @@ export class CacheCoordinator {
     }
     if (inPlace) pool.truncate(slot, depth);
     else if (reuse?.source !== undefined) pool.share(reuse.source, slot, depth);
+    const needed = cells + (reuse !== undefined && reuse.source === undefined ? depth : 0);
     for (const victim of idle) {
-      if (pool.canReserve(slot, cells + (reuse !== undefined && reuse.source === undefined ? depth : 0))) break;
+      if (pool.canReserve(slot, needed)) break;
       if (victim === slot) continue;
       evict.push(victim);
       pool.release(victim);
     }
-    if (!pool.canReserve(slot, cells)) return { type: "wait" };
+    if (!pool.canReserve(slot, needed)) return { type: "wait" };
 
     const splits = new Set<number>();
     if (this.enabled && this.hasRecurrent) {

@@ -27,15 +27,23 @@ export class PrefixIndex {
    */
   constructor(private readonly checkpointsNeedHolders = true) {}
 
-  /** Registers that `slot`'s KV holds `tokens[0, length)` (replacing what it held). Returns checkpoints orphaned. */
+  /**
+   * Registers that `slot`'s KV holds `tokens[0, length)`, replacing what it held: what both share stays held (with
+   * its checkpoints), what only the old path had is released. Returns the checkpoints that release orphaned.
+   */
   hold(slot: number, tokens: ArrayLike<number>, length = tokens.length): number[] {
-    const orphaned = this.release(slot);
-    if (length === 0) return orphaned;
+    if (length === 0) return this.release(slot);
     const end = this.insert(tokens, length);
-    for (let node: IndexNode | null = end; node !== null && node !== this.root; node = node.parent) node.holders.add(slot);
+    const path = new Set<IndexNode>();
+    for (let node: IndexNode | null = end; node !== null && node !== this.root; node = node.parent) {
+      node.holders.add(slot);
+      path.add(node);
+    }
+    const previous = this.pathEnds.get(slot);
+    previous?.ends.delete(slot);
     end.ends.add(slot);
     this.pathEnds.set(slot, end);
-    return orphaned;
+    return previous === undefined ? [] : this.unhold(slot, previous, path);
   }
 
   /** Tokens registered for `slot` (0 when none). */
@@ -52,8 +60,13 @@ export class PrefixIndex {
     if (end === undefined) return [];
     this.pathEnds.delete(slot);
     end.ends.delete(slot);
+    return this.unhold(slot, end, new Set());
+  }
+
+  /** Removes `slot` from the nodes from `end` up to (not including) the first one in `keep`. */
+  private unhold(slot: number, end: IndexNode, keep: ReadonlySet<IndexNode>): number[] {
     const orphaned: number[] = [];
-    for (let node: IndexNode | null = end; node !== null && node !== this.root; ) {
+    for (let node: IndexNode | null = end; node !== null && node !== this.root && !keep.has(node); ) {
       node.holders.delete(slot);
       const parent: IndexNode | null = node.parent;
       if (node.holders.size === 0) {

@@ -33,6 +33,8 @@ export interface GenerateRequest extends SamplingOptions {
   readonly stop?: readonly string[];
   /** Stop on these tokens, besides the model's end-of-generation tokens. */
   readonly stopTokens?: readonly number[];
+  /** Attach to every `token` part the logits it was chosen from (costs a vocabulary-sized copy per token). Defaults to false. */
+  readonly returnLogits?: boolean;
   /** Keep generating through end-of-generation tokens (benchmarks: always produce `maxTokens`). Defaults to false. */
   readonly ignoreEndOfGeneration?: boolean;
   /**
@@ -40,6 +42,11 @@ export interface GenerateRequest extends SamplingOptions {
    * prompt up to one of them resumes there). Positions already cached are ignored. Defaults to none.
    */
   readonly checkpointAt?: readonly number[];
+  /**
+   * Run on this slot (like llama-server's `id_slot`), waiting while it is busy. Cached prefixes are reused whichever
+   * slot holds them. Defaults to the cache's choice.
+   */
+  readonly slot?: number;
   /** Cancels the request at any point: queued, prefilling or generating. Its slot and cells are freed at once. */
   readonly signal?: AbortSignal;
 }
@@ -293,6 +300,9 @@ export class Engine {
     list("stop", request.stop, (s): s is string => typeof s === "string", "strings");
     list("stopTokens", request.stopTokens, (t): t is number => Number.isInteger(t), "token ids");
     list("checkpointAt", request.checkpointAt, (p): p is number => Number.isInteger(p) && (p as number) > 0 && (p as number) < prompt.length, "positions inside the prompt");
+    if (request.slot !== undefined && !(Number.isInteger(request.slot) && request.slot >= 0 && request.slot < this.cache.slots)) {
+      throw new InvalidArgumentError({ argument: "slot", message: `slot must be an integer in [0, ${this.cache.slots}), got ${request.slot}` });
+    }
     if (request.signal !== undefined && !(request.signal instanceof AbortSignal)) {
       throw new InvalidArgumentError({ argument: "signal", message: "signal must be an AbortSignal" });
     }
@@ -333,7 +343,7 @@ export class Engine {
     for (let i = 0; i < this.queue.length; ) {
       const entry = this.queue[i]!;
       const prompt = entry.request.prompt;
-      const decision = this.cache.plan(prompt, entry.cells, entry.request.checkpointAt);
+      const decision = this.cache.plan(prompt, entry.cells, entry.request.checkpointAt, entry.request.slot);
       if (decision.type === "wait") return;
       if (decision.type === "wait-for-prefix") {
         this.cache.addSplit(decision.leader, decision.depth);
@@ -428,7 +438,7 @@ export class Engine {
       this.releaseFinished();
       return;
     }
-    const needsLogits = rows.some((row) => row.output && row.active.sampler.needsLogits);
+    const needsLogits = rows.some((row) => row.output && (row.active.sampler.needsLogits || row.active.request.returnLogits === true));
     this.stepping = true;
     let result;
     const decodeStarted = performance.now();
@@ -472,10 +482,9 @@ export class Engine {
       const row = rows[batchIndex]!;
       const active = row.active;
       if (active.cancelled || active.finished) return;
-      const token = active.sampler.needsLogits
-        ? active.sampler.sample(result.logits!.subarray(outputIndex * vocab, (outputIndex + 1) * vocab), active.generated)
-        : result.argmax[outputIndex]!;
-      this.accept(active, token, result.margins[outputIndex]!);
+      const logits = result.logits?.subarray(outputIndex * vocab, (outputIndex + 1) * vocab);
+      const token = active.sampler.needsLogits ? active.sampler.sample(logits!, active.generated) : result.argmax[outputIndex]!;
+      this.accept(active, token, result.margins[outputIndex]!, active.request.returnLogits ? logits!.slice() : undefined);
     });
     this.releaseFinished();
     this.account(started, decodeStarted, decodeEnded);
@@ -488,14 +497,14 @@ export class Engine {
   }
 
   /** A sampled token: end, stop, or keep going. */
-  private accept(active: Active, token: number, margin: number): void {
+  private accept(active: Active, token: number, margin: number, logits: Float32Array | undefined): void {
     if ((this.endTokens.has(token) && !active.request.ignoreEndOfGeneration) || active.stopTokens.has(token)) {
       this.finish(active, "stop");
       return;
     }
     active.generated.push(token);
     this.counters.tokensGenerated++;
-    active.channel.push({ type: "token", token, margin });
+    active.channel.push(logits !== undefined ? { type: "token", token, margin, logits } : { type: "token", token, margin });
     const { delta, stopped } = active.text.push(this.model.tokenBytes(token));
     if (delta.length > 0) active.channel.push({ type: "text-delta", text: delta });
     if (stopped) {

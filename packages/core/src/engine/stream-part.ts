@@ -26,7 +26,14 @@ export type StreamPart =
       /** Prompt tokens the request resumes from the prefix cache (the rest is evaluated). */
       readonly cachedTokens: number;
     }
-  | { readonly type: "token"; readonly token: number; readonly margin: number }
+  | {
+      readonly type: "token";
+      readonly token: number;
+      /** Top-1 minus top-2 logit: how robust a greedy choice was. */
+      readonly margin: number;
+      /** The logits the token was chosen from, when the request asked for them (`returnLogits`). */
+      readonly logits?: Float32Array;
+    }
   | { readonly type: "text-delta"; readonly text: string }
   | { readonly type: "error"; readonly error: Error }
   | { readonly type: "finish"; readonly reason: FinishReason; readonly usage: Usage; readonly text: string };

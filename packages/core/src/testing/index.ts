@@ -5,3 +5,4 @@
  * @packageDocumentation
  */
 export { MockBackend, type MockBackendOptions } from "./mock-backend.js";
+export { type PrefixChurnOptions, type PrefixChurnReport, runPrefixChurn } from "./prefix-churn.js";
