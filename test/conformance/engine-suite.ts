@@ -17,9 +17,13 @@ async function run(engine: Engine, prompt: Int32Array, options: { maxTokens: num
   return { tokens, margins, firstLogits: new Float32Array(), finish: finish! };
 }
 
+/** Nothing running or waiting; what the pool still holds is the prefix cache's, and clearing it frees everything. */
 function expectEmpty(engine: Engine): void {
   const stats = engine.stats();
-  expect([stats.slotsBusy, stats.poolCellsReserved, stats.queueDepth, stats.active.length]).toEqual([0, 0, 0, 0]);
+  expect([stats.slotsBusy, stats.poolCellsReserved - stats.poolCellsCached, stats.queueDepth, stats.active.length]).toEqual([0, 0, 0, 0]);
+  engine.clearCache();
+  const cleared = engine.stats();
+  expect([cleared.poolCellsReserved, cleared.slotsCached, cleared.cache.checkpointBytes]).toEqual([0, 0, 0]);
 }
 
 /** The engine on real llama.cpp through a backend: batching invariants, cleanup, cancellation. */

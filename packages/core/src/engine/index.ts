@@ -3,3 +3,4 @@ export { Sampler, type SamplingOptions } from "./sampler.js";
 export { type GenerateOnceOptions, type GenerateOnceResult, generateOnce } from "./generate-once.js";
 export { type Completion, Engine, type EngineOptions, type EngineStats, type GenerateRequest } from "./engine.js";
 export type { FinishReason, StreamPart, Usage } from "./stream-part.js";
+export { type ChatPrompt, type TokenizeChatOptions, tokenizeChat } from "./chat-prompt.js";

@@ -1,6 +1,6 @@
 import { basename } from "node:path";
 import { parseArgs } from "node:util";
-import { Engine, isKvCacheType, kvCacheTypes } from "@hybrid-llm/core";
+import { Engine, formatBytes, isKvCacheType, kvCacheTypes, parseByteSize } from "@hybrid-llm/core";
 import { startServer } from "../http/serve.js";
 import { backendNames } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
@@ -26,6 +26,9 @@ Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST 
   --api-key <key>         require "Authorization: Bearer <key>" on /v1
   --name <id>             model id shown to clients (default: the file name)
   --max-queue <n>         requests waiting for a slot before 429 (default: 64)
+  --no-prefix-cache       evaluate every prompt from its first token (no reuse of cached prefixes)
+  --checkpoint-budget <b> host memory for recurrent checkpoints, e.g. 2GiB (default: 4 per slot)
+  --min-branch-tokens <n> shortest shared prefix worth a branch-point checkpoint (default: 64)
   --max-tokens-limit <n>  largest max_tokens accepted (default: 4096)
   --max-body <bytes>      largest request body (default: 1048576)`;
 
@@ -48,6 +51,9 @@ export async function serveCommand(args: string[], print: (line: string) => void
       "api-key": { type: "string" },
       name: { type: "string" },
       "max-queue": { type: "string", default: "64" },
+      "prefix-cache": { type: "boolean", default: true },
+      "checkpoint-budget": { type: "string" },
+      "min-branch-tokens": { type: "string", default: "64" },
       "max-tokens-limit": { type: "string", default: "4096" },
       "max-body": { type: "string", default: String(1 << 20) },
       help: { type: "boolean", short: "h" },
@@ -57,6 +63,10 @@ export async function serveCommand(args: string[], print: (line: string) => void
   if (values.model === undefined) throw new UsageError("--model <file> is required", serveUsage);
   const integer = (name: string, text: string, min: number) => integerOption(name, text, min, serveUsage);
   const kvType = values["kv-type"];
+  const budgetText = values["checkpoint-budget"];
+  const checkpointBudgetBytes = budgetText === undefined ? undefined : parseByteSize(budgetText);
+  if (budgetText !== undefined && checkpointBudgetBytes === undefined) throw new UsageError(`--checkpoint-budget must be a size like 2GiB or 500MB, got ${budgetText}`, serveUsage);
+  const minBranchTokens = integer("min-branch-tokens", values["min-branch-tokens"], 1);
   if (!isKvCacheType(kvType)) throw new UsageError(`--kv-type must be one of ${kvCacheTypes.join(", ")}`, serveUsage);
   const opened = await openModel({
     path: values.model,
@@ -72,7 +82,12 @@ export async function serveCommand(args: string[], print: (line: string) => void
       threads: integer("threads", values.threads, 1),
     },
   });
-  const engine = new Engine({ model: opened.model, context: opened.context, maxQueue: integer("max-queue", values["max-queue"], 0) });
+  const engine = new Engine({
+    model: opened.model,
+    context: opened.context,
+    maxQueue: integer("max-queue", values["max-queue"], 0),
+    prefixCache: values["prefix-cache"] ? { minBranchTokens, ...(checkpointBudgetBytes === undefined ? {} : { checkpointBudgetBytes }) } : false,
+  });
   const name = values.name ?? basename(values.model).replace(/\.gguf$/, "");
   const server = await startServer({
     engine,
@@ -85,7 +100,9 @@ export async function serveCommand(args: string[], print: (line: string) => void
     port: integer("port", values.port, 0),
     describe: () => ({ model: name, backend: opened.backend.name, device: opened.backend.device, nCtx: opened.context.info.nCtx, unified: opened.context.info.unified }),
   });
-  print(`serving ${name} at ${server.url}/v1 (${opened.context.info.slots} slots, ${opened.context.info.nCtx} shared KV cells); Ctrl-C to stop`);
+  const cache = engine.stats().cache;
+  const caching = values["prefix-cache"] ? `prefix cache on, checkpoints up to ${formatBytes(cache.checkpointBudgetBytes)}` : "prefix cache off";
+  print(`serving ${name} at ${server.url}/v1 (${opened.context.info.slots} slots, ${opened.context.info.nCtx} shared KV cells, ${caching}); Ctrl-C to stop`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

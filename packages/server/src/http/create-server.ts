@@ -10,13 +10,14 @@ import {
   InvalidArgumentError,
   QueueFullError,
   type StreamPart,
-  renderChat,
+  tokenizeChat,
 } from "@hybrid-llm/core";
 import { type Context, Hono } from "hono";
 import { bearerAuth } from "hono/bearer-auth";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
+import { AnswerTokens } from "./answer-tokens.js";
 import { Metrics } from "./metrics.js";
 import type { ChatCompletionBody, CompletionBody } from "./openai-types.js";
 
@@ -97,6 +98,7 @@ export function createServer(options: ServerOptions): Hono {
   const maxTokensLimit = options.maxTokensLimit ?? 4096;
   const defaultMaxTokens = options.defaultMaxTokens ?? 256;
   const template = model.info.chatTemplate ?? CHATML;
+  const answers = new AnswerTokens();
   const app = new Hono();
 
   app.onError((error, c) => openAiError(c, error));
@@ -104,7 +106,20 @@ export function createServer(options: ServerOptions): Hono {
   app.get("/metrics", (c) => c.text(metrics.render(engine.stats()), 200, { "content-type": "text/plain; version=0.0.4" }));
   app.get("/slots", (c) => {
     const stats = engine.stats();
-    return c.json({ ...(options.describe?.() ?? {}), slots: stats.slots, slotsBusy: stats.slotsBusy, queueDepth: stats.queueDepth, poolCells: stats.poolCells, poolCellsReserved: stats.poolCellsReserved, poolCellsUsed: stats.poolCellsUsed, active: stats.active });
+    return c.json({
+      ...(options.describe?.() ?? {}),
+      slots: stats.slots,
+      slotsBusy: stats.slotsBusy,
+      slotsCached: stats.slotsCached,
+      queueDepth: stats.queueDepth,
+      poolCells: stats.poolCells,
+      poolCellsReserved: stats.poolCellsReserved,
+      poolCellsCached: stats.poolCellsCached,
+      poolCellsUsed: stats.poolCellsUsed,
+      prefixCache: stats.cache,
+      perSlot: engine.slots(),
+      active: stats.active,
+    });
   });
 
   if (options.apiKey !== undefined) app.use("/v1/*", bearerAuth({ token: options.apiKey }));
@@ -128,7 +143,7 @@ export function createServer(options: ServerOptions): Hono {
     return body as T & Record<string, unknown>;
   };
 
-  const generation = (body: Record<string, unknown>, prompt: Int32Array, signal: AbortSignal): GenerateRequest => {
+  const generation = (body: Record<string, unknown>, prompt: Int32Array, signal: AbortSignal, checkpointAt: readonly number[]): GenerateRequest => {
     const n = number(body, "n", (v) => Number.isInteger(v) && v >= 1);
     if (n !== undefined && n !== 1) throw new RequestError(400, "only n = 1 is supported", "invalid_request_error", "n");
     const maxTokens = number(body, "max_completion_tokens", (v) => Number.isInteger(v) && v >= 1) ?? number(body, "max_tokens", (v) => Number.isInteger(v) && v >= 1) ?? defaultMaxTokens;
@@ -147,6 +162,7 @@ export function createServer(options: ServerOptions): Hono {
       prompt,
       maxTokens,
       signal,
+      checkpointAt,
       temperature: temperature ?? 1,
       ...(topP === undefined ? {} : { topP }),
       ...(topK === undefined ? {} : { topK }),
@@ -157,8 +173,11 @@ export function createServer(options: ServerOptions): Hono {
     };
   };
 
-  /** Runs a request, streaming (SSE) or not, in OpenAI's shapes. */
-  const respond = (c: Context, kind: "chat" | "text", body: Record<string, unknown>, prompt: Int32Array) => {
+  /**
+   * Runs a request, streaming (SSE) or not, in OpenAI's shapes. `checkpointAt`: prompt positions worth a
+   * checkpoint (message boundaries). A chat answer's tokens are remembered for the next turn.
+   */
+  const respond = (c: Context, kind: "chat" | "text", body: Record<string, unknown>, prompt: Int32Array, checkpointAt: readonly number[] = []) => {
     const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const started = performance.now();
@@ -166,11 +185,17 @@ export function createServer(options: ServerOptions): Hono {
     c.req.raw.signal?.addEventListener("abort", () => controller.abort(), { once: true });
     let stream: AsyncIterable<StreamPart>;
     try {
-      stream = engine.generate(generation(body, prompt, controller.signal));
+      stream = engine.generate(generation(body, prompt, controller.signal, checkpointAt));
     } catch (error) {
       metrics.recordRequest("rejected");
       throw error;
     }
+    const generated: number[] = [];
+    const remember = (part: Extract<StreamPart, { type: "finish" }>) => {
+      if (kind === "chat" && (part.reason === "stop" || part.reason === "length")) {
+        answers.remember(part.text, Int32Array.from(generated), (tokens) => model.detokenize(tokens));
+      }
+    };
     const finishReason = (reason: FinishReason) => (reason === "length" ? "length" : "stop");
     const usageOf = (usage: { promptTokens: number; completionTokens: number; cachedPromptTokens: number }) => ({
       prompt_tokens: usage.promptTokens,
@@ -195,7 +220,10 @@ export function createServer(options: ServerOptions): Hono {
         });
         if (kind === "chat") await sse.writeSSE({ data: JSON.stringify(chunk({ delta: { role: "assistant", content: "" }, finish_reason: null })) });
         for await (const part of stream) {
-          if (part.type === "token") firstTokenAt ??= performance.now();
+          if (part.type === "token") {
+            firstTokenAt ??= performance.now();
+            generated.push(part.token);
+          }
           if (part.type === "text-delta") {
             const choice = kind === "chat" ? { delta: { content: part.text }, finish_reason: null } : { text: part.text, finish_reason: null, logprobs: null };
             await sse.writeSSE({ data: JSON.stringify(chunk(choice)) });
@@ -205,6 +233,7 @@ export function createServer(options: ServerOptions): Hono {
           }
           if (part.type === "finish") {
             record(part.reason);
+            remember(part);
             if (part.reason === "cancelled") return;
             const choice = kind === "chat" ? { delta: {}, finish_reason: finishReason(part.reason) } : { text: "", finish_reason: finishReason(part.reason), logprobs: null };
             await sse.writeSSE({ data: JSON.stringify(chunk(choice)) });
@@ -218,10 +247,14 @@ export function createServer(options: ServerOptions): Hono {
     return (async () => {
       let error: Error | undefined;
       for await (const part of stream) {
-        if (part.type === "token") firstTokenAt ??= performance.now();
+        if (part.type === "token") {
+          firstTokenAt ??= performance.now();
+          generated.push(part.token);
+        }
         if (part.type === "error") error = part.error;
         if (part.type === "finish") {
           record(part.reason);
+          remember(part);
           if (part.reason === "error") throw new RequestError(500, error?.message ?? "generation failed", "server_error");
           const choice =
             kind === "chat"
@@ -244,8 +277,10 @@ export function createServer(options: ServerOptions): Hono {
       }
       return { role: (message.role === "developer" ? "system" : message.role) as ChatMessage["role"], content: messageText(message.content) };
     });
-    const text = renderChat(template, messages, { addGenerationPrompt: true });
-    return respond(c, "chat", body, model.tokenize(text, { addSpecial: true, parseSpecial: true }));
+    // Contents are tokenized as text (only the template's markup becomes special tokens); an earlier answer sent
+    // back comes in as the tokens it was generated as, so the turn continues the cached sequence exactly.
+    const chat = tokenizeChat(model, template, messages, { contentTokens: (message) => (message.role === "assistant" ? answers.lookup(message.content) : undefined) });
+    return respond(c, "chat", body, chat.tokens, chat.messageEnds.slice(0, -1));
   });
 
   app.post("/v1/completions", async (c) => {
