@@ -19,6 +19,7 @@ const { values } = parseArgs({
     users: { type: "string", default: "8" },
     turns: { type: "string", default: "5" },
     "new-tokens": { type: "string", default: "1000" },
+    "first-tokens": { type: "string" },
     answer: { type: "string", default: "32" },
     threads: { type: "string", default: "2" },
     batch: { type: "string", default: "512" },
@@ -33,15 +34,16 @@ const { values } = parseArgs({
 const users = Number(values.users);
 const turns = Number(values.turns);
 const newTokens = Number(values["new-tokens"]);
+const firstTokens = Number(values["first-tokens"] ?? values["new-tokens"]);
 const answer = Number(values.answer);
 const threads = Number(values.threads);
 const batch = Number(values.batch);
-const perUser = turns * (newTokens + answer) + 64;
+const perUser = firstTokens + (turns - 1) * newTokens + turns * answer + 64;
 
 /** The new tokens of user u's turn t: deterministic pseudo-random ids (the same for every runner). */
 function turnTokens(vocabSize, user, turn) {
   let state = (user + 1) * 7919 + (turn + 1) * 104729;
-  return Array.from({ length: newTokens }, () => {
+  return Array.from({ length: turn === 0 ? firstTokens : newTokens }, () => {
     state = (state * 1103515245 + 12345) % 2147483648;
     return 300 + (state % (vocabSize - 300));
   });
@@ -61,7 +63,7 @@ async function conversations(vocabSize, send) {
         const prompt = [...history, ...turnTokens(vocabSize, user, turn)];
         const sent = performance.now();
         const result = await send(user, prompt);
-        records.push({ user, turn, promptTokens: prompt.length, evaluated: result.evaluated, ttftMs: result.firstTokenAt - sent });
+        records.push({ user, turn, promptTokens: prompt.length, history: history.length, evaluated: result.evaluated, ttftMs: result.firstTokenAt - sent });
         history = [...prompt, ...result.tokens];
       }
     }),
@@ -138,7 +140,7 @@ if (values.child) {
   const self = fileURLToPath(import.meta.url);
   values.vocab = String(cacheSpecFromMetadata((await readGgufFile(path)).metadata).vocabSize);
   console.log(
-    `${users} users × ${turns} turns, ${newTokens} new tokens per turn, ${answer}-token answers, greedy; ${values.fixture}; ${threads} thread(s), batch ${batch}, CPU (${values.backend} backend for ours)`,
+    `${users} users × ${turns} turns, ${firstTokens} tokens in turn 1, ${newTokens} new tokens per later turn, ${answer}-token answers, greedy; ${values.fixture}; ${threads} thread(s), batch ${batch}, CPU (${values.backend} backend for ours)`,
   );
   const runners = [
     ["ours", "hybrid-llm, prefix cache"],
@@ -152,18 +154,22 @@ if (values.child) {
     rows.push({ label, ...result });
   }
   const mean = (xs) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const header = ["runner", "prompt tokens", "evaluated", "turn≥2 from cache", ...Array.from({ length: turns }, (_, t) => `TTFT t${t + 1} ms`), "t≥2/t1", "wall s", "checkpoint MiB"];
+  const header = ["runner", "prompt tokens", "evaluated", "turn≥2 from cache", "history from cache", ...Array.from({ length: turns }, (_, t) => `TTFT t${t + 1} ms`), "t≥2/t1", "wall s", "checkpoint MiB"];
   const table = rows.map((row) => {
     const total = row.records.reduce((n, r) => n + r.promptTokens, 0);
     const evaluated = row.records.reduce((n, r) => n + r.evaluated, 0);
     const later = row.records.filter((r) => r.turn > 0);
-    const laterShare = 1 - later.reduce((n, r) => n + r.evaluated, 0) / later.reduce((n, r) => n + r.promptTokens, 0);
+    const sum = (key) => later.reduce((n, r) => n + r[key], 0);
+    const laterShare = 1 - sum("evaluated") / sum("promptTokens");
+    // Of the turn >= 2 prompts, the part a cache can serve: the history (earlier turns and answers).
+    const historyShare = (sum("promptTokens") - sum("evaluated")) / sum("history");
     const ttft = Array.from({ length: turns }, (_, t) => mean(row.records.filter((r) => r.turn === t).map((r) => r.ttftMs)));
     return [
       row.label,
       String(total),
       String(evaluated),
       `${(laterShare * 100).toFixed(1)} %`,
+      `${(historyShare * 100).toFixed(1)} %`,
       ...ttft.map((ms) => ms.toFixed(0)),
       `${((mean(ttft.slice(1)) / ttft[0]) * 100).toFixed(1)} %`,
       (row.wallMs / 1000).toFixed(1),

@@ -1,6 +1,6 @@
 import type { BackendContext } from "../backend/backend-context.js";
 import { CellPool } from "./cell-pool.js";
-import { CheckpointStore } from "./checkpoint-store.js";
+import { CheckpointStore, defaultCheckpointsPerSlot } from "./checkpoint-store.js";
 import { PrefixIndex } from "./prefix-index.js";
 
 /** Options of the prefix cache (see {@link CacheCoordinator}). */
@@ -135,6 +135,7 @@ export class CacheCoordinator {
   private readonly lastUsed: number[];
   private readonly prompts: (Int32Array | undefined)[];
   private readonly splitPoints: Set<number>[];
+  private readonly pendingCaptures = new Map<number, number>();
   private readonly index: PrefixIndex;
   private readonly store: CheckpointStore;
   private readonly enabled: boolean;
@@ -165,7 +166,8 @@ export class CacheCoordinator {
       throw new RangeError(`minBranchTokens must be a positive integer, got ${prefix.minBranchTokens}`);
     }
     this.checkpointBytes = options.checkpointBytes;
-    const budget = prefix.checkpointBudgetBytes ?? (options.checkpointBytes !== undefined ? 4 * slots * options.checkpointBytes : 1024 ** 3);
+    const budget = prefix.checkpointBudgetBytes ?? (options.checkpointBytes !== undefined ? defaultCheckpointsPerSlot * slots * options.checkpointBytes : 1024 ** 3);
+    if (!Number.isFinite(budget) || budget < 0) throw new RangeError(`checkpointBudgetBytes must be a non-negative number of bytes, got ${budget}`);
     this.index = new PrefixIndex(this.hasAttention);
     this.store = new CheckpointStore(this.enabled && this.hasRecurrent ? budget : 0, (id) => this.index.checkpointValue(id)?.marginalTokens ?? 0);
   }
@@ -316,13 +318,27 @@ export class CacheCoordinator {
   }
 
   /**
-   * Called after each step that prefilled `slot` up to `prefilled` (the context is idle): at a split point or the
-   * prompt's end, registers the prefix and captures a checkpoint there.
+   * Called after each step that prefilled `slot` up to `prefilled`: at a split point or the prompt's end, the
+   * prefix is registered and its state captured by the next {@link flushCaptures} — deferred so that the token this
+   * step sampled reaches its caller first (reading a state costs a copy of its bytes).
    */
   afterPrefill(slot: number, prefilled: number): void {
     const prompt = this.prompts[slot];
     if (prompt === undefined || !this.enabled) return;
-    if (prefilled === prompt.length || this.splitPoints[slot]!.has(prefilled)) this.capture(slot, prompt, prefilled);
+    if (prefilled === prompt.length || this.splitPoints[slot]!.has(prefilled)) this.pendingCaptures.set(slot, prefilled);
+  }
+
+  /**
+   * Captures the checkpoints {@link afterPrefill} scheduled. Must run before anything else touches the context
+   * (admission, the next decode). Throws when the context fails; the pending captures are dropped then.
+   */
+  flushCaptures(): void {
+    const pending = [...this.pendingCaptures];
+    this.pendingCaptures.clear();
+    for (const [slot, depth] of pending) {
+      const prompt = this.prompts[slot];
+      if (prompt !== undefined && this.pool.usage(slot).written === depth) this.capture(slot, prompt, depth);
+    }
   }
 
   /**
@@ -332,9 +348,12 @@ export class CacheCoordinator {
    */
   finish(slot: number, tokens: ArrayLike<number>, options: { keep: boolean; checkpoint: boolean }): void {
     if (this.phase[slot] !== "active") return;
+    const pendingDepth = this.pendingCaptures.get(slot);
+    this.pendingCaptures.delete(slot);
+    const written = this.pool.usage(slot).written;
+    const prompt = this.prompts[slot];
     this.prompts[slot] = undefined;
     this.splitPoints[slot] = new Set();
-    const written = this.pool.usage(slot).written;
     if (!this.enabled || !options.keep || written === 0) {
       this.drop(slot);
       return;
@@ -343,6 +362,7 @@ export class CacheCoordinator {
     this.phase[slot] = "idle";
     this.lastUsed[slot] = ++this.clock;
     try {
+      if (prompt !== undefined && pendingDepth === written) this.capture(slot, prompt, pendingDepth);
       if (options.checkpoint) this.capture(slot, tokens, written);
       else this.dropCheckpoints(this.index.hold(slot, tokens, written));
     } catch {
@@ -443,6 +463,7 @@ export class CacheCoordinator {
     this.phase[slot] = "empty";
     this.prompts[slot] = undefined;
     this.splitPoints[slot] = new Set();
+    this.pendingCaptures.delete(slot);
   }
 
   private dropCheckpoints(ids: readonly number[]): void {

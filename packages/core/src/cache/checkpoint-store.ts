@@ -1,3 +1,23 @@
+import type { CacheSpec } from "./cache-spec.js";
+
+/** Checkpoints per slot the default budget holds. */
+export const defaultCheckpointsPerSlot = 4;
+
+/**
+ * Bytes of one checkpoint of a model: its recurrent state for one sequence (f32 conv + SSM rows of every recurrent
+ * layer), what `getState(seq, { partial: true })` returns, give or take a small header. Undefined without
+ * recurrent layers (attention alone needs no checkpoints).
+ */
+export function checkpointBytes(spec: CacheSpec): number | undefined {
+  const recurrent = spec.recurrent;
+  return recurrent === null ? undefined : recurrent.layers.length * (recurrent.convElements + recurrent.stateElements) * 4;
+}
+
+/** The default checkpoint budget: {@link defaultCheckpointsPerSlot} checkpoints per slot. */
+export function defaultCheckpointBudgetBytes(spec: CacheSpec, slots: number): number {
+  return defaultCheckpointsPerSlot * slots * (checkpointBytes(spec) ?? 0);
+}
+
 /**
  * Recurrent-state checkpoints in host memory under a byte budget.
  *

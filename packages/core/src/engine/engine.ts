@@ -1,6 +1,7 @@
 import type { BackendContext } from "../backend/backend-context.js";
 import type { BackendModel } from "../backend/backend-model.js";
 import { type CacheStats, CacheCoordinator, type PrefixCacheOptions } from "../cache/cache-coordinator.js";
+import { checkpointBytes } from "../cache/checkpoint-store.js";
 import { ContextOverflowError } from "../errors/context-overflow-error.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { QueueFullError } from "../errors/queue-full-error.js";
@@ -160,7 +161,7 @@ export class Engine {
     this.defaultMaxTokens = options.defaultMaxTokens ?? 256;
     const info = options.context.info;
     const spec = options.model.info.cacheSpec;
-    const recurrent = spec.recurrent;
+    const bytes = checkpointBytes(spec);
     this.cache = new CacheCoordinator({
       context: options.context,
       capacity: info.nCtx,
@@ -168,8 +169,8 @@ export class Engine {
       slots: info.slots,
       unified: info.unified,
       hasAttention: spec.attention.layers.length > 0,
-      hasRecurrent: recurrent !== null,
-      ...(recurrent !== null ? { checkpointBytes: recurrent.layers.length * (recurrent.convElements + recurrent.stateElements) * 4 } : {}),
+      hasRecurrent: spec.recurrent !== null,
+      ...(bytes !== undefined ? { checkpointBytes: bytes } : {}),
       prefixCache: options.prefixCache === false ? { enabled: false } : (options.prefixCache ?? {}),
     });
     this.endTokens = new Set(options.model.info.endOfGenerationTokens);
@@ -387,6 +388,7 @@ export class Engine {
   private async loop(): Promise<void> {
     try {
       while (!this.disposed || this.active.size > 0) {
+        this.flushCaptures();
         if (this.clearRequested) {
           this.clearRequested = false;
           this.cache.clearCached();
@@ -470,13 +472,7 @@ export class Engine {
         this.counters.promptTokensEvaluated++;
       }
     }
-    for (const active of prefilling) {
-      try {
-        this.cache.afterPrefill(active.slot, active.prefilled);
-      } catch (error) {
-        this.finish(active, "error", error as Error);
-      }
-    }
+    for (const active of prefilling) this.cache.afterPrefill(active.slot, active.prefilled);
     const vocab = this.model.info.vocabSize;
     result.rows.forEach((batchIndex, outputIndex) => {
       const row = rows[batchIndex]!;
@@ -488,6 +484,16 @@ export class Engine {
     });
     this.releaseFinished();
     this.account(started, decodeStarted, decodeEnded);
+  }
+
+  /** Captures the checkpoints the last step scheduled; if the context fails there, the requests on it fail. */
+  private flushCaptures(): void {
+    try {
+      this.cache.flushCaptures();
+    } catch (error) {
+      for (const active of [...this.active.values()]) this.finish(active, "error", error as Error);
+      this.releaseFinished();
+    }
   }
 
   private account(started: number, decodeStarted: number, decodeEnded = performance.now()): void {

@@ -17,6 +17,9 @@ import {
   planTotalBytes,
   weightsBytesOf,
   cacheSpecFromMetadata,
+  checkpointBytes,
+  defaultCheckpointBudgetBytes,
+  defaultCheckpointsPerSlot,
   type VerifiedAllocation,
   verifyPlan,
 } from "@hybrid-llm/core";
@@ -44,6 +47,8 @@ recurrent state, and contrasts one shared KV pool with per-slot streams and with
   --ubatch <n>              micro-batch for the compute-buffer estimate (default: 512)
   --budget <size>           memory budget, e.g. 80GiB, 24GB, 2.5e10; with --slots and no --ctx: the largest
                             context that fits; with --ctx and no --slots: the most slots; with both: whether it fits
+  --checkpoint-budget <size> host memory for prefix-cache checkpoints: how many it holds
+                            (default: ${defaultCheckpointsPerSlot} per slot, as serve uses)
   --verify                  create the planned context on a real backend and compare, byte for byte, with what
                             llama.cpp allocated (model files only)
   --backend <name>          backend for --verify: ${backendNames.join(", ")} (default: node)
@@ -106,6 +111,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
       "rs-snapshots": { type: "string" },
       ubatch: { type: "string" },
       budget: { type: "string" },
+      "checkpoint-budget": { type: "string" },
       json: { type: "boolean" },
       verify: { type: "boolean" },
       backend: { type: "string", default: "node" },
@@ -121,6 +127,11 @@ export async function planCommand(args: string[], print: (line: string) => void)
   if (positionals.length > 1) throw new UsageError(`expected one model file, got ${positionals.length}`, planUsage);
   const model = await loadModel(positionals[0], values.preset);
 
+  let checkpointBudget: number | undefined;
+  if (values["checkpoint-budget"] !== undefined) {
+    checkpointBudget = parseByteSize(values["checkpoint-budget"]);
+    if (checkpointBudget === undefined) throw new UsageError(`--checkpoint-budget must be a size such as 2GiB, got "${values["checkpoint-budget"]}"`, planUsage);
+  }
   let budget: number | undefined;
   if (values.budget !== undefined) {
     budget = parseByteSize(values.budget);
@@ -163,6 +174,15 @@ export async function planCommand(args: string[], print: (line: string) => void)
   const perSlot = plan.options.unified ? other : plan;
   const totalBytes = planTotalBytes(plan, model.weightsBytes);
   const fits = budget === undefined ? undefined : fit === null ? false : totalBytes <= budget;
+  // The prefix cache's checkpoints live in host memory, outside the context: how many the budget holds.
+  const oneCheckpoint = checkpointBytes(model.spec);
+  const checkpoints =
+    oneCheckpoint === undefined
+      ? undefined
+      : (() => {
+          const budgetBytes = checkpointBudget ?? defaultCheckpointBudgetBytes(model.spec, plan.options.slots);
+          return { bytes: oneCheckpoint, budgetBytes, count: Math.floor(budgetBytes / oneCheckpoint) };
+        })();
 
   let allocated: VerifiedAllocation | undefined;
   if (values.verify) {
@@ -206,6 +226,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
           ...(model.weightsBytes === undefined ? {} : { weightsBytes: model.weightsBytes }),
           computeBytesEstimate: plan.computeBytesEstimate,
           totalBytes,
+          ...(checkpoints === undefined ? {} : { checkpointBytes: checkpoints.bytes, checkpointBudgetBytes: checkpoints.budgetBytes, checkpointsInBudget: checkpoints.count }),
           ...(budget === undefined ? {} : { budget: { bytes: budget, fitted: fitted ?? null, fits } }),
           ...(allocated === undefined
             ? {}
@@ -230,6 +251,13 @@ export async function planCommand(args: string[], print: (line: string) => void)
     return;
   }
   printHuman(print, model, plan, shared, perSlot, totalBytes, budget, fitted, fits);
+  if (checkpoints !== undefined) {
+    print("");
+    print(
+      `prefix cache (host memory): one checkpoint = ${formatBytes(checkpoints.bytes)} (one sequence's recurrent state); ` +
+        `${checkpointBudget === undefined ? `the default budget (${defaultCheckpointsPerSlot} per slot)` : "--checkpoint-budget"} ${formatBytes(checkpoints.budgetBytes)} holds ${count(checkpoints.count)}.`,
+    );
+  }
   if (allocated !== undefined) printVerification(print, plan, allocated, values.backend);
 }
 

@@ -21,6 +21,16 @@ describe("hybrid-llm plan", () => {
     expect(out).toMatch(/shared pool \(unified\)\s+◀\s+1 × 1,048,576\s+6\.00 GiB\s+1\.00×/);
     expect(out).toMatch(/pre-fix llama\.cpp \(< PR #19559\)\s+8 × 1,048,576\s+48\.00 GiB\s+8\.00×/);
     expect(out).toMatch(/recurrent \(mamba2\)\s+23\s+47\.62 MiB\s+sequence\s+380\.94 MiB/);
+    // Checkpoints are one sequence's recurrent state; the default budget is 4 per slot.
+    expect(out).toMatch(/one checkpoint = 47\.62 MiB .*the default budget \(4 per slot\) 1\.49 GiB holds 32\./);
+  });
+
+  test("--checkpoint-budget: how many checkpoints a budget holds (text and JSON)", async () => {
+    const text = await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "65536", "--slots", "8", "--checkpoint-budget", "1GiB");
+    expect(text.out).toMatch(/--checkpoint-budget 1\.00 GiB holds 21\./);
+    const json = JSON.parse((await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "65536", "--slots", "8", "--checkpoint-budget", "1GiB", "--json")).out);
+    expect(json).toMatchObject({ checkpointBytes: 399441920 / 8, checkpointBudgetBytes: GiB, checkpointsInBudget: 21 });
+    expect((await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--checkpoint-budget", "lots")).code).toBe(2);
   });
 
   test("--json has the documented number fields (no weights for a preset)", async () => {
