@@ -124,11 +124,13 @@ describe("OpenAI-compatible server on loopback (node backend, twin fixture), wit
   test("models, health, metrics, slots; auth and limits answer with OpenAI-style errors", async () => {
     expect((await client.models.list()).data.map((m) => m.id)).toEqual(["twin"]);
     expect(await (await fetch(`${server.url}/health`)).json()).toMatchObject({ status: "ok" });
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect((await fetch(`${server.url}/metrics`)).status).toBe(401); // the key guards everything but /health
+    const auth = { headers: { authorization: "Bearer secret" } };
+    const metrics = await (await fetch(`${server.url}/metrics`, auth)).text();
     expect(metrics).toMatch(/^hybrid_llm_slots 4$/m);
     expect(metrics).toMatch(/^hybrid_llm_tokens_generated_total [1-9]\d*$/m);
     expect(metrics).toMatch(/^hybrid_llm_request_duration_seconds_count [1-9]\d*$/m);
-    const slots = await (await fetch(`${server.url}/slots`)).json();
+    const slots = await (await fetch(`${server.url}/slots`, auth)).json();
     expect(slots).toMatchObject({ slots: 4, slotsBusy: 0, queueDepth: 0 });
 
     const unauthorized = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "wrong", maxRetries: 0 });
@@ -166,7 +168,7 @@ describe("OpenAI-compatible server on loopback (node backend, twin fixture), wit
     for (let i = 0; i < 200 && engine.stats().slotsBusy > 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(engine.stats().slotsBusy).toBe(0);
     expect(engine.stats().poolCellsReserved).toBe(engine.stats().poolCellsCached);
-    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: "Bearer secret" } })).text();
     expect(metrics).toMatch(/hybrid_llm_requests_total\{reason="cancelled"\} [1-9]/);
   });
 });

@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import type { BackendContext, BackendModel } from "../backend/index.js";
 import { ContextOverflowError } from "../errors/context-overflow-error.js";
+import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { QueueFullError } from "../errors/queue-full-error.js";
 import { MockBackend } from "../testing/mock-backend.js";
 import { Engine } from "./engine.js";
@@ -163,5 +164,63 @@ describe("Engine on the MockBackend", () => {
     }
     const stats = engine.stats();
     expect([stats.slotsBusy, stats.poolCellsReserved, stats.queueDepth]).toEqual([0, 0, 0]);
+  });
+});
+
+describe("Engine under misuse and faults", () => {
+  test("malformed options from a JavaScript caller are refused up front, before anything is queued", async () => {
+    const { engine, model } = await setup();
+    const prompt = model.tokenize("abc");
+    const bad: Record<string, unknown>[] = [{ stop: "zz" }, { stop: [1] }, { stopTokens: [1.5] }, { checkpointAt: [0] }, { checkpointAt: [99] }, { slot: 8 }, { slot: -1 }, { signal: {} }];
+    for (const extra of bad) expect(() => engine.generate({ prompt, ...extra } as never), JSON.stringify(extra)).toThrow(InvalidArgumentError);
+    expect(engine.stats().queueDepth).toBe(0);
+    // The engine still serves.
+    expect((await engine.complete({ prompt, temperature: 0, maxTokens: 3 })).tokens.length).toBeGreaterThan(0);
+  });
+
+  test("an admission that fails (the backend throws while preparing the slot) fails that request alone", async () => {
+    const { engine, model, context } = await setup({ slots: 2 });
+    const first = await engine.complete({ prompt: model.tokenize("the cat sat on"), temperature: 0, maxTokens: 4 });
+    // The next request would resume from the first one's cells: make that copy fail once.
+    const seqCopy = context.seqCopy.bind(context);
+    let failures = 0;
+    context.seqCopy = (...args) => {
+      if (failures++ === 0) throw new Error("injected seqCopy failure");
+      return seqCopy(...args);
+    };
+    const failed = await engine.complete({ prompt: model.tokenize("the cat sat on the mat"), temperature: 0, maxTokens: 4, slot: 1 });
+    expect(failed.reason).toBe("error");
+    expect(failed.error?.message).toMatch(/injected/);
+    // Nothing leaked, and the same request now succeeds with the same tokens as a cold engine.
+    expect(engine.stats().slotsBusy).toBe(0);
+    const retried = await engine.complete({ prompt: model.tokenize("the cat sat on the mat"), temperature: 0, maxTokens: 4, slot: 1 });
+    const cold = (await setup({ slots: 1 })).engine;
+    expect(retried.tokens).toEqual((await cold.complete({ prompt: model.tokenize("the cat sat on the mat"), temperature: 0, maxTokens: 4 })).tokens);
+    expect(first.tokens.length).toBe(4);
+    expectEmpty(engine);
+  });
+
+  test("leaving a `for await` loop early cancels the request and frees its slot", async () => {
+    const { engine, model } = await setup({ slots: 1, decodeDelayMs: 1 });
+    let seen = 0;
+    for await (const part of engine.generate({ prompt: model.tokenize("abc"), temperature: 0, maxTokens: 200, stopTokens: [] })) {
+      if (part.type === "token" && ++seen === 3) break;
+    }
+    await engine.idle();
+    expect(engine.stats().slotsBusy).toBe(0);
+    expect(engine.stats().tokensGenerated).toBeLessThan(10);
+    expectEmpty(engine);
+  });
+
+  test("the queue limit counts only requests that really wait", async () => {
+    const idle = (await setup({ slots: 4, maxQueue: 0 })).engine;
+    const { model } = await setup();
+    // maxQueue 0 on an idle engine: a free slot takes the request at once.
+    expect((await idle.complete({ prompt: model.tokenize("a"), temperature: 0, maxTokens: 2 })).reason).not.toBe("error");
+    // maxQueue 1, 4 slots: a burst of four fits the free slots; the fifth waits; the sixth is refused.
+    const { engine } = await setup({ slots: 4, maxQueue: 1, decodeDelayMs: 1 });
+    const burst = [1, 2, 3, 4, 5].map(() => engine.complete({ prompt: model.tokenize("abc"), temperature: 0, maxTokens: 3 }));
+    expect(() => engine.generate({ prompt: model.tokenize("abc") })).toThrow(QueueFullError);
+    expect((await Promise.all(burst)).every((c) => c.reason !== "error")).toBe(true);
   });
 });

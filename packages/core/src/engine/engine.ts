@@ -185,7 +185,7 @@ export class Engine {
     if (this.disposed) throw new InvalidArgumentError({ argument: "engine", message: "the engine was disposed" });
     const { prompt, maxTokens } = this.validate(request);
     const sampler = new Sampler(request); // validates the sampling options now, not mid-stream
-    const limit = Math.min(this.cache.pool.perSequenceLimit, this.cache.pool.capacity);
+    const limit = this.sequenceLimit;
     // The prompt plus at least one generated token must fit one sequence.
     if (prompt.length + 1 > limit) throw new ContextOverflowError({ needed: prompt.length + 1, available: limit });
     // Only requests that will really wait count against the queue limit, not those a free slot will take at once.
@@ -250,6 +250,11 @@ export class Engine {
         generated: a.generated.length,
       })),
     };
+  }
+
+  /** Most tokens one request can hold, prompt and output together (a sequence's share of the KV cache). */
+  get sequenceLimit(): number {
+    return Math.min(this.cache.pool.perSequenceLimit, this.cache.pool.capacity);
   }
 
   /** What each slot holds: serving a request, cached prefix tokens, or nothing. */

@@ -23,6 +23,12 @@ describe("Sampler", () => {
     expect(new Set(Array.from({ length: 200 }, () => pruned.sample(logits)))).toEqual(new Set([1, 3]));
   });
 
+  test("without a seed, two samplers over the same logits do not repeat each other", () => {
+    const flat = new Float32Array(1000); // uniform over 1,000 tokens
+    const draw = () => ((s) => Array.from({ length: 16 }, () => s.sample(flat)))(new Sampler({ temperature: 1, topK: 0, topP: 1, minP: 0 }));
+    expect(draw()).not.toEqual(draw());
+  });
+
   test("repetition penalty demotes tokens already generated", () => {
     expect(new Sampler({ temperature: 0, repetitionPenalty: 1.5 }).sample(logits, [1])).toBe(3);
   });

@@ -6,14 +6,14 @@ import {
   type Engine,
   type FinishReason,
   type GenerateRequest,
-  HybridLlmError,
   InvalidArgumentError,
   QueueFullError,
   type StreamPart,
   tokenizeChat,
 } from "@hybrid-llm/core";
 import { type Context, Hono } from "hono";
-import { bearerAuth } from "hono/bearer-auth";
+import { timingSafeEqual } from "node:crypto";
+import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
@@ -37,6 +37,8 @@ export interface ServerOptions {
   readonly defaultMaxTokens?: number;
   /** Extra facts for GET /slots (backend, device, plan). */
   readonly describe?: () => Record<string, unknown>;
+  /** Called with every internal error answered with a generic 500 (the client never sees its text). Defaults to stderr. */
+  readonly onError?: (error: unknown) => void;
 }
 
 const CHATML =
@@ -48,26 +50,81 @@ class RequestError extends Error {
     message: string,
     readonly type = "invalid_request_error",
     readonly param: string | null = null,
+    readonly code: string | null = null,
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, cause === undefined ? undefined : { cause });
   }
 }
 
-function openAiError(c: Context, error: unknown) {
+/**
+ * Request fields each endpoint understands. Anything else is refused with a 400 naming it, rather than silently
+ * ignored (a client asking for tools or logprobs must not get an answer without them).
+ */
+const commonFields = ["model", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "seed", "stop", "stream", "stream_options", "n", "user", "metadata", "store", "service_tier"];
+const chatFields = new Set([...commonFields, "messages"]);
+const completionFields = new Set([...commonFields, "prompt"]);
+/** Fields accepted when they ask for nothing beyond the default. */
+const neutralValues: Record<string, (value: unknown) => boolean> = {
+  presence_penalty: (v) => v === 0,
+  frequency_penalty: (v) => v === 0,
+  logprobs: (v) => v === false,
+  logit_bias: (v) => typeof v === "object" && v !== null && Object.keys(v).length === 0,
+  response_format: (v) => typeof v === "object" && v !== null && (v as { type?: unknown }).type === "text",
+  tool_choice: (v) => v === "none",
+  tools: (v) => Array.isArray(v) && v.length === 0,
+  parallel_tool_calls: () => true,
+  echo: (v) => v === false,
+  best_of: (v) => v === 1,
+  suffix: (v) => v === null,
+};
+
+function checkFields(body: Record<string, unknown>, known: ReadonlySet<string>): void {
+  for (const [key, value] of Object.entries(body)) {
+    if (known.has(key) || value === null || value === undefined) continue;
+    if (neutralValues[key]?.(value)) continue;
+    throw new RequestError(400, `${key} is not supported by this server`, "invalid_request_error", key, "unsupported_parameter");
+  }
+}
+
+/** `Authorization: Bearer <key>`, compared in constant time; 401 with `WWW-Authenticate` otherwise. */
+function requireKey(key: string): MiddlewareHandler {
+  const expected = Buffer.from(key);
+  return async (c, next) => {
+    if (c.req.path === "/health") return next();
+    const header = c.req.header("authorization") ?? "";
+    const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      c.header("WWW-Authenticate", 'Bearer realm="hybrid-llm"');
+      return c.json({ error: { message: "a valid API key is required (Authorization: Bearer <key>)", type: "authentication_error", param: null, code: "invalid_api_key" } }, 401);
+    }
+    return next();
+  };
+}
+
+function openAiError(c: Context, error: unknown, onError: ((error: unknown) => void) | undefined) {
   if (error instanceof HTTPException) {
     const type = error.status === 401 ? "authentication_error" : "invalid_request_error";
     return c.json({ error: { message: error.message || "unauthorized", type, param: null, code: null } }, error.status);
   }
   if (error instanceof RequestError) {
-    return c.json({ error: { message: error.message, type: error.type, param: error.param, code: null } }, error.status);
+    if (error.status === 500) {
+      (onError ?? defaultOnError)(error.cause ?? error);
+      return c.json({ error: { message: "internal server error", type: "server_error", param: null, code: null } }, 500);
+    }
+    return c.json({ error: { message: error.message, type: error.type, param: error.param, code: error.code } }, error.status);
   }
   if (QueueFullError.isInstance(error)) return c.json({ error: { message: error.message, type: "rate_limit_error", param: null, code: "queue_full" } }, 429);
   if (ContextOverflowError.isInstance(error)) {
     return c.json({ error: { message: error.message, type: "invalid_request_error", param: "messages", code: "context_length_exceeded" } }, 400);
   }
   if (InvalidArgumentError.isInstance(error)) return c.json({ error: { message: error.message, type: "invalid_request_error", param: error.argument, code: null } }, 400);
-  if (HybridLlmError.isInstance(error)) return c.json({ error: { message: error.message, type: "server_error", param: null, code: null } }, 500);
-  return c.json({ error: { message: "internal error", type: "server_error", param: null, code: null } }, 500);
+  (onError ?? defaultOnError)(error);
+  return c.json({ error: { message: "internal server error", type: "server_error", param: null, code: null } }, 500);
+}
+
+function defaultOnError(error: unknown): void {
+  process.stderr.write(`[hybrid-llm server] ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
 }
 
 function number(body: Record<string, unknown>, key: string, check: (n: number) => boolean): number | undefined {
@@ -101,8 +158,10 @@ export function createServer(options: ServerOptions): Hono {
   const answers = new AnswerTokens();
   const app = new Hono();
 
-  app.onError((error, c) => openAiError(c, error));
+  app.onError((error, c) => openAiError(c, error, options.onError));
   app.get("/health", (c) => c.json({ status: "ok", model: options.modelName }));
+  // With a key, everything but /health needs it (/metrics and /slots reveal the device and live requests).
+  if (options.apiKey !== undefined) app.use("*", requireKey(options.apiKey));
   app.get("/metrics", (c) => c.text(metrics.render(engine.stats()), 200, { "content-type": "text/plain; version=0.0.4" }));
   app.get("/slots", (c) => {
     const stats = engine.stats();
@@ -122,7 +181,6 @@ export function createServer(options: ServerOptions): Hono {
     });
   });
 
-  if (options.apiKey !== undefined) app.use("/v1/*", bearerAuth({ token: options.apiKey }));
   app.use(
     "/v1/*",
     bodyLimit({
@@ -132,7 +190,7 @@ export function createServer(options: ServerOptions): Hono {
   );
   app.get("/v1/models", (c) => c.json({ object: "list", data: [{ id: options.modelName, object: "model", created: 0, owned_by: "hybrid-llm" }] }));
 
-  const readBody = async <T>(c: Context): Promise<T & Record<string, unknown>> => {
+  const readBody = async <T>(c: Context, known: ReadonlySet<string>): Promise<T & Record<string, unknown>> => {
     let body: unknown;
     try {
       body = await c.req.json();
@@ -140,13 +198,32 @@ export function createServer(options: ServerOptions): Hono {
       throw new RequestError(400, "the body is not valid JSON");
     }
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw new RequestError(400, "the body must be a JSON object");
+    const fields = body as Record<string, unknown>;
+    checkFields(fields, known);
+    if (fields.model === undefined) throw new RequestError(400, "model is required", "invalid_request_error", "model");
+    if (fields.model !== options.modelName) {
+      throw new RequestError(404, `the model ${JSON.stringify(fields.model)} does not exist; this server serves ${JSON.stringify(options.modelName)}`, "invalid_request_error", "model", "model_not_found");
+    }
+    if (fields.stream !== undefined && fields.stream !== null && typeof fields.stream !== "boolean") {
+      throw new RequestError(400, "stream must be true or false", "invalid_request_error", "stream");
+    }
     return body as T & Record<string, unknown>;
   };
 
   const generation = (body: Record<string, unknown>, prompt: Int32Array, signal: AbortSignal, checkpointAt: readonly number[]): GenerateRequest => {
+    const requested = number(body, "max_completion_tokens", (v) => Number.isInteger(v) && v >= 1) ?? number(body, "max_tokens", (v) => Number.isInteger(v) && v >= 1);
+    if (requested !== undefined && prompt.length + requested > engine.sequenceLimit) {
+      throw new RequestError(
+        400,
+        `the prompt (${prompt.length} tokens) plus max_tokens (${requested}) exceeds the ${engine.sequenceLimit} tokens one request can hold`,
+        "invalid_request_error",
+        "max_tokens",
+        "context_length_exceeded",
+      );
+    }
     const n = number(body, "n", (v) => Number.isInteger(v) && v >= 1);
     if (n !== undefined && n !== 1) throw new RequestError(400, "only n = 1 is supported", "invalid_request_error", "n");
-    const maxTokens = number(body, "max_completion_tokens", (v) => Number.isInteger(v) && v >= 1) ?? number(body, "max_tokens", (v) => Number.isInteger(v) && v >= 1) ?? defaultMaxTokens;
+    const maxTokens = requested ?? defaultMaxTokens;
     if (maxTokens > maxTokensLimit) throw new RequestError(400, `max_tokens ${maxTokens} exceeds this server's limit of ${maxTokensLimit}`, "invalid_request_error", "max_tokens");
     const stop = body.stop;
     if (stop !== undefined && stop !== null && typeof stop !== "string" && !(Array.isArray(stop) && stop.every((s) => typeof s === "string") && stop.length <= 4)) {
@@ -229,12 +306,14 @@ export function createServer(options: ServerOptions): Hono {
             await sse.writeSSE({ data: JSON.stringify(chunk(choice)) });
           }
           if (part.type === "error") {
-            await sse.writeSSE({ data: JSON.stringify({ error: { message: part.error.message, type: "server_error", param: null, code: null } }) });
+            (options.onError ?? defaultOnError)(part.error);
+            await sse.writeSSE({ data: JSON.stringify({ error: { message: "generation failed", type: "server_error", param: null, code: null } }) });
           }
           if (part.type === "finish") {
             record(part.reason);
             remember(part);
-            if (part.reason === "cancelled") return;
+            // A failed or cancelled stream ends without a finish_reason or [DONE]: the client sees it did not complete.
+            if (part.reason === "cancelled" || part.reason === "error") return;
             const choice = kind === "chat" ? { delta: {}, finish_reason: finishReason(part.reason) } : { text: "", finish_reason: finishReason(part.reason), logprobs: null };
             await sse.writeSSE({ data: JSON.stringify(chunk(choice)) });
             if (includeUsage) await sse.writeSSE({ data: JSON.stringify({ ...chunk({}), choices: [], usage: usageOf(part.usage) }) });
@@ -255,7 +334,7 @@ export function createServer(options: ServerOptions): Hono {
         if (part.type === "finish") {
           record(part.reason);
           remember(part);
-          if (part.reason === "error") throw new RequestError(500, error?.message ?? "generation failed", "server_error");
+          if (part.reason === "error") throw new RequestError(500, "generation failed", "server_error", null, null, error);
           const choice =
             kind === "chat"
               ? { index: 0, message: { role: "assistant", content: part.text }, finish_reason: finishReason(part.reason), logprobs: null }
@@ -263,12 +342,12 @@ export function createServer(options: ServerOptions): Hono {
           return c.json({ id, object: kind === "chat" ? "chat.completion" : "text_completion", created, model: options.modelName, choices: [choice], usage: usageOf(part.usage) });
         }
       }
-      throw new RequestError(500, "the stream ended without finishing", "server_error");
+      throw new RequestError(500, "the stream ended without finishing", "server_error", null, null, new Error("the stream ended without finishing"));
     })();
   };
 
   app.post("/v1/chat/completions", async (c) => {
-    const body = await readBody<ChatCompletionBody>(c);
+    const body = await readBody<ChatCompletionBody>(c, chatFields);
     if (!Array.isArray(body.messages) || body.messages.length === 0) throw new RequestError(400, "messages must be a non-empty array", "invalid_request_error", "messages");
     const roles = new Set(["system", "user", "assistant", "tool", "developer"]);
     const messages: ChatMessage[] = body.messages.map((message) => {
@@ -279,12 +358,18 @@ export function createServer(options: ServerOptions): Hono {
     });
     // Contents are tokenized as text (only the template's markup becomes special tokens); an earlier answer sent
     // back comes in as the tokens it was generated as, so the turn continues the cached sequence exactly.
-    const chat = tokenizeChat(model, template, messages, { contentTokens: (message) => (message.role === "assistant" ? answers.lookup(message.content) : undefined) });
+    let chat: ReturnType<typeof tokenizeChat>;
+    try {
+      chat = tokenizeChat(model, template, messages, { contentTokens: (message) => (message.role === "assistant" ? answers.lookup(message.content) : undefined) });
+    } catch (error) {
+      // A template's raise_exception (roles must alternate, no system message, …) is about the request.
+      throw new RequestError(400, `the chat template refused these messages: ${(error as Error).message}`, "invalid_request_error", "messages");
+    }
     return respond(c, "chat", body, chat.tokens, chat.messageEnds.slice(0, -1));
   });
 
   app.post("/v1/completions", async (c) => {
-    const body = await readBody<CompletionBody>(c);
+    const body = await readBody<CompletionBody>(c, completionFields);
     const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
     if (typeof prompt !== "string" || prompt.length === 0) throw new RequestError(400, "prompt must be a non-empty string", "invalid_request_error", "prompt");
     return respond(c, "text", body, model.tokenize(prompt));

@@ -1,0 +1,80 @@
+import { type BackendContext, type BackendModel, Engine } from "@hybrid-llm/core";
+import { MockBackend } from "@hybrid-llm/core/testing";
+import { describe, expect, test } from "vitest";
+import { createServer } from "./create-server.js";
+
+async function setup(options: { template?: string; ctx?: number } = {}) {
+  const model: BackendModel = await new MockBackend().loadModel();
+  const served = options.template === undefined ? model : Object.assign(Object.create(model) as BackendModel, { info: { ...model.info, chatTemplate: options.template } });
+  const context: BackendContext = await model.createContext({ ctx: options.ctx ?? 1024, slots: 2 });
+  const engine = new Engine({ model, context });
+  const errors: unknown[] = [];
+  const app = createServer({ engine, model: served, modelName: "mock", apiKey: "k", onError: (error) => errors.push(error) });
+  const post = (path: string, body: unknown) =>
+    app.request(path, { method: "POST", headers: { authorization: "Bearer k", "content-type": "application/json" }, body: JSON.stringify(body) });
+  return { app, post, context, errors };
+}
+
+const chat = (extra: Record<string, unknown> = {}) => ({ model: "mock", messages: [{ role: "user", content: "hi" }], max_tokens: 4, temperature: 0, ...extra });
+
+describe("createServer: refusals and errors (MockBackend)", () => {
+  test("with an API key every route but /health needs it; 401 carries WWW-Authenticate", async () => {
+    const { app } = await setup();
+    expect((await app.request("/health")).status).toBe(200);
+    for (const path of ["/metrics", "/slots", "/v1/models"]) {
+      const response = await app.request(path);
+      expect(response.status, path).toBe(401);
+      expect(response.headers.get("www-authenticate")).toMatch(/^Bearer/);
+      expect((await app.request(path, { headers: { authorization: "Bearer wrong-length-key" } })).status).toBe(401);
+      expect((await app.request(path, { headers: { authorization: "Bearer k" } })).status).toBe(200);
+    }
+  });
+
+  test("an unknown or missing model, a non-boolean stream and unsupported fields are refused, not ignored", async () => {
+    const { post } = await setup();
+    const unknown = await post("/v1/chat/completions", chat({ model: "gpt-4o" }));
+    expect(unknown.status).toBe(404);
+    expect((await unknown.json()).error.code).toBe("model_not_found");
+    expect((await post("/v1/chat/completions", chat({ model: undefined }))).status).toBe(400);
+    expect((await post("/v1/chat/completions", chat({ stream: "yes" }))).status).toBe(400);
+    for (const field of [{ tools: [{ type: "function", function: { name: "f" } }] }, { logprobs: true }, { presence_penalty: 0.5 }, { response_format: { type: "json_object" } }, { frobnicate: 1 }]) {
+      const response = await post("/v1/chat/completions", chat(field));
+      expect(response.status, JSON.stringify(field)).toBe(400);
+      expect((await response.json()).error).toMatchObject({ code: "unsupported_parameter", param: Object.keys(field)[0] });
+    }
+    // Fields that ask for nothing beyond the default are fine.
+    expect((await post("/v1/chat/completions", chat({ presence_penalty: 0, logprobs: false, user: "u1", tools: [] }))).status).toBe(200);
+    expect((await post("/v1/completions", { model: "mock", prompt: "x", max_tokens: 2, echo: true })).status).toBe(400);
+  });
+
+  test("max_tokens that cannot fit beside the prompt is refused with context_length_exceeded", async () => {
+    const { post } = await setup({ ctx: 256 });
+    const response = await post("/v1/chat/completions", chat({ max_tokens: 250 }));
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.code).toBe("context_length_exceeded");
+    expect((await post("/v1/chat/completions", chat({ max_tokens: 200 }))).status).toBe(200);
+  });
+
+  test("a template's raise_exception is the request's fault: 400 with the template's message", async () => {
+    const { post } = await setup({ template: "{{ raise_exception('Conversation roles must alternate') }}" });
+    const response = await post("/v1/chat/completions", chat());
+    expect(response.status).toBe(400);
+    expect((await response.json()).error.message).toMatch(/roles must alternate/);
+  });
+
+  test("a generation failure: non-streaming gets a generic 500; streaming gets an error event and no finish or [DONE]", async () => {
+    const { post, context, errors } = await setup();
+    context.decode = async () => {
+      throw new Error("secret internal detail");
+    };
+    const plain = await post("/v1/chat/completions", chat());
+    expect(plain.status).toBe(500);
+    const text = await plain.text();
+    expect(text).not.toMatch(/secret/);
+    const stream = await post("/v1/chat/completions", chat({ stream: true }));
+    const events = await stream.text();
+    expect(events).toMatch(/"error"/);
+    expect(events).not.toMatch(/secret|\[DONE\]|"finish_reason":"stop"/);
+    expect(errors.map((e) => (e as Error).message)).toEqual(["secret internal detail", "secret internal detail"]);
+  });
+});
