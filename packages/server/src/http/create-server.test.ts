@@ -34,13 +34,13 @@ describe("createServer: refusals and errors (MockBackend)", () => {
     const { post } = await setup();
     const unknown = await post("/v1/chat/completions", chat({ model: "gpt-4o" }));
     expect(unknown.status).toBe(404);
-    expect((await unknown.json()).error.code).toBe("model_not_found");
+    expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe("model_not_found");
     expect((await post("/v1/chat/completions", chat({ model: undefined }))).status).toBe(400);
     expect((await post("/v1/chat/completions", chat({ stream: "yes" }))).status).toBe(400);
     for (const field of [{ tools: [{ type: "function", function: { name: "f" } }] }, { logprobs: true }, { presence_penalty: 0.5 }, { response_format: { type: "json_object" } }, { frobnicate: 1 }]) {
       const response = await post("/v1/chat/completions", chat(field));
       expect(response.status, JSON.stringify(field)).toBe(400);
-      expect((await response.json()).error).toMatchObject({ code: "unsupported_parameter", param: Object.keys(field)[0] });
+      expect(((await response.json()) as { error: unknown }).error).toMatchObject({ code: "unsupported_parameter", param: Object.keys(field)[0] });
     }
     // Fields that ask for nothing beyond the default are fine.
     expect((await post("/v1/chat/completions", chat({ presence_penalty: 0, logprobs: false, user: "u1", tools: [] }))).status).toBe(200);
@@ -51,7 +51,7 @@ describe("createServer: refusals and errors (MockBackend)", () => {
     const { post } = await setup({ ctx: 256 });
     const response = await post("/v1/chat/completions", chat({ max_tokens: 250 }));
     expect(response.status).toBe(400);
-    expect((await response.json()).error.code).toBe("context_length_exceeded");
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("context_length_exceeded");
     expect((await post("/v1/chat/completions", chat({ max_tokens: 200 }))).status).toBe(200);
   });
 
@@ -59,7 +59,7 @@ describe("createServer: refusals and errors (MockBackend)", () => {
     const { post } = await setup({ template: "{{ raise_exception('Conversation roles must alternate') }}" });
     const response = await post("/v1/chat/completions", chat());
     expect(response.status).toBe(400);
-    expect((await response.json()).error.message).toMatch(/roles must alternate/);
+    expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/roles must alternate/);
   });
 
   test("a generation failure: non-streaming gets a generic 500; streaming gets an error event and no finish or [DONE]", async () => {
