@@ -58,7 +58,7 @@ export async function greedy(
 }
 
 /**
- * Compares a candidate stream with a reference the robust way (DESIGN.md §5): token by token, up to the first step
+ * Compares a candidate stream with a reference the robust way (batched and solo runs pick different kernels, so near-ties may flip): token by token, up to the first step
  * whose reference margin is below `tolerance` (after which a tie may legitimately flip). Returns the number of
  * steps compared and the first mismatch, if any.
  */
