@@ -207,39 +207,29 @@ export class CacheCoordinator {
     const source = reuse?.source;
     const sourceIdle = source !== undefined && this.phase[source] === "idle";
     const empty = this.phase.indexOf("empty");
-    const idle = this.idleByAge().filter((slot) => slot !== source);
+    const idle = this.idleByAge();
     let slot: number;
     if (pinnedSlot !== undefined) {
       if (this.phase[pinnedSlot] === "active") return { type: "wait" };
       slot = pinnedSlot;
     } else if (sourceIdle && (this.pool.usage(source).written === reused || empty === -1)) slot = source;
     else if (empty !== -1) slot = empty;
-    else if (idle.length > 0) slot = idle[0]!;
+    else if (idle.some((s) => s !== source)) slot = idle.find((s) => s !== source)!;
     else if (sourceIdle) slot = source;
     else return { type: "wait" };
-    const inPlace = source !== undefined && slot === source;
     // Per-slot streams cannot share cells: only in-place reuse works there.
-    if (reuse !== undefined && source !== undefined && !inPlace && (!this.unified || !this.hasAttention)) reuse = undefined;
+    if (reuse !== undefined && source !== undefined && slot !== source && (!this.unified || !this.hasAttention)) reuse = undefined;
 
-    // Room in the pool: try the plan on a copy, dropping cached prefixes (least recently used first) until it fits.
+    // When the pool is too tight to keep the source's other cells, resume in place (its tail is dropped), and when
+    // even that does not fit, start cold: a cached prefix never keeps a request waiting.
+    const coldSlot = pinnedSlot ?? (empty !== -1 ? empty : idle[0]);
+    const room =
+      this.room(slot, reuse, totalCells, idle) ??
+      (sourceIdle && pinnedSlot === undefined && slot !== source ? this.room(source, reuse, totalCells, idle) : undefined) ??
+      (reuse !== undefined && coldSlot !== undefined ? this.room(coldSlot, undefined, totalCells, idle) : undefined);
+    if (room === undefined) return { type: "wait" };
+    reuse = room.reuse;
     const depth = reuse?.depth ?? 0;
-    const cells = totalCells - depth;
-    const pool = this.pool.clone();
-    const evict: number[] = [];
-    if (this.phase[slot] === "idle" && !inPlace) {
-      evict.push(slot);
-      pool.release(slot);
-    }
-    if (inPlace) pool.truncate(slot, depth);
-    else if (reuse?.source !== undefined) pool.share(reuse.source, slot, depth);
-    const needed = cells + (reuse !== undefined && reuse.source === undefined ? depth : 0);
-    for (const victim of idle) {
-      if (pool.canReserve(slot, needed)) break;
-      if (victim === slot) continue;
-      evict.push(victim);
-      pool.release(victim);
-    }
-    if (!pool.canReserve(slot, needed)) return { type: "wait" };
 
     const splits = new Set<number>();
     if (this.enabled && this.hasRecurrent) {
@@ -249,13 +239,39 @@ export class CacheCoordinator {
     }
     return {
       type: "admit",
-      slot,
-      cells,
-      evict,
+      slot: room.slot,
+      cells: totalCells - depth,
+      evict: room.evict,
       reuse,
       lostTokens: Math.max(0, Math.min(found.heldDepth, limit) - depth),
       splits: [...splits].sort((a, b) => a - b),
     };
+  }
+
+  /**
+   * Whether `slot` resuming `reuse` (or cold) fits the pool, tried on a copy: which cached prefixes (idle slots,
+   * least recently used first, never the source being copied) must go for the request's new cells.
+   */
+  private room(slot: number, reuse: CacheReuse | undefined, totalCells: number, idle: readonly number[]): { slot: number; reuse: CacheReuse | undefined; evict: number[] } | undefined {
+    const inPlace = reuse?.source === slot;
+    const depth = reuse?.depth ?? 0;
+    const pool = this.pool.clone();
+    const evict: number[] = [];
+    if (this.phase[slot] === "idle" && !inPlace) {
+      evict.push(slot);
+      pool.release(slot);
+    }
+    if (inPlace) pool.truncate(slot, depth);
+    else if (reuse?.source !== undefined) pool.share(reuse.source, slot, depth);
+    // Purely recurrent models resume from a checkpoint alone: the positions are reserved like new ones.
+    const needed = totalCells - depth + (reuse !== undefined && reuse.source === undefined ? depth : 0);
+    for (const victim of idle) {
+      if (pool.canReserve(slot, needed)) break;
+      if (victim === slot || victim === reuse?.source) continue;
+      evict.push(victim);
+      pool.release(victim);
+    }
+    return pool.canReserve(slot, needed) ? { slot, reuse, evict } : undefined;
   }
 
   /**

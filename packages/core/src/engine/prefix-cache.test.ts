@@ -14,11 +14,12 @@ async function setup(options: { ctx?: number; slots?: number; batch?: number; pr
   return { backend, model, context, engine };
 }
 
-async function run(engine: Engine, prompt: Int32Array, extra: { maxTokens?: number; slot?: number } = {}) {
+async function run(engine: Engine, prompt: Int32Array, extra: { maxTokens?: number; slot?: number; ignoreEndOfGeneration?: boolean } = {}) {
   const tokens: number[] = [];
   let start: Extract<StreamPart, { type: "start" }> | undefined;
   let finish: Extract<StreamPart, { type: "finish" }> | undefined;
-  for await (const part of engine.generate({ prompt, temperature: 0, maxTokens: extra.maxTokens ?? 12, ...(extra.slot !== undefined ? { slot: extra.slot } : {}) })) {
+  const { maxTokens = 12, ...rest } = extra;
+  for await (const part of engine.generate({ prompt, temperature: 0, maxTokens, ...rest })) {
     if (part.type === "token") tokens.push(part.token);
     if (part.type === "start") start = part;
     if (part.type === "finish") finish = part;
@@ -111,6 +112,19 @@ describe("prefix cache on the MockBackend", () => {
     const stats = engine.stats().cache;
     expect(stats.checkpointEvictions + stats.prefixEvictions).toBeGreaterThan(0);
     expect(stats.prefixEvictions).toBeGreaterThan(0); // 2 slots, 12 different prompts
+  });
+
+  test("when the pool cannot keep the source's other cells, the request resumes in place instead of waiting", async () => {
+    const { engine, model } = await setup({ ctx: 256, slots: 2 });
+    const prefix = model.tokenize("x".repeat(99)); // 100 tokens
+    const first = await run(engine, prefix, { maxTokens: 40, ignoreEndOfGeneration: true }); // slot 0 keeps 139 cells
+    expect(first.tokens.length).toBe(40);
+    // A branch at the end of the prompt needing 20 + 120 new cells: beside slot 0's 140 the pool (256) is too small.
+    const branch = concat(prefix, model.tokenize("y".repeat(20), { addSpecial: false }));
+    const second = await run(engine, branch, { maxTokens: 120, ignoreEndOfGeneration: true });
+    expect(second.start).toMatchObject({ slot: 0, cachedTokens: 100 });
+    const cold = (await setup({ prefixCache: false })).engine;
+    expect(second.tokens).toEqual((await run(cold, branch, { maxTokens: 120, ignoreEndOfGeneration: true })).tokens);
   });
 
   test("with the cache off nothing is reused and finished slots are cleared", async () => {
