@@ -122,7 +122,6 @@ interface Queued {
   readonly channel: Channel<StreamPart>;
   readonly cells: number;
   readonly maxTokens: number;
-  cancelled: boolean;
   detach: () => void;
 }
 
@@ -198,7 +197,6 @@ export class Engine {
       channel: new Channel<StreamPart>(() => this.cancel(entry)),
       cells: Math.min(prompt.length + maxTokens, limit),
       maxTokens,
-      cancelled: false,
       detach: () => {},
     };
     if (request.signal?.aborted) {
@@ -360,10 +358,7 @@ export class Engine {
       try {
         this.cache.admit(decision, prompt);
       } catch (error) {
-        entry.detach();
-        entry.channel.push({ type: "error", error: error as Error });
-        entry.channel.push({ type: "finish", reason: "error", usage: noUsage, text: "" });
-        entry.channel.close();
+        this.failQueued(entry, error as Error);
         continue;
       }
       const cachedTokens = decision.reuse?.depth ?? 0;
@@ -390,6 +385,14 @@ export class Engine {
     }
   }
 
+  /** Ends a request that never started with an error. */
+  private failQueued(entry: Queued, error: Error): void {
+    entry.detach();
+    entry.channel.push({ type: "error", error });
+    entry.channel.push({ type: "finish", reason: "error", usage: noUsage, text: "" });
+    entry.channel.close();
+  }
+
   private async loop(): Promise<void> {
     try {
       while (!this.disposed || this.active.size > 0) {
@@ -399,19 +402,19 @@ export class Engine {
           this.cache.clearCached();
         }
         this.admit();
-        if (this.active.size === 0) return;
+        if (this.active.size === 0) {
+          // Nothing runs, so nothing will free room: what still waits can never be admitted (a bug, not a state to
+          // spin in). Fail it rather than loop.
+          for (const entry of this.queue.splice(0)) this.failQueued(entry, new Error("the request could not be admitted on an idle engine"));
+          return;
+        }
         await this.step();
       }
     } catch (error) {
       // A bug or a backend failing outside decode: end every stream with the error rather than leave them hanging.
       this.stepping = false;
       for (const active of [...this.active.values()]) this.finish(active, "error", error as Error);
-      for (const entry of this.queue.splice(0)) {
-        entry.detach();
-        entry.channel.push({ type: "error", error: error as Error });
-        entry.channel.push({ type: "finish", reason: "error", usage: noUsage, text: "" });
-        entry.channel.close();
-      }
+      for (const entry of this.queue.splice(0)) this.failQueued(entry, error as Error);
       this.releaseFinished();
     }
   }
