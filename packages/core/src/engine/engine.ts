@@ -6,7 +6,8 @@ import { ContextOverflowError } from "../errors/context-overflow-error.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { QueueFullError } from "../errors/queue-full-error.js";
 import { Channel } from "./channel.js";
-import { Sampler, type SamplingOptions } from "./sampler.js";
+import { type GenerateRequest, validateRequest } from "./generate-request.js";
+import { Sampler } from "./sampler.js";
 import type { FinishReason, StreamPart, Usage } from "./stream-part.js";
 import { TextOutput } from "./text-output.js";
 
@@ -22,34 +23,6 @@ export interface EngineOptions {
   readonly defaultMaxTokens?: number;
   /** The prefix cache (reuse of cached prompt prefixes, recurrent checkpoints); `false` turns it off. Defaults to on. */
   readonly prefixCache?: PrefixCacheOptions | false;
-}
-
-/** One generation request: tokens in, a stream of parts out. */
-export interface GenerateRequest extends SamplingOptions {
-  /** The prompt, tokenized (chat templates are rendered by the caller). */
-  readonly prompt: Int32Array;
-  /** Most tokens to generate; also capped by what one sequence can hold. Defaults to the engine's default. */
-  readonly maxTokens?: number;
-  /** Stop when the text contains one of these (the stop string itself is not returned). */
-  readonly stop?: readonly string[];
-  /** Stop on these tokens, besides the model's end-of-generation tokens. */
-  readonly stopTokens?: readonly number[];
-  /** Attach to every `token` part the logits it was chosen from (costs a vocabulary-sized copy per token). Defaults to false. */
-  readonly returnLogits?: boolean;
-  /** Keep generating through end-of-generation tokens (benchmarks: always produce `maxTokens`). Defaults to false. */
-  readonly ignoreEndOfGeneration?: boolean;
-  /**
-   * Prompt positions worth a recurrent checkpoint, e.g. where chat messages end (a later request that shares the
-   * prompt up to one of them resumes there). Positions already cached are ignored. Defaults to none.
-   */
-  readonly checkpointAt?: readonly number[];
-  /**
-   * Run on this slot (like llama-server's `id_slot`), waiting while it is busy. Cached prefixes are reused whichever
-   * slot holds them. Defaults to the cache's choice.
-   */
-  readonly slot?: number;
-  /** Cancels the request at any point: queued, prefilling or generating. Its slot and cells are freed at once. */
-  readonly signal?: AbortSignal;
 }
 
 /** What {@link Engine.complete} returns. */
@@ -182,7 +155,7 @@ export class Engine {
    */
   generate(request: GenerateRequest): AsyncIterable<StreamPart> {
     if (this.disposed) throw new InvalidArgumentError({ argument: "engine", message: "the engine was disposed" });
-    const { prompt, maxTokens } = this.validate(request);
+    const { prompt, maxTokens } = validateRequest(request, { vocabSize: this.model.info.vocabSize, slots: this.cache.slots, defaultMaxTokens: this.defaultMaxTokens });
     const sampler = new Sampler(request); // validates the sampling options now, not mid-stream
     const limit = this.sequenceLimit;
     // The prompt plus at least one generated token must fit one sequence.
@@ -279,38 +252,6 @@ export class Engine {
     if (!this.stepping) this.releaseFinished();
     await this.idle();
     this.cache.clearCached();
-  }
-
-  /** Refuses what no step could handle (including what a JavaScript caller passes past the types). */
-  private validate(request: GenerateRequest): { prompt: Int32Array; maxTokens: number } {
-    if (typeof request !== "object" || request === null) throw new InvalidArgumentError({ argument: "request", message: "the request must be an object" });
-    const prompt = request.prompt;
-    if (!(prompt instanceof Int32Array) || prompt.length === 0) {
-      throw new InvalidArgumentError({ argument: "prompt", message: "the prompt must be a non-empty Int32Array of tokens" });
-    }
-    const maxTokens = request.maxTokens ?? this.defaultMaxTokens;
-    if (!Number.isInteger(maxTokens) || maxTokens < 1) {
-      throw new InvalidArgumentError({ argument: "maxTokens", message: `maxTokens must be a positive integer, got ${maxTokens}` });
-    }
-    for (const token of prompt) {
-      if (token < 0 || token >= this.model.info.vocabSize) {
-        throw new InvalidArgumentError({ argument: "prompt", message: `token ${token} is outside the vocabulary` });
-      }
-    }
-    const list = <T>(name: string, value: unknown, ok: (item: unknown) => item is T, what: string) => {
-      if (value === undefined) return;
-      if (!Array.isArray(value) || !value.every(ok)) throw new InvalidArgumentError({ argument: name, message: `${name} must be an array of ${what}` });
-    };
-    list("stop", request.stop, (s): s is string => typeof s === "string", "strings");
-    list("stopTokens", request.stopTokens, (t): t is number => Number.isInteger(t), "token ids");
-    list("checkpointAt", request.checkpointAt, (p): p is number => Number.isInteger(p) && (p as number) > 0 && (p as number) < prompt.length, "positions inside the prompt");
-    if (request.slot !== undefined && !(Number.isInteger(request.slot) && request.slot >= 0 && request.slot < this.cache.slots)) {
-      throw new InvalidArgumentError({ argument: "slot", message: `slot must be an integer in [0, ${this.cache.slots}), got ${request.slot}` });
-    }
-    if (request.signal !== undefined && !(request.signal instanceof AbortSignal)) {
-      throw new InvalidArgumentError({ argument: "signal", message: "signal must be an AbortSignal" });
-    }
-    return { prompt, maxTokens };
   }
 
   private kick(): void {
