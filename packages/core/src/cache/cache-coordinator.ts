@@ -300,13 +300,18 @@ export class CacheCoordinator {
       throw error;
     }
     const depth = reuse?.depth ?? 0;
-    if (inPlace) this.pool.truncate(slot, depth);
-    else if (reuse?.source !== undefined) this.pool.share(reuse.source, slot, depth);
+    const pool = this.pool.clone(); // commit the accounting only once all of it has worked
+    if (inPlace) pool.truncate(slot, depth);
+    else if (reuse?.source !== undefined) pool.share(reuse.source, slot, depth);
     else if (depth > 0) {
-      this.pool.reserve(slot, depth); // purely recurrent: positions restored from a checkpoint alone
-      this.pool.markWritten(slot, depth);
+      pool.reserve(slot, depth); // purely recurrent: positions restored from a checkpoint alone
+      pool.markWritten(slot, depth);
     }
-    if (!this.pool.reserve(slot, plan.cells)) throw new Error("stale admission plan: the pool changed since it was made");
+    if (!pool.reserve(slot, plan.cells)) {
+      this.drop(slot);
+      throw new Error("stale admission plan: the pool changed since it was made");
+    }
+    this.pool.assign(pool);
     this.dropCheckpoints(this.index.hold(slot, prompt, depth));
     this.phase[slot] = "active";
     this.lastUsed[slot] = ++this.clock;

@@ -48,6 +48,16 @@ export class CellPool {
     return copy;
   }
 
+  /** Takes over the state of `other` (a clone of this pool on which a change was tried and succeeded). */
+  assign(other: CellPool): void {
+    if (other.capacity !== this.capacity || other.perSequenceLimit !== this.perSequenceLimit) throw new Error("not a clone of this pool");
+    this.segments = other.segments;
+    this.held = other.held;
+    this.written = other.written;
+    this.nextSegment = other.nextSegment;
+    this.allocated = other.allocated;
+  }
+
   /** Cells held by no segment. */
   get free(): number {
     return this.capacity - this.allocated;
