@@ -13,3 +13,16 @@ test("examples/node-engine.mjs runs: three concurrent streams, batched, all fini
   expect(output.stats.slotsBusy).toBe(0);
   expect(output.stats.steps).toBeLessThan(output.results.reduce((n: number, r: { tokens: number }) => n + r.tokens, 0) + 3);
 });
+
+test("examples/chat-turns.mjs runs: turns 2 and 3 resume from the cache", async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, ["examples/chat-turns.mjs"], { cwd: root, timeout: 120_000 });
+  const output = JSON.parse(stdout.trim().split("\n").at(-1)!);
+  const [first, second, third] = output.turns as { promptTokens: number; cachedTokens: number }[];
+  expect(first!.cachedTokens).toBe(0);
+  // Everything but the new message (and its markup) came from the cache.
+  for (const [turn, previous] of [[second!, first!], [third!, second!]] as const) {
+    expect(turn.cachedTokens).toBeGreaterThan(previous.promptTokens);
+    expect(turn.promptTokens - turn.cachedTokens).toBeLessThan(64); // a ~30-token question in the fixture's tiny vocabulary
+  }
+  expect(output.cache.hits).toBe(2);
+});
