@@ -1,5 +1,6 @@
 import { type Backend, type BackendModel, Engine, type StreamPart } from "@hybrid-llm/core";
-import { runPrefixChurn } from "@hybrid-llm/core/testing";
+import { BackendError } from "@hybrid-llm/core";
+import { runPrefixChurn, withFaults } from "@hybrid-llm/core/testing";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "../support/fixtures.js";
 import { compareStreams, maxAbsDifference } from "../support/greedy.js";
@@ -126,6 +127,32 @@ export function definePrefixCacheSuite(name: string, createBackend: () => Promis
       await expectSameAsCold(resumed, prompt, 8);
       await engine.dispose();
       await context.dispose();
+    });
+
+    test("injected faults on real llama.cpp: a failed decode and a failed restore fail only their requests", async () => {
+      const faulty = withFaults(backend, (point, call) =>
+        (point === "decode" && call === 3) || (point === "setState" && call === 1) ? new BackendError({ code: "decode-failed", message: `injected ${point} failure` }) : undefined,
+      );
+      const faultyModel = await faulty.loadModel({ path: await fixturePath("nemotron-3-nano-twin") });
+      const context = await faultyModel.createContext({ ctx: 2048, slots: 2, threads: 1, batch: 256 });
+      const engine = new Engine({ model: faultyModel, context });
+      const prompt = model.tokenize("Tell me about recurrent state and attention caches.");
+      const failedDecode = await engine.complete({ prompt, temperature: 0, maxTokens: 6, ignoreEndOfGeneration: true });
+      expect(failedDecode.reason).toBe("error");
+      expect(BackendError.isInstance(failedDecode.error)).toBe(true);
+      const retried = await run(engine, prompt, { maxTokens: 6 });
+      expect(retried.start.cachedTokens).toBe(0); // the failed slot was cleared, not cached
+      await expectSameAsCold(retried, prompt, 6);
+      // A branch at the end of that prompt resumes from its checkpoint: the first restore fails, the retry works.
+      const branch = concat(prompt, model.tokenize(" And then?", { addSpecial: false }));
+      const failedRestore = await engine.complete({ prompt: branch, temperature: 0, maxTokens: 6 });
+      expect(failedRestore.error?.message).toMatch(/injected setState/);
+      const resumed = await run(engine, branch, { maxTokens: 6 });
+      expect(resumed.start.cachedTokens).toBe(prompt.length);
+      await expectSameAsCold(resumed, branch, 6);
+      expect(engine.stats().slotsBusy).toBe(0);
+      await engine.dispose();
+      await faultyModel.dispose();
     });
 
     test("randomized churn with cancellations and evictions: outputs equal cold runs; the cache returns to idle", async () => {

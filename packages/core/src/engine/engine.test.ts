@@ -3,6 +3,8 @@ import type { BackendContext, BackendModel } from "../backend/index.js";
 import { ContextOverflowError } from "../errors/context-overflow-error.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { QueueFullError } from "../errors/queue-full-error.js";
+import { BackendError } from "../errors/backend-error.js";
+import { withFaults } from "../testing/fault-injection.js";
 import { MockBackend } from "../testing/mock-backend.js";
 import { Engine } from "./engine.js";
 import type { StreamPart } from "./stream-part.js";
@@ -152,18 +154,24 @@ describe("Engine on the MockBackend", () => {
     expectEmpty(engine);
   });
 
-  test("a failing decode ends the requests in it with an error part; the engine returns to empty", async () => {
-    const { engine, model, context } = await setup({ decodeDelayMs: 1 });
-    const running = Promise.all([1, 2, 3].map(() => collect(engine.generate({ prompt: model.tokenize("abc"), temperature: 0, maxTokens: 50, stopTokens: [] }))));
-    while (engine.stats().tokensGenerated < 3) await new Promise((resolve) => setTimeout(resolve, 1));
-    await context.dispose(); // the backend now fails every call
-    const streams = await running;
-    for (const parts of streams) {
-      expect(parts.some((p) => p.type === "error")).toBe(true);
+  test("a failing decode ends the requests in it with a typed error; later requests run and equal cold runs", async () => {
+    const backend = withFaults(new MockBackend({ decodeDelayMs: 1 }), (point, call) =>
+      point === "decode" && call === 4 ? new BackendError({ code: "decode-failed", message: "injected decode failure" }) : undefined,
+    );
+    const model = await backend.loadModel({ bytes: new Uint8Array() });
+    const engine = new Engine({ model, context: await model.createContext({ ctx: 4096, slots: 4 }) });
+    const running = await Promise.all([1, 2, 3].map(() => collect(engine.generate({ prompt: model.tokenize("abc"), temperature: 0, maxTokens: 50, stopTokens: [] }))));
+    for (const parts of running) {
+      const error = parts.find((p) => p.type === "error");
+      expect(error !== undefined && BackendError.isInstance(error.error) && error.error.code === "decode-failed").toBe(true);
       expect(parts.at(-1)).toMatchObject({ type: "finish", reason: "error" });
     }
-    const stats = engine.stats();
-    expect([stats.slotsBusy, stats.poolCellsReserved, stats.queueDepth]).toEqual([0, 0, 0]);
+    // The failed slots were cleared (their state may be inconsistent): the next request is computed afresh.
+    const after = await engine.complete({ prompt: model.tokenize("abc"), temperature: 0, maxTokens: 5 });
+    const cold = (await setup({ slots: 1 })).engine;
+    expect(after.tokens).toEqual((await cold.complete({ prompt: model.tokenize("abc"), temperature: 0, maxTokens: 5 })).tokens);
+    expect(after.usage.cachedPromptTokens).toBe(0);
+    expectEmpty(engine);
   });
 });
 
@@ -178,24 +186,23 @@ describe("Engine under misuse and faults", () => {
     expect((await engine.complete({ prompt, temperature: 0, maxTokens: 3 })).tokens.length).toBeGreaterThan(0);
   });
 
-  test("an admission that fails (the backend throws while preparing the slot) fails that request alone", async () => {
-    const { engine, model, context } = await setup({ slots: 2 });
-    const first = await engine.complete({ prompt: model.tokenize("the cat sat on"), temperature: 0, maxTokens: 4 });
-    // The next request would resume from the first one's cells: make that copy fail once.
-    const seqCopy = context.seqCopy.bind(context);
-    let failures = 0;
-    context.seqCopy = (...args) => {
-      if (failures++ === 0) throw new Error("injected seqCopy failure");
-      return seqCopy(...args);
-    };
-    const failed = await engine.complete({ prompt: model.tokenize("the cat sat on the mat"), temperature: 0, maxTokens: 4, slot: 1 });
+  test("an admission that fails (restoring the state throws) fails that request alone", async () => {
+    const backend = withFaults(new MockBackend(), (point, call) => (point === "setState" && call === 1 ? new BackendError({ code: "unavailable", message: "injected restore failure" }) : undefined));
+    const model = await backend.loadModel({ bytes: new Uint8Array() });
+    const engine = new Engine({ model, context: await model.createContext({ ctx: 4096, slots: 2 }) });
+    const prompt = model.tokenize("the cat sat on");
+    const first = await engine.complete({ prompt, temperature: 0, maxTokens: 4, ignoreEndOfGeneration: true });
+    // Resuming at the end of the first prompt restores its checkpoint: that restore fails once.
+    const branch = Int32Array.from([...prompt, ...model.tokenize(" the mat", { addSpecial: false })]);
+    const failed = await engine.complete({ prompt: branch, temperature: 0, maxTokens: 4 });
     expect(failed.reason).toBe("error");
     expect(failed.error?.message).toMatch(/injected/);
     // Nothing leaked, and the same request now succeeds with the same tokens as a cold engine.
     expect(engine.stats().slotsBusy).toBe(0);
-    const retried = await engine.complete({ prompt: model.tokenize("the cat sat on the mat"), temperature: 0, maxTokens: 4, slot: 1 });
+    const retried = await engine.complete({ prompt: branch, temperature: 0, maxTokens: 4 });
+    expect(retried.usage.cachedPromptTokens).toBe(prompt.length);
     const cold = (await setup({ slots: 1 })).engine;
-    expect(retried.tokens).toEqual((await cold.complete({ prompt: model.tokenize("the cat sat on the mat"), temperature: 0, maxTokens: 4 })).tokens);
+    expect(retried.tokens).toEqual((await cold.complete({ prompt: branch, temperature: 0, maxTokens: 4 })).tokens);
     expect(first.tokens.length).toBe(4);
     expectEmpty(engine);
   });

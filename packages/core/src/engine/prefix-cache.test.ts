@@ -127,6 +127,22 @@ describe("prefix cache on the MockBackend", () => {
     expect(second.tokens).toEqual((await run(cold, branch, { maxTokens: 120, ignoreEndOfGeneration: true })).tokens);
   });
 
+  test("per-slot KV streams (not unified): a turn resumes in its own slot; other slots start cold", async () => {
+    const backend = new MockBackend();
+    const model = await backend.loadModel();
+    const context = await model.createContext({ ctx: 2048, slots: 2, unified: false });
+    const engine = new Engine({ model, context });
+    const turn1 = model.tokenize("user: hello\nassistant: ");
+    const first = await run(engine, turn1, { maxTokens: 8, ignoreEndOfGeneration: true });
+    const turn2 = concat(turn1, first.tokens, model.tokenize("\nuser: more\nassistant: ", { addSpecial: false }));
+    const same = await run(engine, turn2, { maxTokens: 8 });
+    expect(same.start).toMatchObject({ slot: 0, cachedTokens: turn1.length + 7 });
+    // Pinned to the other stream, the cells cannot be shared: cold, and still correct.
+    const other = await run(engine, turn2, { maxTokens: 8, slot: 1 });
+    expect(other.start).toMatchObject({ slot: 1, cachedTokens: 0 });
+    expect(other.tokens).toEqual(same.tokens);
+  });
+
   test("with the cache off nothing is reused and finished slots are cleared", async () => {
     const { engine, model } = await setup({ prefixCache: false });
     const prompt = model.tokenize("same prompt twice");
