@@ -56,6 +56,8 @@ export interface EngineStats {
   /** Milliseconds spent in steps, and the part of it spent waiting for the backend's decode. */
   readonly stepMs: number;
   readonly decodeMs: number;
+  /** Milliseconds the decode in flight has been running (0 when none): a stalled backend shows here. */
+  readonly decodeInFlightMs: number;
   /** The prefix cache: hits, tokens reused and lost, checkpoints. */
   readonly cache: CacheStats;
   readonly active: readonly {
@@ -123,6 +125,7 @@ export class Engine {
   private stepping = false;
   private disposed = false;
   private clearRequested = false;
+  private decodeStartedAt: number | undefined;
   private counters = { promptTokensEvaluated: 0, tokensGenerated: 0, steps: 0, stepMs: 0, decodeMs: 0 };
 
   constructor(options: EngineOptions) {
@@ -210,6 +213,7 @@ export class Engine {
       poolCellsUsed: this.cache.pool.usedCells,
       queueDepth: this.queue.length,
       ...this.counters,
+      decodeInFlightMs: this.stepping && this.decodeStartedAt !== undefined ? performance.now() - this.decodeStartedAt : 0,
       cache,
       active: [...this.active.values()].map((a) => ({
         requestId: a.id,
@@ -393,6 +397,7 @@ export class Engine {
     this.stepping = true;
     let result;
     const decodeStarted = performance.now();
+    this.decodeStartedAt = decodeStarted;
     try {
       result = await this.context.decode(
         {

@@ -3,16 +3,16 @@ import { MockBackend } from "@hybrid-llm/core/testing";
 import { describe, expect, test } from "vitest";
 import { createServer } from "./create-server.js";
 
-async function setup(options: { template?: string; ctx?: number } = {}) {
+async function setup(options: { template?: string; ctx?: number; stallMs?: number } = {}) {
   const model: BackendModel = await new MockBackend().loadModel();
   const served = options.template === undefined ? model : Object.assign(Object.create(model) as BackendModel, { info: { ...model.info, chatTemplate: options.template } });
   const context: BackendContext = await model.createContext({ ctx: options.ctx ?? 1024, slots: 2 });
   const engine = new Engine({ model, context });
   const errors: unknown[] = [];
-  const app = createServer({ engine, model: served, modelName: "mock", apiKey: "k", onError: (error) => errors.push(error) });
+  const app = createServer({ engine, model: served, modelName: "mock", apiKey: "k", onError: (error) => errors.push(error), ...(options.stallMs ? { stallMs: options.stallMs } : {}) });
   const post = (path: string, body: unknown) =>
     app.request(path, { method: "POST", headers: { authorization: "Bearer k", "content-type": "application/json" }, body: JSON.stringify(body) });
-  return { app, post, context, errors };
+  return { app, post, context, engine, errors };
 }
 
 const chat = (extra: Record<string, unknown> = {}) => ({ model: "mock", messages: [{ role: "user", content: "hi" }], max_tokens: 4, temperature: 0, ...extra });
@@ -53,6 +53,26 @@ describe("createServer: refusals and errors (MockBackend)", () => {
     expect(response.status).toBe(400);
     expect(((await response.json()) as { error: { code: string } }).error.code).toBe("context_length_exceeded");
     expect((await post("/v1/chat/completions", chat({ max_tokens: 200 }))).status).toBe(200);
+  });
+
+  test("/health reports a stalled backend (a decode that does not return) with 503", async () => {
+    const { app, post, context, engine } = await setup({ stallMs: 30 });
+    let release: () => void = () => {};
+    const stall = new Promise<void>((resolve) => (release = resolve));
+    const decode = context.decode.bind(context);
+    context.decode = async (...args) => {
+      await stall; // the first decode hangs until released
+      return decode(...args);
+    };
+    const pending = post("/v1/chat/completions", chat());
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    const stalled = await app.request("/health");
+    expect(stalled.status).toBe(503);
+    expect(((await stalled.json()) as { status: string }).status).toBe("stalled");
+    release();
+    expect((await pending).status).toBe(200);
+    await engine.idle();
+    expect((await app.request("/health")).status).toBe(200);
   });
 
   test("a template's raise_exception is the request's fault: 400 with the template's message", async () => {

@@ -37,6 +37,8 @@ export interface ServerOptions {
   readonly defaultMaxTokens?: number;
   /** Extra facts for GET /slots (backend, device, plan). */
   readonly describe?: () => Record<string, unknown>;
+  /** /health answers 503 when one decode has run longer than this (a stalled backend). Defaults to 120,000 ms. */
+  readonly stallMs?: number;
   /** Called with every internal error answered with a generic 500 (the client never sees its text). Defaults to stderr. */
   readonly onError?: (error: unknown) => void;
 }
@@ -159,7 +161,11 @@ export function createServer(options: ServerOptions): Hono {
   const app = new Hono();
 
   app.onError((error, c) => openAiError(c, error, options.onError));
-  app.get("/health", (c) => c.json({ status: "ok", model: options.modelName }));
+  app.get("/health", (c) => {
+    const inFlight = engine.stats().decodeInFlightMs;
+    if (inFlight > (options.stallMs ?? 120_000)) return c.json({ status: "stalled", model: options.modelName, decodeInFlightMs: Math.round(inFlight) }, 503);
+    return c.json({ status: "ok", model: options.modelName });
+  });
   // With a key, everything but /health needs it (/metrics and /slots reveal the device and live requests).
   if (options.apiKey !== undefined) app.use("*", requireKey(options.apiKey));
   app.get("/metrics", (c) => c.text(metrics.render(engine.stats()), 200, { "content-type": "text/plain; version=0.0.4" }));
