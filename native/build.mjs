@@ -78,6 +78,8 @@ async function main() {
     "-Wno-unused-function",
     "-DNAPI_VERSION=8",
     "-DNAPI_CPP_EXCEPTIONS",
+    // Any C++ exception (std::bad_alloc, …) escaping a method becomes a JavaScript Error instead of terminating.
+    "-DNODE_ADDON_API_CPP_EXCEPTIONS_ALL",
     "-DNODE_ADDON_API_DISABLE_DEPRECATED",
     `-I${nodeApiInclude}`,
     `-I${addonApiInclude}`,

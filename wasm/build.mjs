@@ -105,7 +105,7 @@ async function main() {
   const flags = [
     "-std=c++17", "-O3", ...common,
     // emnapi runs async work and thread-safe functions on the one thread (setImmediate), so the binding keeps them.
-    "-DHYBRID_LLM_STATIC_LLAMA", "-DNAPI_HAS_THREADS=1", "-DNAPI_VERSION=8", "-DNAPI_CPP_EXCEPTIONS", "-DNODE_ADDON_API_DISABLE_DEPRECATED",
+    "-DHYBRID_LLM_STATIC_LLAMA", "-DNAPI_HAS_THREADS=1", "-DNAPI_VERSION=8", "-DNAPI_CPP_EXCEPTIONS", "-DNODE_ADDON_API_CPP_EXCEPTIONS_ALL", "-DNODE_ADDON_API_DISABLE_DEPRECATED",
     `-I${join(emnapi, "include", "node")}`, `-I${packageDir("node-addon-api")}`,
     `-I${join(checkout, "include")}`, `-I${join(checkout, "ggml", "include")}`,
   ];

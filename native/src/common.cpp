@@ -18,7 +18,9 @@ void throw_error(Napi::Env env, const char * code, const std::string & message) 
 namespace {
 std::mutex log_mutex;
 std::string log_all;
-std::string log_problems;
+// Problems are kept per thread: llama.cpp logs on the thread doing the work, so concurrent loads and decodes (each
+// on its own worker thread) each read their own reasons, never another's.
+thread_local std::string log_problems;
 bool log_echo = false;
 constexpr size_t log_limit = 4 << 20;  // keep the newest 4 MiB: a long-running server must not grow without bound
 
@@ -27,13 +29,13 @@ void trim(std::string & text) {
 }
 
 void on_log(ggml_log_level level, const char * text, void *) {
-    std::lock_guard<std::mutex> lock(log_mutex);
-    log_all += text;
-    trim(log_all);
     if (level == GGML_LOG_LEVEL_ERROR || level == GGML_LOG_LEVEL_WARN) {
         log_problems += text;
         trim(log_problems);
     }
+    std::lock_guard<std::mutex> lock(log_mutex);
+    log_all += text;
+    trim(log_all);
     if (log_echo) fputs(text, stderr);
 }
 }  // namespace
@@ -50,7 +52,6 @@ std::string log_take_all() {
 }
 
 std::string log_take_problems() {
-    std::lock_guard<std::mutex> lock(log_mutex);
     std::string out;
     out.swap(log_problems);
     while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();

@@ -41,7 +41,10 @@ Context::Context(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Context>(in
 }
 
 Context::~Context() {
+    // Reached when JavaScript dropped the context without dispose(): free it and let its model go, or the model
+    // would count it as live forever and refuse to be disposed.
     if (ctx != nullptr && !busy) llama_api.llama_free(ctx);
+    if (model != nullptr) model->release();
 }
 
 void Context::release_model() {

@@ -65,10 +65,10 @@ public:
           gpu_layers(gpu_layers), use_mmap(use_mmap) {
         owner_ref = Napi::Persistent(owner_object);
         if (bytes.IsTypedArray()) {
+            // A copy, taken here on the JavaScript thread: the caller's buffer may be detached or changed while the
+            // worker thread reads.
             auto array = bytes.As<Napi::Uint8Array>();
-            data = array.Data();
-            size = array.ByteLength();
-            bytes_ref = Napi::Persistent(bytes.As<Napi::Object>());  // keep the bytes alive while loading
+            copy.assign(array.Data(), array.Data() + array.ByteLength());
         }
         progress.abort_requested = &owner->abort_requested;
         if (on_progress.IsFunction()) {
@@ -85,17 +85,18 @@ public:
         params.progress_callback = progress_callback;
         params.progress_callback_user_data = &progress;
         log_take_problems();
-        if (data != nullptr) {
+        if (!copy.empty()) {
             // Bytes: no mmap (the file is memory already), no lazy reads (they need mmap).
             params.load_mode = LLAMA_LOAD_MODE_NONE;
             params.lazy_mode = LLAMA_LAZY_MODE_OFF;
-            FILE * file = fmemopen(const_cast<uint8_t *>(data), size, "rb");
+            FILE * file = fmemopen(copy.data(), copy.size(), "rb");
             if (file == nullptr) {
                 SetError("fmemopen failed");
                 return;
             }
             result = llama_api.llama_model_load_from_file_ptr(file, params);
             fclose(file);
+            std::vector<uint8_t>().swap(copy);  // llama.cpp holds its own copy of the weights now
         } else {
             params.load_mode = use_mmap ? LLAMA_LOAD_MODE_AUTO : LLAMA_LOAD_MODE_NONE;
             result = llama_api.llama_model_load_from_file(path.c_str(), params);
@@ -127,10 +128,8 @@ private:
     Napi::Promise::Deferred deferred;
     Model * owner;
     Napi::ObjectReference owner_ref;
-    Napi::ObjectReference bytes_ref;
     std::string path;
-    const uint8_t * data = nullptr;
-    size_t size = 0;
+    std::vector<uint8_t> copy;
     int32_t gpu_layers;
     bool use_mmap;
     ProgressData progress;
