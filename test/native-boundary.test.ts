@@ -12,7 +12,7 @@ test("model bytes detached and dropped while the load runs on a worker thread: t
     await expected.dispose();
     const loading = backend.loadModel({ bytes });
     // Detach the caller's buffer (its memory moves to a clone that is dropped at once) and overwrite what is left.
-    structuredClone(bytes.buffer, { transfer: [bytes.buffer] });
+    structuredClone(bytes.buffer, { transfer: [bytes.buffer as ArrayBuffer] });
     expect(bytes.byteLength).toBe(0);
     const model = await loading;
     expect([...model.tokenize("hello world")]).toEqual([...reference]);
