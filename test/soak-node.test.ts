@@ -1,0 +1,63 @@
+import { Engine } from "@hybrid-llm/core";
+import { NodeBackend } from "@hybrid-llm/node";
+import { startServer } from "@hybrid-llm/server";
+import { expect, test } from "vitest";
+// @ts-expect-error — a plain ESM script shared with scripts/soak.mjs, no declarations
+import { soak } from "../scripts/soak-driver.mjs";
+import { fixturePath } from "./support/fixtures.js";
+
+interface Tally {
+  sent: number;
+  ok: number;
+  cancelled: number;
+  refused: number;
+  unexpected: string[];
+  ms: number;
+}
+
+test("soak: 2,000 requests on loopback (streaming and not, client cancels, shared prefixes, refusals) — every request ends once, the engine returns to idle, RSS stays bounded", async () => {
+  const backend = await NodeBackend.create({ gpu: false });
+  const model = await backend.loadModel({ path: await fixturePath("tiny") });
+  const context = await model.createContext({ ctx: 8192, slots: 4, threads: 1, batch: 256 });
+  const engine = new Engine({ model, context, maxQueue: 64 });
+  const server = await startServer({ engine, model, modelName: "tiny", apiKey: "soak", port: 0, maxTokensLimit: 64 });
+  try {
+    const run = (requests: number, seed: number) => soak({ url: server.url, apiKey: "soak", model: "tiny", requests, seed, concurrency: 16 }) as Promise<Tally>;
+    const ended = async () => {
+      const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: "Bearer soak" } })).text();
+      // Requests the engine ran (refusals before any work are counted as "rejected").
+      return [...metrics.matchAll(/^hybrid_llm_requests_total\{reason="(\w+)"\} (\d+)$/gm)].reduce((n, m) => (m[1] === "rejected" ? n : n + Number(m[2])), 0);
+    };
+    await run(100, 1); // warm-up: allocator pools, JIT
+    await engine.idle();
+    const endedBefore = await ended();
+    const rssBefore = process.memoryUsage().rss;
+    const tally = await run(2000, 2);
+    await engine.idle();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // late disconnects reach the engine
+    await engine.idle();
+    const rssGrowth = process.memoryUsage().rss - rssBefore;
+    console.log(`soak: ${JSON.stringify({ ...tally, unexpected: tally.unexpected.length })}, RSS +${(rssGrowth / 2 ** 20).toFixed(1)} MiB`);
+
+    expect(tally.unexpected).toEqual([]);
+    expect(tally.sent).toBe(2000);
+    expect(tally.ok).toBeGreaterThan(1500);
+    expect(tally.cancelled).toBeGreaterThan(50);
+    expect(tally.refused).toBeGreaterThan(50);
+
+    // Every request that reached the engine (all but the refused ones) ended exactly once, as the server counted it.
+    expect((await ended()) - endedBefore).toBe(tally.sent - tally.refused);
+    // Idle: nothing running or waiting; the pool holds only cached prefixes; checkpoints within their budget.
+    const stats = engine.stats();
+    expect([stats.slotsBusy, stats.queueDepth, stats.active.length, stats.poolCellsReserved - stats.poolCellsCached]).toEqual([0, 0, 0, 0]);
+    expect(stats.cache.checkpointBytes).toBeLessThanOrEqual(stats.cache.checkpointBudgetBytes);
+    expect(stats.cache.hits).toBeGreaterThan(100);
+    engine.clearCache();
+    expect([engine.stats().poolCellsReserved, engine.stats().cache.checkpointBytes]).toEqual([0, 0]);
+    expect(rssGrowth).toBeLessThan(256 * 2 ** 20);
+  } finally {
+    await server.close();
+    await engine.dispose();
+    await backend.dispose();
+  }
+});
