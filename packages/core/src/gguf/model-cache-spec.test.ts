@@ -44,6 +44,36 @@ describe("cacheSpecFromMetadata", () => {
     expect(() => cacheSpecFromMetadata(meta({ ...base, "mamba2.block_count": u32(0) }))).toThrow(/block_count/);
   });
 
+  test("metadata llama.cpp's loader asserts on (an abort of the process) is refused first: vocabulary and experts", () => {
+    const base: Record<string, GgufValue> = {
+      "general.architecture": { type: "string", value: "mamba2" },
+      "mamba2.block_count": u32(2),
+      "mamba2.context_length": u32(4096),
+      "mamba2.embedding_length": u32(64),
+      "mamba2.ssm.conv_kernel": u32(4),
+      "mamba2.ssm.inner_size": u32(128),
+      "mamba2.ssm.state_size": u32(16),
+      "mamba2.ssm.time_step_rank": u32(4),
+      "mamba2.ssm.group_count": u32(1),
+      "tokenizer.ggml.tokens": { type: "array", elementType: "string", value: ["a", "b", "c"] },
+      "tokenizer.ggml.scores": { type: "array", elementType: "float32", value: [0, 0, 0] },
+    };
+    expect(cacheSpecFromMetadata(meta(base)).vocabSize).toBe(3);
+    const refused = (entries: Record<string, GgufValue>, pattern: RegExp) => {
+      const error = catchError(() => cacheSpecFromMetadata(meta({ ...base, ...entries })));
+      expect(ModelMetadataError.isInstance(error), JSON.stringify(entries)).toBe(true);
+      expect((error as Error).message).toMatch(pattern);
+    };
+    refused({ "tokenizer.ggml.tokens": { type: "array", elementType: "string", value: ["a", "b", "a"] } }, /appear more than once/);
+    refused({ "tokenizer.ggml.scores": { type: "array", elementType: "float32", value: [0, 0] } }, /one entry per token \(3\)/);
+    refused({ "mamba2.expert_count": u32(8), "mamba2.expert_used_count": u32(0) }, /expert_used_count.*at least 1/);
+    refused({ "mamba2.expert_count": u32(8), "mamba2.expert_used_count": u32(9) }, /exceeds expert_count 8/);
+    refused({ "mamba2.expert_count": u32(2048), "mamba2.expert_used_count": u32(2) }, /exceeds 1024/);
+    refused({ "mamba2.expert_used_count": u32(2) }, /exceeds expert_count 0/);
+    refused({ "mamba2.expert_count": u32(8), "mamba2.expert_used_count": u32(2), "mamba2.expert_group_count": u32(3), "mamba2.expert_group_used_count": u32(1) }, /must divide/);
+    expect(cacheSpecFromMetadata(meta({ ...base, "mamba2.expert_count": u32(8), "mamba2.expert_used_count": u32(2) })).vocabSize).toBe(3);
+  });
+
   test("Qwen3-Next: full attention every 4th layer unless recurrent_layers says otherwise; MTP blocks excluded", () => {
     const base: Record<string, GgufValue> = {
       "general.architecture": { type: "string", value: "qwen3next" },

@@ -7,6 +7,34 @@ import type { GgufValue } from "./value-types.js";
 
 const LLAMA_MAX_LAYERS = 512;
 
+const LLAMA_MAX_EXPERTS = 1024;
+
+/**
+ * The mixture-of-experts counts, checked as `llama_model_base::load_hparams` asserts them (a failed assert aborts the
+ * process): at most LLAMA_MAX_EXPERTS experts, each layer routing to at most that many, at least one when there are
+ * experts and none when there are not; expert groups fewer than experts, dividing them, with some but not all used.
+ */
+function checkExperts(keys: MetadataReader, layerCountAll: number, zeros: readonly number[]): void {
+  const experts = keys.uint("expert_count", 0);
+  const usedMax = Math.max(0, ...keys.uintPerLayer("expert_used_count", layerCountAll, zeros));
+  const groups = keys.uint("expert_group_count", 0);
+  const groupsUsed = keys.uint("expert_group_used_count", 0);
+  const fail = (suffix: string, message: string) => {
+    throw new ModelMetadataError({ key: keys.key(suffix), message });
+  };
+  if (experts > LLAMA_MAX_EXPERTS) fail("expert_count", `${experts} exceeds ${LLAMA_MAX_EXPERTS}`);
+  if (usedMax > experts) fail("expert_used_count", `${usedMax} exceeds expert_count ${experts}`);
+  if (experts > 0) {
+    if (usedMax === 0) fail("expert_used_count", "must be at least 1 when the model has experts");
+    if (groups >= experts) fail("expert_group_count", `${groups} must be below expert_count ${experts}`);
+    if (groups > 1 && (experts % groups !== 0 || groupsUsed === 0 || groupsUsed >= groups)) {
+      fail("expert_group_used_count", `expert groups must divide expert_count and some but not all be used (${groupsUsed} of ${groups})`);
+    }
+  } else if (groups !== 0) {
+    fail("expert_group_count", "must be 0 without experts");
+  }
+}
+
 /** The hyperparameters every architecture reads (`llama_model_base::load_hparams`). */
 function commonHparams(keys: MetadataReader): CommonHparams {
   const layerCountAll = keys.uint("block_count");
@@ -18,6 +46,7 @@ function commonHparams(keys: MetadataReader): CommonHparams {
     throw new ModelMetadataError({ key: keys.key("nextn_predict_layers"), message: `${nextnLayerCount} exceeds block_count` });
   }
   const zeros = new Array<number>(layerCountAll).fill(0);
+  checkExperts(keys, layerCountAll, zeros);
   const embeddingLength = keys.uint("embedding_length");
   const headCount = keys.uintPerLayer("attention.head_count", layerCountAll, zeros);
   // n_head_kv defaults to n_head.
@@ -45,10 +74,28 @@ function commonHparams(keys: MetadataReader): CommonHparams {
   };
 }
 
+/**
+ * The vocabulary size, after the checks llama.cpp's vocabulary loader makes with asserts (a failed one aborts the
+ * process): token strings are strings and unique (`id_to_token.size() == token_to_id.size()`), and the per-token
+ * arrays it indexes by token id are as long as the token list.
+ */
 function vocabSizeOf(metadata: ReadonlyMap<string, GgufValue>, keys: MetadataReader): number | undefined {
   const tokens = metadata.get("tokenizer.ggml.tokens");
-  if (tokens?.type === "array") return tokens.value.length;
-  return keys.has("vocab_size") ? keys.uint("vocab_size") : undefined;
+  if (tokens === undefined) return keys.has("vocab_size") ? keys.uint("vocab_size") : undefined;
+  if (tokens.type !== "array" || tokens.elementType !== "string") {
+    throw new ModelMetadataError({ key: "tokenizer.ggml.tokens", message: "must be an array of strings" });
+  }
+  const distinct = new Set(tokens.value);
+  if (distinct.size !== tokens.value.length) {
+    throw new ModelMetadataError({ key: "tokenizer.ggml.tokens", message: `${tokens.value.length - distinct.size} token string(s) appear more than once` });
+  }
+  for (const key of ["tokenizer.ggml.scores", "tokenizer.ggml.token_type"]) {
+    const values = metadata.get(key);
+    if (values !== undefined && (values.type !== "array" || values.value.length !== tokens.value.length)) {
+      throw new ModelMetadataError({ key, message: `must be an array with one entry per token (${tokens.value.length})` });
+    }
+  }
+  return tokens.value.length;
 }
 
 function deepFreeze<T>(value: T): T {

@@ -1,9 +1,9 @@
 import { describe, expect, test } from "vitest";
+import { mutateGguf } from "../testing/gguf-mutations.js";
 import { catchError } from "../testing/catch-error.js";
 import { HybridLlmError } from "../errors/hybrid-llm-error.js";
 import { InvalidGgufError } from "../errors/invalid-gguf-error.js";
 import { buildFixture } from "../fixtures/profiles.js";
-import { SeededRandom } from "../fixtures/random.js";
 import { ggmlTypeByName } from "./ggml-types.js";
 import { cacheSpecFromMetadata } from "./model-cache-spec.js";
 import { parseGguf, parseGgufPrefix } from "./reader.js";
@@ -107,36 +107,9 @@ describe("parseGguf", () => {
 
 describe("fuzzing the reader with mutated and truncated fixtures", () => {
   test("1,200 damaged copies of the tiny fixture each end in a valid spec or a typed error", () => {
-    const original = buildFixture("tiny");
-    const headerLength = parseGguf(original).dataOffset;
-    const random = new SeededRandom(7);
     const outcomes = { spec: 0, typedError: 0 };
     const heapBefore = process.memoryUsage().heapUsed;
-    const cases: Uint8Array[] = [];
-    for (let i = 0; i < 400; i++) {
-      // Truncations, mostly inside the header where the parser works.
-      const cut = i % 4 === 0 ? Math.floor(random.between(0, original.length)) : Math.floor(random.between(0, headerLength + 64));
-      cases.push(original.subarray(0, cut));
-    }
-    for (let i = 0; i < 800; i++) {
-      const copy = original.slice();
-      const view = new DataView(copy.buffer);
-      const at = Math.floor(random.between(0, headerLength - 8));
-      switch (i % 4) {
-        case 0: // flip a few random bits
-          for (let k = 0; k < 1 + (i % 7); k++) copy[Math.floor(random.between(0, headerLength))]! ^= 1 << (k % 8);
-          break;
-        case 1: // a wild 64-bit length or count
-          view.setBigUint64(at, [2n ** 63n, 2n ** 32n + 1n, 0xffffffffffffffffn, BigInt(original.length)][i % 4 === 1 ? (i >> 2) % 4 : 0]!, true);
-          break;
-        case 2: // a wild 32-bit type id, dimension count or value
-          view.setUint32(at, [0xffffffff, 13, 9, 5, 0, 512][(i >> 2) % 6]!, true);
-          break;
-        default: // zero a stretch
-          copy.fill(0, at, at + 1 + ((i >> 2) % 32));
-      }
-      cases.push(copy);
-    }
+    const cases = [...mutateGguf(buildFixture("tiny"), 1200)];
     for (const bytes of cases) {
       try {
         const file = parseGguf(bytes);

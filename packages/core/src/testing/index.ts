@@ -7,3 +7,4 @@
 export { MockBackend, type MockBackendOptions } from "./mock-backend.js";
 export { type PrefixChurnOptions, type PrefixChurnReport, runPrefixChurn } from "./prefix-churn.js";
 export { type FaultPlan, type FaultPoint, withFaults } from "./fault-injection.js";
+export { mutateGguf } from "./gguf-mutations.js";
