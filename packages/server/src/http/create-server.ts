@@ -14,7 +14,6 @@ import {
 import { type Context, Hono } from "hono";
 import { timingSafeEqual } from "node:crypto";
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { AnswerTokens } from "./answer-tokens.js";
@@ -125,6 +124,32 @@ function openAiError(c: Context, error: unknown, onError: ((error: unknown) => v
   return c.json({ error: { message: "internal server error", type: "server_error", param: null, code: null } }, 500);
 }
 
+/**
+ * The request body as text, at most `maxBytes`. A larger body is still read to its end (up to 64 MiB, then the
+ * connection is closed) before the 413 goes out: answering while the client is still sending would reset a
+ * keep-alive connection, and the client would see a socket error instead of the 413.
+ */
+async function readLimited(c: Context, maxBytes: number): Promise<string> {
+  const drainLimit = Math.max(maxBytes, 64 << 20);
+  const reader = c.req.raw.body?.getReader();
+  if (reader === undefined) return "";
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total <= maxBytes) chunks.push(value);
+    else if (total > drainLimit) {
+      await reader.cancel();
+      c.header("Connection", "close");
+      break;
+    }
+  }
+  if (total > maxBytes) throw new RequestError(413, `request body too large (more than ${maxBytes} bytes)`);
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
 function defaultOnError(error: unknown): void {
   process.stderr.write(`[hybrid-llm server] ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
 }
@@ -187,19 +212,14 @@ export function createServer(options: ServerOptions): Hono {
     });
   });
 
-  app.use(
-    "/v1/*",
-    bodyLimit({
-      maxSize: options.maxBodyBytes ?? 1 << 20,
-      onError: (c) => c.json({ error: { message: "request body too large", type: "invalid_request_error", param: null, code: null } }, 413),
-    }),
-  );
   app.get("/v1/models", (c) => c.json({ object: "list", data: [{ id: options.modelName, object: "model", created: 0, owned_by: "hybrid-llm" }] }));
 
+  const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
   const readBody = async <T>(c: Context, known: ReadonlySet<string>): Promise<T & Record<string, unknown>> => {
+    const text = await readLimited(c, maxBodyBytes);
     let body: unknown;
     try {
-      body = await c.req.json();
+      body = JSON.parse(text);
     } catch {
       throw new RequestError(400, "the body is not valid JSON");
     }
