@@ -7,6 +7,18 @@ import type { GgufValue } from "./value-types.js";
 
 const meta = (entries: Record<string, GgufValue>) => new Map(Object.entries(entries));
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
+/** A minimal valid Mamba2 (purely recurrent) model's metadata. */
+const mamba2 = {
+  "general.architecture": { type: "string", value: "mamba2" } as GgufValue,
+  "mamba2.block_count": u32(2),
+  "mamba2.context_length": u32(4096),
+  "mamba2.embedding_length": u32(64),
+  "mamba2.ssm.conv_kernel": u32(4),
+  "mamba2.ssm.inner_size": u32(128),
+  "mamba2.ssm.state_size": u32(16),
+  "mamba2.ssm.time_step_rank": u32(4),
+  "mamba2.ssm.group_count": u32(1),
+};
 
 describe("cacheSpecFromMetadata", () => {
   test("an unknown architecture is an UnsupportedArchitectureError naming it", () => {
@@ -17,17 +29,7 @@ describe("cacheSpecFromMetadata", () => {
   });
 
   test("a missing required key, a wrong type, a wrong array length: ModelMetadataError naming the key", () => {
-    const base = {
-      "general.architecture": { type: "string", value: "mamba2" } as GgufValue,
-      "mamba2.block_count": u32(2),
-      "mamba2.context_length": u32(4096),
-      "mamba2.embedding_length": u32(64),
-      "mamba2.ssm.conv_kernel": u32(4),
-      "mamba2.ssm.inner_size": u32(128),
-      "mamba2.ssm.state_size": u32(16),
-      "mamba2.ssm.time_step_rank": u32(4),
-      "mamba2.ssm.group_count": u32(1),
-    };
+    const base = mamba2;
     const spec = cacheSpecFromMetadata(meta(base));
     expect(spec.kind).toBe("recurrent");
     expect(spec.attention.layers).toEqual([]);
@@ -46,15 +48,7 @@ describe("cacheSpecFromMetadata", () => {
 
   test("metadata llama.cpp's loader asserts on (an abort of the process) is refused first: vocabulary and experts", () => {
     const base: Record<string, GgufValue> = {
-      "general.architecture": { type: "string", value: "mamba2" },
-      "mamba2.block_count": u32(2),
-      "mamba2.context_length": u32(4096),
-      "mamba2.embedding_length": u32(64),
-      "mamba2.ssm.conv_kernel": u32(4),
-      "mamba2.ssm.inner_size": u32(128),
-      "mamba2.ssm.state_size": u32(16),
-      "mamba2.ssm.time_step_rank": u32(4),
-      "mamba2.ssm.group_count": u32(1),
+      ...mamba2,
       "tokenizer.ggml.tokens": { type: "array", elementType: "string", value: ["a", "b", "c"] },
       "tokenizer.ggml.scores": { type: "array", elementType: "float32", value: [0, 0, 0] },
     };
