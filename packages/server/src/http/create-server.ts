@@ -284,12 +284,18 @@ export function createServer(options: ServerOptions): Hono {
     const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const started = performance.now();
+    // A client that goes away cancels its request. The listener must come off when the request ends: the runtime
+    // keeps a request's signal alive until the request is collected, and the listener would keep this whole
+    // context (request, response, parts) alive with it — a leak per request.
     const controller = new AbortController();
-    c.req.raw.signal?.addEventListener("abort", () => controller.abort(), { once: true });
+    const onClientGone = () => controller.abort();
+    c.req.raw.signal?.addEventListener("abort", onClientGone, { once: true });
+    const detachClient = () => c.req.raw.signal?.removeEventListener("abort", onClientGone);
     let stream: AsyncIterable<StreamPart>;
     try {
       stream = engine.generate(generation(body, prompt, controller.signal, checkpointAt));
     } catch (error) {
+      detachClient();
       metrics.recordRequest("rejected");
       throw error;
     }
@@ -307,8 +313,10 @@ export function createServer(options: ServerOptions): Hono {
       prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
     });
     let firstTokenAt: number | undefined;
-    const record = (reason: FinishReason) =>
+    const record = (reason: FinishReason) => {
+      detachClient();
       metrics.recordRequest(reason, (performance.now() - started) / 1000, firstTokenAt === undefined ? undefined : (firstTokenAt - started) / 1000);
+    };
 
     if (body.stream === true) {
       const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
