@@ -177,11 +177,6 @@ export class CacheCoordinator {
     return this.phase.length;
   }
 
-  /** Whether a request needing `cells` could ever be admitted (on an empty cache). */
-  couldEverFit(cells: number): boolean {
-    return cells <= this.pool.capacity && cells <= this.pool.perSequenceLimit;
-  }
-
   /** Slots neither serving a request nor already claimed: what a new request could get without waiting. */
   get freeSlots(): number {
     return this.phase.filter((p) => p !== "active").length;
