@@ -31,7 +31,7 @@ const backend = await NodeBackend.create({ gpu: false });
 const model = await backend.loadModel({ path });
 const context = await model.createContext({ ctx: 16384, slots: Number(values.slots), threads: 1, batch: 256 });
 const engine = new Engine({ model, context, maxQueue: 256 });
-const server = await startServer({ engine, model, modelName: "soak", apiKey: "soak", port: 0, maxTokensLimit: 64 });
+const server = await startServer({ engine, modelName: "soak", apiKey: "soak", port: 0, maxTokensLimit: 64 });
 const rssBefore = process.memoryUsage().rss;
 const tally = await soak({
   url: server.url,

@@ -18,7 +18,7 @@ describe("OpenAI-compatible server on loopback (node backend, twin fixture), wit
     model = await backend.loadModel({ path: await fixturePath("nemotron-3-nano-twin") });
     context = await model.createContext({ ctx: 8192, slots: 4, threads: 1, batch: 256 });
     engine = new Engine({ model, context, maxQueue: 2 });
-    server = await startServer({ engine, model, modelName: "twin", apiKey: "secret", port: 0, maxTokensLimit: 64 });
+    server = await startServer({ engine, modelName: "twin", apiKey: "secret", port: 0, maxTokensLimit: 64 });
     client = new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "secret", maxRetries: 0 });
   });
   afterAll(async () => {
@@ -44,7 +44,7 @@ describe("OpenAI-compatible server on loopback (node backend, twin fixture), wit
   test("a 3-turn chat: turns 2 and 3 evaluate only the new message, cached_tokens says so, answers equal a cold server's", async () => {
     const coldContext = await model.createContext({ ctx: 4096, slots: 1, threads: 1, batch: 256 });
     const coldEngine = new Engine({ model, context: coldContext, prefixCache: false });
-    const cold = await startServer({ engine: coldEngine, model, modelName: "twin", port: 0 });
+    const cold = await startServer({ engine: coldEngine, modelName: "twin", port: 0 });
     const coldClient = new OpenAI({ baseURL: `${cold.url}/v1`, apiKey: "none", maxRetries: 0 });
     try {
       const history: { role: "system" | "user" | "assistant"; content: string }[] = [{ role: "system", content: "You answer in one line." }];

@@ -30,7 +30,7 @@ test("soak: 2,000 requests on loopback (streaming and not, client cancels, share
   const model = await backend.loadModel({ path: await fixturePath("tiny") });
   const context = await model.createContext({ ctx: 8192, slots: 4, threads: 1, batch: 256 });
   const engine = new Engine({ model, context, maxQueue: 64 });
-  const server = await startServer({ engine, model, modelName: "tiny", apiKey: "soak", port: 0, maxTokensLimit: 64 });
+  const server = await startServer({ engine, modelName: "tiny", apiKey: "soak", port: 0, maxTokensLimit: 64 });
   try {
     const run = (requests: number, seed: number) => soak({ url: server.url, apiKey: "soak", model: "tiny", requests, seed, concurrency: 16 }) as Promise<Tally>;
     const ended = async () => {

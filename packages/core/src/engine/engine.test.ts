@@ -231,3 +231,98 @@ describe("Engine under misuse and faults", () => {
     expect((await Promise.all(burst)).every((c) => c.reason !== "error")).toBe(true);
   });
 });
+
+describe("Engine when the backend crashes", () => {
+  /** 2 slots, requests of 40 tokens; the backend crashes at the 5th decode (both slots running, two queued). */
+  async function crashing(reopen: "none" | "works" | "fails") {
+    const backends: MockBackend[] = [];
+    const open = async () => {
+      const inner = new MockBackend({ decodeDelayMs: 1 });
+      backends.push(inner);
+      const faulty = withFaults(inner, (point, call) => (backends.length === 1 && point === "decode" && call === 5 ? "crash" : undefined));
+      const model = await faulty.loadModel({ bytes: new Uint8Array() });
+      return { model, context: await model.createContext({ ctx: 4096, slots: 2 }) };
+    };
+    const first = await open();
+    const reopened: BackendError[] = [];
+    const engine = new Engine({
+      ...first,
+      ...(reopen === "none"
+        ? {}
+        : {
+            reopen: async (crash: BackendError) => {
+              reopened.push(crash);
+              if (reopen === "fails") throw new BackendError({ code: "load-failed", message: "injected: the model file is gone" });
+              return open();
+            },
+          }),
+    });
+    const prompts = ["the cat sat on", "once upon a time", "abc", "xyz xyz"].map((text) => first.model.tokenize(text));
+    const streams = prompts.map((prompt) => collect(engine.generate({ prompt, temperature: 0, maxTokens: 40, stopTokens: [], ignoreEndOfGeneration: true })));
+    return { engine, model: first.model, prompts, results: await Promise.all(streams), reopened };
+  }
+  const crashError = (parts: StreamPart[]) => parts.find((p) => p.type === "error")?.error;
+  const isCrash = (error: unknown) => BackendError.isInstance(error) && error.code === "crashed";
+
+  test("with reopen: the running requests fail with the crash, the queued ones run on the new backend with their cold tokens", async () => {
+    const { engine, prompts, results, reopened } = await crashing("works");
+    expect(reopened.length).toBe(1);
+    expect(isCrash(reopened[0])).toBe(true);
+    for (const parts of results.slice(0, 2)) {
+      expect(isCrash(crashError(parts))).toBe(true);
+      expect(parts.filter((p) => p.type === "finish")).toMatchObject([{ reason: "error" }]);
+    }
+    const cold = (await setup({ slots: 1 })).engine;
+    for (const [i, parts] of results.slice(2).entries()) {
+      expect(crashError(parts)).toBeUndefined();
+      const tokens = parts.flatMap((p) => (p.type === "token" ? [p.token] : []));
+      expect(tokens).toEqual((await cold.complete({ prompt: prompts[i + 2]!, temperature: 0, maxTokens: 40, stopTokens: [], ignoreEndOfGeneration: true })).tokens);
+    }
+    const stats = engine.stats();
+    expect([stats.state, stats.restarts]).toEqual(["running", 1]);
+    // The new backend serves; the old one's cached prefixes died with it (nothing is resumed from it).
+    const again = await engine.complete({ prompt: prompts[0]!, temperature: 0, maxTokens: 3 });
+    expect([again.reason, again.usage.cachedPromptTokens]).toEqual(["length", 0]);
+    expect(engine.model).not.toBe((await setup()).model);
+    expectEmpty(engine);
+    await engine.dispose();
+  });
+
+  test("without reopen, or when reopening fails: everything in flight fails once, and the engine refuses new work with the reason", async () => {
+    for (const mode of ["none", "fails"] as const) {
+      const { engine, results } = await crashing(mode);
+      for (const parts of results) {
+        expect(parts.filter((p) => p.type === "finish")).toMatchObject([{ reason: "error" }]);
+        expect(crashError(parts)).toBeDefined();
+      }
+      expect(isCrash(crashError(results[0]!))).toBe(true);
+      if (mode === "fails") expect(crashError(results[3]!)?.message).toMatch(/injected: the model file is gone/);
+      expect(engine.stats().state).toBe("failed");
+      expect(() => engine.generate({ prompt: Int32Array.of(1, 97) })).toThrow(mode === "none" ? /crashed/ : /model file is gone/);
+      await engine.dispose(); // does not throw on the dead backend
+    }
+  });
+
+  test("a crash first seen on a cancel between steps is recovered from, not thrown at the caller", async () => {
+    const backend = new MockBackend({ decodeDelayMs: 1 });
+    const model = await backend.loadModel();
+    const engine = new Engine({
+      model,
+      context: await model.createContext({ ctx: 4096, slots: 1 }),
+      reopen: async () => {
+        const fresh = await new MockBackend().loadModel();
+        return { model: fresh, context: await fresh.createContext({ ctx: 4096, slots: 1 }) };
+      },
+    });
+    const controller = new AbortController();
+    const running = engine.complete({ prompt: model.tokenize("abc"), temperature: 0, maxTokens: 200, stopTokens: [], signal: controller.signal });
+    while (engine.stats().tokensGenerated < 3) await new Promise((resolve) => setTimeout(resolve, 1));
+    await backend.abortForTesting().catch(() => undefined);
+    expect(() => controller.abort()).not.toThrow();
+    expect((await running).reason).toMatch(/cancelled|error/);
+    // Submitted while the engine reopens its backend: it waits, then runs there.
+    const next = await engine.complete({ prompt: Int32Array.of(1, 97, 98, 99), temperature: 0, maxTokens: 3, ignoreEndOfGeneration: true, stopTokens: [] });
+    expect(next.reason).toBe("length");
+    expect(engine.stats().restarts).toBe(1);
+  });
+});

@@ -2,6 +2,7 @@ import type { BackendContext } from "../backend/backend-context.js";
 import type { BackendModel } from "../backend/backend-model.js";
 import { type CacheStats, CacheCoordinator, type PrefixCacheOptions } from "../cache/cache-coordinator.js";
 import { checkpointBytes } from "../cache/checkpoint-store.js";
+import { BackendError } from "../errors/backend-error.js";
 import { ContextOverflowError } from "../errors/context-overflow-error.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { QueueFullError } from "../errors/queue-full-error.js";
@@ -23,7 +24,17 @@ export interface EngineOptions {
   readonly defaultMaxTokens?: number;
   /** The prefix cache (reuse of cached prompt prefixes, recurrent checkpoints); `false` turns it off. Defaults to on. */
   readonly prefixCache?: PrefixCacheOptions | false;
+  /**
+   * Reopens the backend after it crashed (a BackendError with code `crashed`: a trap in the Wasm module, a worker
+   * that stopped): return a new model and context, freeing the dead ones. The requests running at the crash fail
+   * with that error; queued ones wait and then run on the new context. Without it, a crash fails everything in
+   * flight and every later `generate` throws the crash.
+   */
+  readonly reopen?: (crash: BackendError) => Promise<{ readonly model: BackendModel; readonly context: BackendContext }>;
 }
+
+/** Whether the engine serves, is reopening its backend after a crash, or is out of service (a crash it could not recover from). */
+export type EngineState = "running" | "restarting" | "failed";
 
 /** What {@link Engine.complete} returns. */
 export interface Completion {
@@ -49,6 +60,9 @@ export interface EngineStats {
   readonly poolCellsCached: number;
   readonly poolCellsUsed: number;
   readonly queueDepth: number;
+  readonly state: EngineState;
+  /** Times the backend was reopened after a crash. */
+  readonly restarts: number;
   /** Prompt tokens really evaluated (cache hits excluded). */
   readonly promptTokensEvaluated: number;
   readonly tokensGenerated: number;
@@ -112,33 +126,54 @@ const noUsage: Usage = { promptTokens: 0, completionTokens: 0, cachedPromptToken
  * capture checkpoints — are the {@link CacheCoordinator}'s; the engine asks and carries them out between steps.
  */
 export class Engine {
-  private readonly model: BackendModel;
-  private readonly context: BackendContext;
-  private readonly cache: CacheCoordinator;
+  private currentModel: BackendModel;
+  private context: BackendContext;
+  private cache: CacheCoordinator;
+  private readonly prefixCache: PrefixCacheOptions | false | undefined;
+  private readonly reopen: EngineOptions["reopen"];
   private readonly maxQueue: number;
   private readonly defaultMaxTokens: number;
   private readonly queue: Queued[] = [];
   private readonly active = new Map<number, Active>();
-  private readonly endTokens: ReadonlySet<number>;
+  private endTokens: ReadonlySet<number>;
   private nextId = 1;
   private running: Promise<void> | undefined;
   private stepping = false;
   private disposed = false;
   private clearRequested = false;
+  /** A crash seen since the last loop turn (recovered from at the top of the next). */
+  private crash: BackendError | undefined;
+  /** The crash that put the engine out of service (no reopen, or reopening failed). */
+  private failure: Error | undefined;
+  private restarting = false;
+  private restarts = 0;
   private decodeStartedAt: number | undefined;
   private counters = { promptTokensEvaluated: 0, tokensGenerated: 0, steps: 0, stepMs: 0, decodeMs: 0 };
 
   constructor(options: EngineOptions) {
-    this.model = options.model;
+    this.currentModel = options.model;
     this.context = options.context;
+    this.prefixCache = options.prefixCache;
+    this.reopen = options.reopen;
     this.maxQueue = options.maxQueue ?? 64;
     if (!Number.isInteger(this.maxQueue) || this.maxQueue < 0) throw new InvalidArgumentError({ argument: "maxQueue", message: `maxQueue must be a non-negative integer, got ${options.maxQueue}` });
     this.defaultMaxTokens = options.defaultMaxTokens ?? 256;
-    const info = options.context.info;
-    const spec = options.model.info.cacheSpec;
+    this.cache = this.coordinator();
+    this.endTokens = new Set(options.model.info.endOfGenerationTokens);
+  }
+
+  /** The model served (after a backend restart, the reopened one): tokenize and render prompts with it. */
+  get model(): BackendModel {
+    return this.currentModel;
+  }
+
+  private coordinator(): CacheCoordinator {
+    const info = this.context.info;
+    const spec = this.currentModel.info.cacheSpec;
     const bytes = checkpointBytes(spec);
-    this.cache = new CacheCoordinator({
-      context: options.context,
+    const prefixCache = this.prefixCache;
+    return new CacheCoordinator({
+      context: this.context,
       capacity: info.nCtx,
       perSequenceLimit: info.cellsPerStream,
       slots: info.slots,
@@ -146,9 +181,8 @@ export class Engine {
       hasAttention: spec.attention.layers.length > 0,
       hasRecurrent: spec.recurrent !== null,
       ...(bytes !== undefined ? { checkpointBytes: bytes } : {}),
-      prefixCache: options.prefixCache === false ? { enabled: false } : (options.prefixCache ?? {}),
+      prefixCache: prefixCache === false ? { enabled: false } : (prefixCache ?? {}),
     });
-    this.endTokens = new Set(options.model.info.endOfGenerationTokens);
   }
 
   /**
@@ -158,7 +192,8 @@ export class Engine {
    */
   generate(request: GenerateRequest): AsyncIterable<StreamPart> {
     if (this.disposed) throw new InvalidArgumentError({ argument: "engine", message: "the engine was disposed" });
-    const { prompt, maxTokens } = validateRequest(request, { vocabSize: this.model.info.vocabSize, slots: this.cache.slots, defaultMaxTokens: this.defaultMaxTokens });
+    if (this.failure !== undefined) throw this.failure;
+    const { prompt, maxTokens } = validateRequest(request, { vocabSize: this.currentModel.info.vocabSize, slots: this.cache.slots, defaultMaxTokens: this.defaultMaxTokens });
     const sampler = new Sampler(request); // validates the sampling options now, not mid-stream
     const limit = this.sequenceLimit;
     // The prompt plus at least one generated token must fit one sequence.
@@ -212,6 +247,8 @@ export class Engine {
       poolCellsCached: cache.cachedCells,
       poolCellsUsed: this.cache.pool.usedCells,
       queueDepth: this.queue.length,
+      state: this.failure !== undefined ? "failed" : this.restarting ? "restarting" : "running",
+      restarts: this.restarts,
       ...this.counters,
       decodeInFlightMs: this.stepping && this.decodeStartedAt !== undefined ? performance.now() - this.decodeStartedAt : 0,
       cache,
@@ -255,7 +292,7 @@ export class Engine {
     for (const active of this.active.values()) active.cancelled = true;
     if (!this.stepping) this.releaseFinished();
     await this.idle();
-    this.cache.clearCached();
+    if (this.failure === undefined) this.cache.clearCached();
   }
 
   private kick(): void {
@@ -303,6 +340,11 @@ export class Engine {
       try {
         this.cache.admit(decision, prompt);
       } catch (error) {
+        // A crashed backend is not this request's fault: it stays first in line for the reopened one.
+        if (this.noteCrash(error)) {
+          this.queue.splice(i, 0, entry);
+          return;
+        }
         this.failQueued(entry, error as Error);
         continue;
       }
@@ -341,12 +383,14 @@ export class Engine {
   private async loop(): Promise<void> {
     try {
       while (!this.disposed || this.active.size > 0) {
+        if (this.crash !== undefined && !(await this.recover())) return;
         this.flushCaptures();
         if (this.clearRequested) {
           this.clearRequested = false;
           this.cache.clearCached();
         }
         this.admit();
+        if (this.crash !== undefined) continue;
         if (this.active.size === 0) {
           // Nothing runs, so nothing will free room: what still waits can never be admitted (a bug, not a state to
           // spin in). Fail it rather than loop.
@@ -358,6 +402,10 @@ export class Engine {
     } catch (error) {
       // A bug or a backend failing outside decode: end every stream with the error rather than leave them hanging.
       this.stepping = false;
+      if (this.noteCrash(error)) {
+        await this.recover();
+        return;
+      }
       for (const active of [...this.active.values()]) this.finish(active, "error", error as Error);
       for (const entry of this.queue.splice(0)) this.failQueued(entry, error as Error);
       this.releaseFinished();
@@ -412,8 +460,9 @@ export class Engine {
       this.stepping = false;
       // The batch failed as a whole: fail the requests in it (their slots are cleared), keep serving the others.
       for (const active of new Set(rows.map((r) => r.active))) this.finish(active, "error", error as Error);
-      this.releaseFinished();
       this.account(started, decodeStarted);
+      if (this.noteCrash(error)) return; // the context is gone: recovery ends the rest
+      this.releaseFinished();
       return;
     }
     this.stepping = false;
@@ -427,7 +476,7 @@ export class Engine {
       }
     }
     for (const active of prefilling) this.cache.afterPrefill(active.slot, active.prefilled);
-    const vocab = this.model.info.vocabSize;
+    const vocab = this.currentModel.info.vocabSize;
     result.rows.forEach((batchIndex, outputIndex) => {
       const row = rows[batchIndex]!;
       const active = row.active;
@@ -446,8 +495,47 @@ export class Engine {
       this.cache.flushCaptures();
     } catch (error) {
       for (const active of [...this.active.values()]) this.finish(active, "error", error as Error);
-      this.releaseFinished();
+      if (!this.noteCrash(error)) this.releaseFinished();
     }
+  }
+
+  /** Whether `error` says the backend crashed; if so, recovery runs before anything else touches the context. */
+  private noteCrash(error: unknown): boolean {
+    if (!BackendError.isInstance(error) || error.code !== "crashed") return false;
+    this.crash ??= error;
+    return true;
+  }
+
+  /**
+   * After a crash: every request on the dead context ends with the crash (its state is gone, and so is the prefix
+   * cache); then the backend is reopened and the queue goes on there. Without `reopen`, or when reopening fails,
+   * the queue fails too and the engine stays out of service. Returns whether the engine serves again.
+   */
+  private async recover(): Promise<boolean> {
+    const crash = this.crash!;
+    this.crash = undefined;
+    const running = [...this.active.values()];
+    this.active.clear(); // nothing to give back to a dead context: the coordinator is replaced below
+    for (const active of running) this.finish(active, "error", crash);
+    if (this.reopen !== undefined && !this.disposed) {
+      this.restarting = true;
+      try {
+        const { model, context } = await this.reopen(crash);
+        this.currentModel = model;
+        this.context = context;
+        this.endTokens = new Set(model.info.endOfGenerationTokens);
+        this.cache = this.coordinator();
+        this.restarts++;
+        return true;
+      } catch (error) {
+        this.failure = error as Error;
+      } finally {
+        this.restarting = false;
+      }
+    }
+    this.failure ??= crash;
+    for (const entry of this.queue.splice(0)) this.failQueued(entry, this.failure);
+    return false;
   }
 
   private account(started: number, decodeStarted: number, decodeEnded = performance.now()): void {
@@ -465,7 +553,7 @@ export class Engine {
     active.generated.push(token);
     this.counters.tokensGenerated++;
     active.channel.push(logits !== undefined ? { type: "token", token, margin, logits } : { type: "token", token, margin });
-    const { delta, stopped } = active.text.push(this.model.tokenBytes(token));
+    const { delta, stopped } = active.text.push(this.currentModel.tokenBytes(token));
     if (delta.length > 0) active.channel.push({ type: "text-delta", text: delta });
     if (stopped) {
       this.finish(active, "stop");
@@ -509,7 +597,13 @@ export class Engine {
     this.active.delete(active.slot);
     const reason = active.reason ?? "cancelled";
     const tokens = [...active.request.prompt, ...active.generated];
-    this.cache.finish(active.slot, tokens, { keep: reason !== "error", checkpoint: reason === "stop" || reason === "length" });
+    try {
+      this.cache.finish(active.slot, tokens, { keep: reason !== "error", checkpoint: reason === "stop" || reason === "length" });
+    } catch (error) {
+      // The backend crashed under us (seen first here, e.g. on a cancel between steps): the loop recovers.
+      if (!this.noteCrash(error)) throw error;
+      this.kick();
+    }
   }
 
   /** Frees finished and cancelled requests (only while no decode is in flight). */

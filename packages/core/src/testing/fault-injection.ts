@@ -8,9 +8,14 @@ export type FaultPoint = "loadModel" | "createContext" | "decode" | "seqRemove" 
 /**
  * Decides, before each call of an operation, whether it fails: return the error to throw (or reject with), or
  * undefined to let the call through. `call` counts calls of that operation from 1, over every model and context
- * of the wrapped backend.
+ * of the wrapped backend. At `decode`, `"crash"` crashes the backend for real first (`abortForTesting`: a trap
+ * inside the Wasm module; the mock's equivalent) and then lets the call go on into the crashed backend.
  */
-export type FaultPlan = (point: FaultPoint, call: number) => Error | undefined;
+export type FaultPlan = (point: FaultPoint, call: number) => Error | "crash" | undefined;
+
+interface Crashable {
+  abortForTesting?: () => Promise<never>;
+}
 
 /**
  * Wraps any {@link Backend} so that chosen calls fail, for tests of what sits above the backend interface (the
@@ -20,16 +25,23 @@ export type FaultPlan = (point: FaultPoint, call: number) => Error | undefined;
  */
 export function withFaults(backend: Backend, plan: FaultPlan): Backend {
   const calls = new Map<FaultPoint, number>();
-  const check = (point: FaultPoint) => {
+  const check = (point: FaultPoint): "crash" | undefined => {
     const call = (calls.get(point) ?? 0) + 1;
     calls.set(point, call);
-    const error = plan(point, call);
-    if (error !== undefined) throw error;
+    const fault = plan(point, call);
+    if (fault === "crash" && point !== "decode") throw new Error(`a crash fault is injected at decode only, not at ${point}`);
+    if (fault instanceof Error) throw fault;
+    return fault;
+  };
+  const crash = async () => {
+    const abort = (backend as Crashable).abortForTesting;
+    if (abort === undefined) throw new Error(`the ${backend.name} backend cannot crash on purpose (no abortForTesting)`);
+    await abort.call(backend).catch(() => undefined);
   };
   const context = (target: BackendContext): BackendContext =>
     delegate(target, {
       decode: async (...args: Parameters<BackendContext["decode"]>) => {
-        check("decode");
+        if (check("decode") === "crash") await crash();
         return target.decode(...args);
       },
       seqRemove: (...args: Parameters<BackendContext["seqRemove"]>) => {

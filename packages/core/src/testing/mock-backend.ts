@@ -52,12 +52,26 @@ export class MockBackend implements Backend {
   /** Every batch decoded by any context, in order. */
   readonly batches: DecodeBatch[] = [];
   private disposed = false;
+  private crashed = false;
 
   constructor(readonly options: MockBackendOptions = {}) {}
 
   async loadModel(): Promise<BackendModel> {
     if (this.disposed) throw new DisposedError({ object: "backend" });
+    this.checkAlive();
     return new MockModel(this);
+  }
+
+  /** Crashes the backend like a trap in the Wasm module: this call and every later one on it fail with `crashed`. */
+  async abortForTesting(): Promise<never> {
+    this.crashed = true;
+    this.checkAlive();
+    throw new Error("unreachable");
+  }
+
+  /** @internal */
+  checkAlive(): void {
+    if (this.crashed) throw new BackendError({ code: "crashed", message: "the mock backend crashed (abortForTesting)" });
   }
 
   async dispose(): Promise<void> {
@@ -93,6 +107,7 @@ class MockModel implements BackendModel {
 
   private live(): void {
     if (this.disposed) throw new DisposedError({ object: "model" });
+    this.backend.checkAlive();
   }
 
   tokenize(text: string, options: TokenizeOptions = {}): Int32Array {
@@ -175,6 +190,7 @@ class MockContext implements BackendContext {
 
   private live(): void {
     if (this.disposed) throw new DisposedError({ object: "context" });
+    this.backend.checkAlive();
     if (this.busy) throw new BackendError({ code: "busy", message: "the context is busy with a decode" });
   }
 
@@ -223,6 +239,7 @@ class MockContext implements BackendContext {
       this.busy = false;
     }
     if (this.disposed) throw new DisposedError({ object: "context" });
+    this.backend.checkAlive();
     const rows: number[] = [];
     const argmax: number[] = [];
     const logits: number[] = [];

@@ -68,30 +68,38 @@ export async function serveCommand(args: string[], print: (line: string) => void
   if (budgetText !== undefined && checkpointBudgetBytes === undefined) throw new UsageError(`--checkpoint-budget must be a size like 2GiB or 500MB, got ${budgetText}`, serveUsage);
   const minBranchTokens = integer("min-branch-tokens", values["min-branch-tokens"], 1);
   if (!isKvCacheType(kvType)) throw new UsageError(`--kv-type must be one of ${kvCacheTypes.join(", ")}`, serveUsage);
-  const opened = await openModel({
-    path: values.model,
-    backend: values.backend,
-    gpu: values.gpu,
-    usage: serveUsage,
-    context: {
-      ctx: integer("ctx", values.ctx, 1),
-      slots: integer("slots", values.slots, 1),
-      unified: values.unified,
-      kvType,
-      batch: integer("batch", values.batch, 1),
-      threads: integer("threads", values.threads, 1),
-    },
-  });
+  const open = () =>
+    openModel({
+      path: values.model!,
+      backend: values.backend,
+      gpu: values.gpu,
+      usage: serveUsage,
+      context: {
+        ctx: integer("ctx", values.ctx, 1),
+        slots: integer("slots", values.slots, 1),
+        unified: values.unified,
+        kvType,
+        batch: integer("batch", values.batch, 1),
+        threads: integer("threads", values.threads, 1),
+      },
+    });
+  let opened = await open();
   const engine = new Engine({
     model: opened.model,
     context: opened.context,
+    // A crashed backend (a trap in the Wasm module) is replaced by a fresh one; the requests queued meanwhile go on.
+    reopen: async (crash) => {
+      process.stderr.write(`[hybrid-llm server] the ${opened.backend.name} backend crashed (${crash.message}); reopening the model\n`);
+      await opened.dispose().catch(() => undefined);
+      opened = await open();
+      return opened;
+    },
     maxQueue: integer("max-queue", values["max-queue"], 0),
     prefixCache: values["prefix-cache"] ? { minBranchTokens, ...(checkpointBudgetBytes === undefined ? {} : { checkpointBudgetBytes }) } : false,
   });
   const name = values.name ?? basename(values.model).replace(/\.gguf$/, "");
   const server = await startServer({
     engine,
-    model: opened.model,
     modelName: name,
     ...(values["api-key"] === undefined ? {} : { apiKey: values["api-key"] }),
     maxTokensLimit: integer("max-tokens-limit", values["max-tokens-limit"], 1),

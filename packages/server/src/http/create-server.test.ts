@@ -1,15 +1,14 @@
-import { type BackendContext, type BackendModel, Engine } from "@hybrid-llm/core";
-import { MockBackend } from "@hybrid-llm/core/testing";
+import { type BackendContext, BackendError, type BackendModel, Engine } from "@hybrid-llm/core";
+import { MockBackend, withFaults } from "@hybrid-llm/core/testing";
 import { describe, expect, test } from "vitest";
 import { createServer } from "./create-server.js";
 
 async function setup(options: { template?: string; ctx?: number; stallMs?: number } = {}) {
   const model: BackendModel = await new MockBackend().loadModel();
-  const served = options.template === undefined ? model : Object.assign(Object.create(model) as BackendModel, { info: { ...model.info, chatTemplate: options.template } });
-  const context: BackendContext = await model.createContext({ ctx: options.ctx ?? 1024, slots: 2 });
+    const context: BackendContext = await model.createContext({ ctx: options.ctx ?? 1024, slots: 2 });
   const engine = new Engine({ model, context });
   const errors: unknown[] = [];
-  const app = createServer({ engine, model: served, modelName: "mock", apiKey: "k", onError: (error) => errors.push(error), ...(options.stallMs ? { stallMs: options.stallMs } : {}) });
+  const app = createServer({ engine, ...(options.template === undefined ? {} : { chatTemplate: options.template }), modelName: "mock", apiKey: "k", onError: (error) => errors.push(error), ...(options.stallMs ? { stallMs: options.stallMs } : {}) });
   const post = (path: string, body: unknown) =>
     app.request(path, { method: "POST", headers: { authorization: "Bearer k", "content-type": "application/json" }, body: JSON.stringify(body) });
   return { app, post, context, engine, errors };
@@ -73,6 +72,40 @@ describe("createServer: refusals and errors (MockBackend)", () => {
     expect((await pending).status).toBe(200);
     await engine.idle();
     expect((await app.request("/health")).status).toBe(200);
+  });
+
+  test("a crashed backend: the request running fails, /health and new requests say 503 while the engine reopens it, then all serve again", async () => {
+    const backend = new MockBackend({ decodeDelayMs: 1 });
+    const faulty = withFaults(backend, (point, call) => (point === "decode" && call === 3 ? "crash" : undefined));
+    const model = await faulty.loadModel({ bytes: new Uint8Array() });
+    let reopened: () => void = () => {};
+    const reopening = new Promise<void>((resolve) => (reopened = resolve));
+    const engine = new Engine({
+      model,
+      context: await model.createContext({ ctx: 1024, slots: 2 }),
+      reopen: async () => {
+        await reopening;
+        const fresh = await new MockBackend().loadModel();
+        return { model: fresh, context: await fresh.createContext({ ctx: 1024, slots: 2 }) };
+      },
+    });
+    const errors: unknown[] = [];
+    const app = createServer({ engine, modelName: "mock", onError: (error) => errors.push(error) });
+    const post = (body: unknown) => app.request("/v1/chat/completions", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+    const crashed = await post(chat({ max_tokens: 20 }));
+    expect(crashed.status).toBe(500); // failed mid-generation: a generic 500, the detail to onError
+    expect(errors.some((error) => BackendError.isInstance(error) && error.code === "crashed")).toBe(true);
+    const health = await app.request("/health");
+    expect([health.status, ((await health.json()) as { status: string }).status]).toEqual([503, "restarting"]);
+    const during = await post(chat());
+    expect(during.status).toBe(503);
+    expect(during.headers.get("retry-after")).toBe("5");
+    expect(((await during.json()) as { error: { code: string } }).error.code).toBe("model_unavailable");
+    reopened();
+    while (engine.stats().state !== "running") await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await app.request("/health")).status).toBe(200);
+    expect((await post(chat())).status).toBe(200);
+    expect(engine.stats().restarts).toBe(1);
   });
 
   test("a template's raise_exception is the request's fault: 400 with the template's message", async () => {

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import {
-  type BackendModel,
+  BackendError,
   type ChatMessage,
+  HybridLlmError,
   ContextOverflowError,
   type Engine,
   type FinishReason,
@@ -22,8 +23,10 @@ import type { ChatCompletionBody, CompletionBody } from "./openai-types.js";
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
+  /** The engine; prompts are tokenized with its model (`engine.model`, which follows backend restarts). */
   readonly engine: Engine;
-  readonly model: BackendModel;
+  /** A Jinja chat template to use instead of the model's own (`tokenizer.chat_template`). Defaults to the model's, else ChatML. */
+  readonly chatTemplate?: string;
   /** The id clients use in `model` (and /v1/models lists). */
   readonly modelName: string;
   /** When set, every /v1 request needs `Authorization: Bearer <apiKey>`. */
@@ -115,6 +118,12 @@ function openAiError(c: Context, error: unknown, onError: ((error: unknown) => v
     }
     return c.json({ error: { message: error.message, type: error.type, param: error.param, code: error.code } }, error.status);
   }
+  if (BackendError.isInstance(error) && error.code === "crashed") {
+    // The backend crashed; the engine reopens it (or is out of service). Either way, not the client's fault.
+    (onError ?? defaultOnError)(error);
+    c.header("Retry-After", "5");
+    return c.json({ error: { message: "the model is unavailable (its backend crashed and is being restarted); retry shortly", type: "server_error", param: null, code: "model_unavailable" } }, 503);
+  }
   if (QueueFullError.isInstance(error)) return c.json({ error: { message: error.message, type: "rate_limit_error", param: null, code: "queue_full" } }, 429);
   if (ContextOverflowError.isInstance(error)) {
     return c.json({ error: { message: error.message, type: "invalid_request_error", param: "messages", code: "context_length_exceeded" } }, 400);
@@ -177,17 +186,20 @@ function messageText(content: ChatCompletionBody["messages"][number]["content"])
  * disconnects cancels its request (its slot and cells are freed at once).
  */
 export function createServer(options: ServerOptions): Hono {
-  const { engine, model } = options;
+  const { engine } = options;
   const metrics = new Metrics();
   const maxTokensLimit = options.maxTokensLimit ?? 4096;
   const defaultMaxTokens = options.defaultMaxTokens ?? 256;
-  const template = model.info.chatTemplate ?? CHATML;
+  const template = () => options.chatTemplate ?? engine.model.info.chatTemplate ?? CHATML;
   const answers = new AnswerTokens();
   const app = new Hono();
 
   app.onError((error, c) => openAiError(c, error, options.onError));
   app.get("/health", (c) => {
-    const inFlight = engine.stats().decodeInFlightMs;
+    const stats = engine.stats();
+    // A crash being recovered from (`restarting`) or not recoverable (`failed`): not ready for traffic.
+    if (stats.state !== "running") return c.json({ status: stats.state, model: options.modelName, restarts: stats.restarts }, 503);
+    const inFlight = stats.decodeInFlightMs;
     if (inFlight > (options.stallMs ?? 120_000)) return c.json({ status: "stalled", model: options.modelName, decodeInFlightMs: Math.round(inFlight) }, 503);
     return c.json({ status: "ok", model: options.modelName });
   });
@@ -302,7 +314,7 @@ export function createServer(options: ServerOptions): Hono {
     const generated: number[] = [];
     const remember = (part: Extract<StreamPart, { type: "finish" }>) => {
       if (kind === "chat" && (part.reason === "stop" || part.reason === "length")) {
-        answers.remember(part.text, Int32Array.from(generated), (tokens) => model.detokenize(tokens));
+        answers.remember(part.text, Int32Array.from(generated), (tokens) => engine.model.detokenize(tokens));
       }
     };
     const finishReason = (reason: FinishReason) => (reason === "length" ? "length" : "stop");
@@ -394,9 +406,11 @@ export function createServer(options: ServerOptions): Hono {
     // back comes in as the tokens it was generated as, so the turn continues the cached sequence exactly.
     let chat: ReturnType<typeof tokenizeChat>;
     try {
-      chat = tokenizeChat(model, template, messages, { contentTokens: (message) => (message.role === "assistant" ? answers.lookup(message.content) : undefined) });
+      chat = tokenizeChat(engine.model, template(), messages, { contentTokens: (message) => (message.role === "assistant" ? answers.lookup(message.content) : undefined) });
     } catch (error) {
-      // A template's raise_exception (roles must alternate, no system message, …) is about the request.
+      // The backend's own failures (a crash) are not the request's fault; a template's raise_exception (roles must
+      // alternate, no system message, …) is.
+      if (HybridLlmError.isInstance(error)) throw error;
       throw new RequestError(400, `the chat template refused these messages: ${(error as Error).message}`, "invalid_request_error", "messages");
     }
     return respond(c, "chat", body, chat.tokens, chat.messageEnds.slice(0, -1));
@@ -406,7 +420,7 @@ export function createServer(options: ServerOptions): Hono {
     const body = await readBody<CompletionBody>(c, completionFields);
     const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
     if (typeof prompt !== "string" || prompt.length === 0) throw new RequestError(400, "prompt must be a non-empty string", "invalid_request_error", "prompt");
-    return respond(c, "text", body, model.tokenize(prompt));
+    return respond(c, "text", body, engine.model.tokenize(prompt));
   });
 
   app.notFound((c) => c.json({ error: { message: `no route for ${c.req.method} ${c.req.path}`, type: "invalid_request_error", param: null, code: null } }, 404));

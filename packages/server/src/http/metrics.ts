@@ -32,6 +32,8 @@ export class Metrics {
     lines.push(`hybrid_llm_pool_cells{state="cached"} ${stats.poolCellsCached}`);
     gauge("hybrid_llm_slots_cached", "Slots holding a finished request's cells for reuse.", stats.slotsCached);
     gauge("hybrid_llm_queue_depth", "Requests waiting for a slot.", stats.queueDepth);
+    gauge("hybrid_llm_up", "1 while the engine serves; 0 while it reopens a crashed backend or is out of service.", stats.state === "running" ? 1 : 0);
+    counter("hybrid_llm_backend_restarts_total", "Times the backend was reopened after a crash.", stats.restarts);
     const cache = stats.cache;
     counter("hybrid_llm_prefix_cache_hits_total", "Requests that resumed from a cached prefix.", cache.hits);
     counter("hybrid_llm_prefix_cache_misses_total", "Requests that found nothing to resume from.", cache.misses);
