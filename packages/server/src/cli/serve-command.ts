@@ -30,7 +30,10 @@ Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST 
   --checkpoint-budget <b> host memory for recurrent checkpoints, e.g. 2GiB (default: 4 per slot)
   --min-branch-tokens <n> shortest shared prefix worth a branch-point checkpoint (default: 64)
   --max-tokens-limit <n>  largest max_tokens accepted (default: 4096)
-  --max-body <bytes>      largest request body (default: 1048576)`;
+  --max-body <bytes>      largest request body (default: 1048576)
+  --body-timeout <s>      a request body must arrive within this, else 408 (default: 30)
+  --write-timeout <s>     a client that takes no streamed event for this long is cut off and its
+                          request cancelled (default: 60)`;
 
 export async function serveCommand(args: string[], print: (line: string) => void): Promise<void> {
   const { values } = parseArgs({
@@ -56,6 +59,8 @@ export async function serveCommand(args: string[], print: (line: string) => void
       "min-branch-tokens": { type: "string", default: "64" },
       "max-tokens-limit": { type: "string", default: "4096" },
       "max-body": { type: "string", default: String(1 << 20) },
+      "body-timeout": { type: "string", default: "30" },
+      "write-timeout": { type: "string", default: "60" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -104,6 +109,8 @@ export async function serveCommand(args: string[], print: (line: string) => void
     ...(values["api-key"] === undefined ? {} : { apiKey: values["api-key"] }),
     maxTokensLimit: integer("max-tokens-limit", values["max-tokens-limit"], 1),
     maxBodyBytes: integer("max-body", values["max-body"], 1024),
+    bodyTimeoutMs: integer("body-timeout", values["body-timeout"], 1) * 1000,
+    writeTimeoutMs: integer("write-timeout", values["write-timeout"], 1) * 1000,
     host: values.host,
     port: integer("port", values.port, 0),
     describe: () => ({ model: name, backend: opened.backend.name, device: opened.backend.device, nCtx: opened.context.info.nCtx, unified: opened.context.info.unified }),

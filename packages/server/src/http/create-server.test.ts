@@ -108,6 +108,31 @@ describe("createServer: refusals and errors (MockBackend)", () => {
     expect(engine.stats().restarts).toBe(1);
   });
 
+  test("slow clients: a body that stops halfway gets 408; a stream reader that stops reading is cut off and its request cancelled", async () => {
+    const model = await new MockBackend({ decodeDelayMs: 20 }).loadModel();
+    const engine = new Engine({ model, context: await model.createContext({ ctx: 4096, slots: 2 }) });
+    const app = createServer({ engine, modelName: "mock", bodyTimeoutMs: 100, writeTimeoutMs: 60 });
+    const whole = (await engine.complete({ prompt: model.tokenize("user: hi\nassistant: "), temperature: 0, maxTokens: 1000 })).tokens.length;
+    const half = JSON.stringify(chat()).slice(0, 20);
+    const trickle = new ReadableStream<Uint8Array>({ start: (controller) => controller.enqueue(new TextEncoder().encode(half)) }); // never closes
+    const slowBody = await app.request("/v1/chat/completions", { method: "POST", headers: { "content-type": "application/json" }, body: trickle, duplex: "half" } as RequestInit);
+    expect(slowBody.status).toBe(408);
+    expect(((await slowBody.json()) as { error: { code: string } }).error.code).toBe("request_timeout");
+
+    const response = await app.request("/v1/chat/completions", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(chat({ stream: true, max_tokens: 1000 })),
+    });
+    const reader = response.body!.getReader();
+    await reader.read(); // the first event, then the client stops reading
+    const ended = async () => /hybrid_llm_requests_total\{reason="cancelled"\} 1/.test(await (await app.request("/metrics")).text());
+    while (!(await ended())) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Cancelled before its answer was done (each decode takes 20 ms here; the cut-off comes 60 ms after a blocked write).
+    expect(engine.stats().tokensGenerated - whole).toBeLessThan(whole);
+    expect(engine.stats().slotsBusy).toBe(0);
+  });
+
   test("a template's raise_exception is the request's fault: 400 with the template's message", async () => {
     const { post } = await setup({ template: "{{ raise_exception('Conversation roles must alternate') }}" });
     const response = await post("/v1/chat/completions", chat());

@@ -41,6 +41,13 @@ export interface ServerOptions {
   readonly describe?: () => Record<string, unknown>;
   /** /health answers 503 when one decode has run longer than this (a stalled backend). Defaults to 120,000 ms. */
   readonly stallMs?: number;
+  /** Longest wait for a request's whole body, in ms; a client that sends slower gets 408 and the connection closes. Defaults to 30,000. */
+  readonly bodyTimeoutMs?: number;
+  /**
+   * Longest a streamed event may wait for the client to take it, in ms. A client that stops reading is cut off: its
+   * request is cancelled (slot and cells freed) and its connection closed. Defaults to 60,000.
+   */
+  readonly writeTimeoutMs?: number;
   /** Called with every internal error answered with a generic 500 (the client never sees its text). Defaults to stderr. */
   readonly onError?: (error: unknown) => void;
 }
@@ -50,7 +57,7 @@ const CHATML =
 
 class RequestError extends Error {
   constructor(
-    readonly status: 400 | 401 | 404 | 413 | 429 | 500 | 503,
+    readonly status: 400 | 401 | 404 | 408 | 413 | 429 | 500 | 503,
     message: string,
     readonly type = "invalid_request_error",
     readonly param: string | null = null,
@@ -138,14 +145,20 @@ function openAiError(c: Context, error: unknown, onError: ((error: unknown) => v
  * connection is closed) before the 413 goes out: answering while the client is still sending would reset a
  * keep-alive connection, and the client would see a socket error instead of the 413.
  */
-async function readLimited(c: Context, maxBytes: number): Promise<string> {
+async function readLimited(c: Context, maxBytes: number, timeoutMs: number): Promise<string> {
   const drainLimit = Math.max(maxBytes, 64 << 20);
   const reader = c.req.raw.body?.getReader();
   if (reader === undefined) return "";
   const chunks: Uint8Array[] = [];
   let total = 0;
+  const deadline = performance.now() + timeoutMs;
   for (;;) {
-    const { value, done } = await reader.read();
+    const { value, done } = await withDeadline(reader.read(), deadline, async () => {
+      // A client trickling its body (or stopping halfway) would hold the connection: cut it off.
+      await reader.cancel().catch(() => undefined);
+      c.header("Connection", "close");
+      throw new RequestError(408, `the request body did not arrive within ${timeoutMs} ms`, "invalid_request_error", null, "request_timeout");
+    });
     if (done) break;
     total += value.length;
     if (total <= maxBytes) chunks.push(value);
@@ -157,6 +170,18 @@ async function readLimited(c: Context, maxBytes: number): Promise<string> {
   }
   if (total > maxBytes) throw new RequestError(413, `request body too large (more than ${maxBytes} bytes)`);
   return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+/** `promise`, or what `onLate` gives when it has not settled by `deadline` (a performance.now() time). */
+async function withDeadline<T>(promise: Promise<T>, deadline: number, onLate: () => Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), Math.max(0, deadline - performance.now()))));
+  try {
+    const first = await Promise.race([promise, late]);
+    return first === "late" ? await onLate() : (first as T);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function defaultOnError(error: unknown): void {
@@ -228,7 +253,7 @@ export function createServer(options: ServerOptions): Hono {
 
   const maxBodyBytes = options.maxBodyBytes ?? 1 << 20;
   const readBody = async <T>(c: Context, known: ReadonlySet<string>): Promise<T & Record<string, unknown>> => {
-    const text = await readLimited(c, maxBodyBytes);
+    const text = await readLimited(c, maxBodyBytes, options.bodyTimeoutMs ?? 30_000);
     let body: unknown;
     try {
       body = JSON.parse(text);
@@ -332,8 +357,20 @@ export function createServer(options: ServerOptions): Hono {
 
     if (body.stream === true) {
       const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+      const writeTimeoutMs = options.writeTimeoutMs ?? 60_000;
       return streamSSE(c, async (sse) => {
         sse.onAbort(() => controller.abort());
+        let cutOff = false;
+        // An event the client does not take in time: it stopped reading. Cancel its request and drop the connection
+        // (under Node; the socket would otherwise hold the buffered stream until the OS gives up).
+        const send = async (data: string) => {
+          if (cutOff) return;
+          await withDeadline(sse.writeSSE({ data }), performance.now() + writeTimeoutMs, async () => {
+            cutOff = true;
+            controller.abort();
+            (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing?.destroy();
+          });
+        };
         const chunk = (choice: Record<string, unknown>) => ({
           id,
           object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
@@ -341,7 +378,7 @@ export function createServer(options: ServerOptions): Hono {
           model: options.modelName,
           choices: [{ index: 0, ...choice }],
         });
-        if (kind === "chat") await sse.writeSSE({ data: JSON.stringify(chunk({ delta: { role: "assistant", content: "" }, finish_reason: null })) });
+        if (kind === "chat") await send(JSON.stringify(chunk({ delta: { role: "assistant", content: "" }, finish_reason: null })));
         for await (const part of stream) {
           if (part.type === "token") {
             firstTokenAt ??= performance.now();
@@ -349,11 +386,11 @@ export function createServer(options: ServerOptions): Hono {
           }
           if (part.type === "text-delta") {
             const choice = kind === "chat" ? { delta: { content: part.text }, finish_reason: null } : { text: part.text, finish_reason: null, logprobs: null };
-            await sse.writeSSE({ data: JSON.stringify(chunk(choice)) });
+            await send(JSON.stringify(chunk(choice)));
           }
           if (part.type === "error") {
             (options.onError ?? defaultOnError)(part.error);
-            await sse.writeSSE({ data: JSON.stringify({ error: { message: "generation failed", type: "server_error", param: null, code: null } }) });
+            await send(JSON.stringify({ error: { message: "generation failed", type: "server_error", param: null, code: null } }));
           }
           if (part.type === "finish") {
             record(part.reason);
@@ -361,9 +398,9 @@ export function createServer(options: ServerOptions): Hono {
             // A failed or cancelled stream ends without a finish_reason or [DONE]: the client sees it did not complete.
             if (part.reason === "cancelled" || part.reason === "error") return;
             const choice = kind === "chat" ? { delta: {}, finish_reason: finishReason(part.reason) } : { text: "", finish_reason: finishReason(part.reason), logprobs: null };
-            await sse.writeSSE({ data: JSON.stringify(chunk(choice)) });
-            if (includeUsage) await sse.writeSSE({ data: JSON.stringify({ ...chunk({}), choices: [], usage: usageOf(part.usage) }) });
-            await sse.writeSSE({ data: "[DONE]" });
+            await send(JSON.stringify(chunk(choice)));
+            if (includeUsage) await send(JSON.stringify({ ...chunk({}), choices: [], usage: usageOf(part.usage) }));
+            await send("[DONE]");
           }
         }
       });
