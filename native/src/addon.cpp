@@ -3,6 +3,8 @@
 #include <napi.h>
 
 #include <cstdlib>
+#include <new>
+#include <stdexcept>
 
 #include "common.h"
 #include "context.h"
@@ -73,6 +75,16 @@ Napi::Value EchoLog(const Napi::CallbackInfo & info) {
     return info.Env().Undefined();
 }
 
+// throwForTesting(kind) → throws a C++ exception that is not a Napi::Error ("bad_alloc", "runtime_error", or anything
+// else: a non-std value), as llama.cpp or the standard library may inside any binding call. The boundary must turn it
+// into a JavaScript error; uncaught, it would terminate the process. For the binding's tests.
+Napi::Value ThrowForTesting(const Napi::CallbackInfo & info) {
+    const std::string kind = info.Length() > 0 && info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "";
+    if (kind == "bad_alloc") throw std::bad_alloc();
+    if (kind == "runtime_error") throw std::runtime_error("injected runtime_error");
+    throw 42;
+}
+
 #if defined(HYBRID_LLM_STATIC_LLAMA)
 // abortForTesting() → aborts the way a failed GGML_ASSERT does. Wasm only: there an abort is a trap the host survives,
 // and the Wasm backend's tests use it to prove that (natively it would end the process, so it does not exist).
@@ -90,6 +102,7 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
     exports.Set("Model", Model::Define(env));
     exports.Set("Context", Context::Define(env));
     exports.Set("bindingVersion", Napi::Number::New(env, 1));
+    exports.Set("throwForTesting", Napi::Function::New(env, ThrowForTesting));
 #if defined(HYBRID_LLM_STATIC_LLAMA)
     exports.Set("abortForTesting", Napi::Function::New(env, AbortForTesting));
 #endif

@@ -17,6 +17,8 @@ export interface NativeBinding {
   readonly Model: new () => NativeModel;
   readonly Context: new (model: NativeModel) => NativeContext;
   readonly bindingVersion: number;
+  /** Throws a C++ exception that is not a Napi::Error (`bad_alloc`, `runtime_error`, else a non-std value), to test the boundary. */
+  readonly throwForTesting?: (kind: string) => never;
   /** Wasm builds only: aborts like a failed GGML_ASSERT (a trap), to test that the host survives. */
   readonly abortForTesting?: () => never;
 }
