@@ -29,7 +29,9 @@ export function packageDir(name) {
   throw new Error(`package ${name} is not installed`);
 }
 
-const log = (message) => process.stderr.write(`[hybrid-llm native] ${message}\n`);
+const started = Date.now();
+/** One line per step, with the time since the build started. */
+const log = (message) => process.stderr.write(`[hybrid-llm native +${((Date.now() - started) / 1000).toFixed(1)} s] ${message}\n`);
 
 /** llama.cpp headers (include/, ggml/include/) checked out from node-llama-cpp's source bundle. */
 export function llamaSourceDir() {
@@ -58,6 +60,7 @@ function run(command, args) {
 }
 
 async function main() {
+  log("building the Node-API addon (native/src) for the native backend");
   const sources = readdirSync(sourceDir).filter((f) => f.endsWith(".cpp")).map((f) => join(sourceDir, f));
   const headers = readdirSync(sourceDir).filter((f) => f.endsWith(".h")).map((f) => join(sourceDir, f));
   if (!force && existsSync(output) && statSync(output).mtimeMs > newestInput([...sources, ...headers])) {
@@ -89,7 +92,6 @@ async function main() {
   mkdirSync(objectDir, { recursive: true });
   mkdirSync(dirname(output), { recursive: true });
   log(`compiling ${sources.length} files with ${cxx} against llama.cpp ${tag}`);
-  const started = Date.now();
   const objects = sources.map((source) => join(objectDir, source.slice(sourceDir.length + 1).replace(/\.cpp$/, ".o")));
   const queue = sources.map((source, i) => () => run(cxx, [...flags, "-c", source, "-o", objects[i]]));
   const workers = Array.from({ length: Math.max(1, Math.min(cpus().length, queue.length)) }, async () => {
@@ -97,8 +99,9 @@ async function main() {
   });
   await Promise.all(workers);
   const linkFlags = process.platform === "darwin" ? ["-undefined", "dynamic_lookup"] : ["-ldl", "-pthread"];
+  log("linking");
   await run(cxx, ["-shared", "-o", output, ...objects, ...linkFlags]);
-  log(`built ${output} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  log(`built ${output}`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

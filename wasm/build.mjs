@@ -4,10 +4,12 @@
 //
 // Toolchain: emscripten on PATH. Debian's 3.1.6 (what CI installs) works with the standalone route below (see
 // shared/WASM.md); a newer emsdk works too. When emcc is missing and this runs as root on Debian/Ubuntu, it installs
-// Debian's `emscripten` package with apt-get (the project's only system dependency); otherwise it says how.
+// Debian's `emscripten` package with apt-get (the project's only system dependency), announcing it first
+// (HYBRID_LLM_NO_APT=1 skips it); otherwise it says how.
 //
 // Usage: node wasm/build.mjs [--force] [--fast] [--if-possible]   (--fast: -O1 link, quicker wasm-opt, slower module;
-// --if-possible: report a failure but exit 0, as the npm install step does)
+// --if-possible: report a failure but exit 0, as the npm install step does). One line per step with the time since
+// the start; the output of cmake is shown only when it fails.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -23,7 +25,8 @@ const fast = process.argv.includes("--fast");
 const ifPossible = process.argv.includes("--if-possible");
 const output = join(root, "packages", "wasm", "build", "hybrid-llm.wasm");
 const sourceDir = join(root, "native", "src");
-const log = (message) => process.stderr.write(`[hybrid-llm wasm] ${message}\n`);
+const started = Date.now();
+const log = (message) => process.stderr.write(`[hybrid-llm wasm +${((Date.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
 
 function packageDir(name) {
   for (const base of require.resolve.paths(name) ?? []) {
@@ -32,11 +35,34 @@ function packageDir(name) {
   throw new Error(`package ${name} is not installed`);
 }
 
-function run(command, args, options = {}) {
+/**
+ * Runs a tool. With `quiet`, its output is held back (the last lines are printed if it fails) and `onLine` sees
+ * each line, for progress.
+ */
+function run(command, args, { quiet = false, onLine, ...options } = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["ignore", "inherit", "inherit"], ...options });
+    const child = spawn(command, args, { stdio: ["ignore", quiet ? "pipe" : "inherit", quiet ? "pipe" : "inherit"], ...options });
+    const tail = [];
+    if (quiet) {
+      let pending = "";
+      const take = (chunk) => {
+        const lines = (pending + chunk).split("\n");
+        pending = lines.pop();
+        for (const line of lines) {
+          tail.push(line);
+          if (tail.length > 200) tail.shift();
+          onLine?.(line);
+        }
+      };
+      child.stdout.setEncoding("utf8").on("data", take);
+      child.stderr.setEncoding("utf8").on("data", take);
+    }
     child.on("error", reject);
-    child.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args[0] ?? ""} exited with ${code}`))));
+    child.on("exit", (code) => {
+      if (code === 0) return resolve();
+      if (tail.length > 0) process.stderr.write(`${tail.join("\n")}\n`);
+      reject(new Error(`${command} ${args[0] ?? ""} exited with ${code}`));
+    });
   });
 }
 
@@ -45,11 +71,20 @@ const has = (command) => spawnSync("sh", ["-c", `command -v ${command}`], { stdi
 function ensureEmscripten() {
   if (has("emcc")) return;
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
-  if (isRoot && has("apt-get")) {
-    log("emcc not found: installing Debian's emscripten package (apt-get install emscripten)");
+  if (isRoot && has("apt-get") && process.env.HYBRID_LLM_NO_APT !== "1") {
+    // Installing into the system from inside an npm install is a surprise unless said first, plainly.
+    log("┌─ SYSTEM-WIDE INSTALL ──────────────────────────────────────────────────────────────────────");
+    log("│ emcc (emscripten) is not on PATH and this runs as root, so the Wasm build now runs");
+    log("│   apt-get update && apt-get install -y emscripten");
+    log("│ Debian's package and what it pulls in (clang, lld, llvm, binaryen, nodejs): about 1 GB under /usr.");
+    log("│ To skip it, set HYBRID_LLM_NO_APT=1: the Wasm backend is then not built; the native one is unaffected.");
+    log("└────────────────────────────────────────────────────────────────────────────────────────────");
     execFileSync("apt-get", ["update", "-qq"], { stdio: "inherit" });
     execFileSync("apt-get", ["install", "-y", "-qq", "emscripten"], { stdio: "inherit", env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
-    if (has("emcc")) return;
+    if (has("emcc")) {
+      log("installed emscripten (system-wide, apt-get)");
+      return;
+    }
   }
   throw new Error("emscripten (emcc) is not on PATH: install it (Debian/Ubuntu: apt-get install emscripten; or emsdk) and rerun");
 }
@@ -68,6 +103,7 @@ function llamaSource() {
 }
 
 async function main() {
+  log("building llama.cpp and the binding to WebAssembly (emscripten) for the Wasm backend");
   const sources = readdirSync(sourceDir).filter((f) => /\.(cpp|h)$/.test(f)).map((f) => join(sourceDir, f));
   const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
   if (!force && existsSync(output) && statSync(output).mtimeMs > newest) {
@@ -75,7 +111,6 @@ async function main() {
     return;
   }
   ensureEmscripten();
-  const started = Date.now();
   const { checkout, tag } = llamaSource();
   const jobs = String(Math.max(1, cpus().length));
   const cmakeDir = join(root, "wasm", "build", `cmake-${tag}`);
@@ -95,11 +130,24 @@ async function main() {
         "-DEMSCRIPTEN_SYSTEM_PROCESSOR=wasm32",
         `-DCMAKE_C_FLAGS=${common.join(" ")}`, `-DCMAKE_CXX_FLAGS=${common.join(" ")}`,
       ],
-      { env },
+      { env, quiet: true },
     );
   }
-  log(`building llama.cpp ${tag} (static, wasm32) with ${jobs} jobs`);
-  await run("cmake", ["--build", cmakeDir, "--target", "llama", "-j", jobs], { env });
+  log(`building llama.cpp ${tag} (static, wasm32) with ${jobs} jobs: a few minutes on 2 cores`);
+  let reported = 0;
+  await run("cmake", ["--build", cmakeDir, "--target", "llama", "-j", jobs], {
+    env,
+    quiet: true,
+    // cmake prints "[ 42%] Building …": one line per quarter.
+    onLine: (line) => {
+      const percent = Number(/^\[\s*(\d+)%\]/.exec(line)?.[1] ?? NaN);
+      if (percent >= reported + 25 && percent < 100) {
+        reported = percent - (percent % 25);
+        log(`building llama.cpp: ${percent}%`);
+      }
+    },
+  });
+  log("built llama.cpp");
 
   const emnapi = packageDir("emnapi");
   const flags = [
@@ -142,7 +190,7 @@ async function main() {
     ],
     { env },
   );
-  log(`built ${output} (${(statSync(output).size / 1e6).toFixed(2)} MB) in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  log(`built ${output} (${(statSync(output).size / 1e6).toFixed(2)} MB)`);
 }
 
 main().catch((error) => {
