@@ -53,6 +53,20 @@ export interface AdmissionPlan {
  */
 export type AdmissionDecision = AdmissionPlan | { readonly type: "wait" } | { readonly type: "wait-for-prefix"; readonly leader: number; readonly depth: number };
 
+/** Options of {@link CacheCoordinator.plan}. */
+export interface PlanOptions {
+  /** Cells that must stay free after the admission (room for the running requests to grow). Defaults to 0. */
+  readonly keepFree?: number;
+  /** The request brings its whole sequence state (a swapped-out request): no prefix reuse, no checkpoints. */
+  readonly restore?: boolean;
+}
+
+/** A sequence's whole state set aside in host memory (a swapped-out request): `written` cells and the recurrent state. */
+export interface SwappedSequence {
+  readonly state: Uint8Array;
+  readonly written: number;
+}
+
 /** Live numbers of the cache. */
 export interface CacheStats {
   /** Slots serving a request. */
@@ -186,13 +200,15 @@ export class CacheCoordinator {
    * Decides how a request with `prompt`, which may then grow to `totalCells` cells, would be admitted now.
    * Changes nothing. `hints` are prompt positions worth a checkpoint (e.g. message boundaries).
    */
-  plan(prompt: Int32Array, totalCells: number, hints: readonly number[] = [], pinnedSlot?: number): AdmissionDecision {
+  plan(prompt: Int32Array, totalCells: number, hints: readonly number[] = [], pinnedSlot?: number, options: PlanOptions = {}): AdmissionDecision {
     const limit = prompt.length - 1; // at least one token must be evaluated to get logits
-    const found = this.enabled ? this.findReuse(prompt, limit) : { reuse: undefined, heldDepth: 0 };
+    const keepFree = options.keepFree ?? 0;
+    // A sequence restored whole (a swapped-out request) brings its own cells and state: nothing to reuse.
+    const found = this.enabled && options.restore !== true ? this.findReuse(prompt, limit) : { reuse: undefined, heldDepth: 0 };
     let reuse = found.reuse;
     const reused = reuse?.depth ?? 0;
 
-    if (this.enabled) {
+    if (this.enabled && options.restore !== true) {
       const leader = this.prefillingLeader(prompt, limit, reused);
       if (leader !== undefined) return { type: "wait-for-prefix", ...leader };
     }
@@ -219,15 +235,15 @@ export class CacheCoordinator {
     // even that does not fit, start cold: a cached prefix never keeps a request waiting.
     const coldSlot = pinnedSlot ?? (empty !== -1 ? empty : idle[0]);
     const room =
-      this.room(slot, reuse, totalCells, idle) ??
-      (sourceIdle && pinnedSlot === undefined && slot !== source ? this.room(source, reuse, totalCells, idle) : undefined) ??
-      (reuse !== undefined && coldSlot !== undefined ? this.room(coldSlot, undefined, totalCells, idle) : undefined);
+      this.room(slot, reuse, totalCells, idle, keepFree) ??
+      (sourceIdle && pinnedSlot === undefined && slot !== source ? this.room(source, reuse, totalCells, idle, keepFree) : undefined) ??
+      (reuse !== undefined && coldSlot !== undefined ? this.room(coldSlot, undefined, totalCells, idle, keepFree) : undefined);
     if (room === undefined) return { type: "wait" };
     reuse = room.reuse;
     const depth = reuse?.depth ?? 0;
 
     const splits = new Set<number>();
-    if (this.enabled && this.hasRecurrent) {
+    if (this.enabled && this.hasRecurrent && options.restore !== true) {
       const branch = Math.min(found.heldDepth, limit);
       if (branch - depth >= this.minBranchTokens) splits.add(branch);
       for (const hint of hints) if (Number.isInteger(hint) && hint > depth && hint < prompt.length) splits.add(hint);
@@ -247,7 +263,7 @@ export class CacheCoordinator {
    * Whether `slot` resuming `reuse` (or cold) fits the pool, tried on a copy: which cached prefixes (idle slots,
    * least recently used first, never the source being copied) must go for the request's new cells.
    */
-  private room(slot: number, reuse: CacheReuse | undefined, totalCells: number, idle: readonly number[]): { slot: number; reuse: CacheReuse | undefined; evict: number[] } | undefined {
+  private room(slot: number, reuse: CacheReuse | undefined, totalCells: number, idle: readonly number[], keepFree: number): { slot: number; reuse: CacheReuse | undefined; evict: number[] } | undefined {
     const inPlace = reuse?.source === slot;
     const depth = reuse?.depth ?? 0;
     const pool = this.pool.clone();
@@ -260,13 +276,14 @@ export class CacheCoordinator {
     else if (reuse?.source !== undefined) pool.share(reuse.source, slot, depth);
     // Purely recurrent models resume from a checkpoint alone: the positions are reserved like new ones.
     const needed = totalCells - depth + (reuse !== undefined && reuse.source === undefined ? depth : 0);
+    const fits = () => pool.canReserve(slot, needed) && pool.free - needed >= keepFree;
     for (const victim of idle) {
-      if (pool.canReserve(slot, needed)) break;
+      if (fits()) break;
       if (victim === slot || victim === reuse?.source) continue;
       evict.push(victim);
       pool.release(victim);
     }
-    return pool.canReserve(slot, needed) ? { slot, reuse, evict } : undefined;
+    return fits() ? { slot, reuse, evict } : undefined;
   }
 
   /**
@@ -274,7 +291,7 @@ export class CacheCoordinator {
    * the slot (shared cells, restored state), then commits. Throws when a backend operation fails; the slot is then
    * left empty and every count consistent.
    */
-  admit(plan: AdmissionPlan, prompt: Int32Array): void {
+  admit(plan: AdmissionPlan, prompt: Int32Array, restore?: SwappedSequence): void {
     for (const victim of plan.evict) {
       this.drop(victim);
       this.counters.prefixEvictions++;
@@ -283,6 +300,7 @@ export class CacheCoordinator {
     const inPlace = reuse?.source === slot;
     try {
       if (!inPlace) this.context.seqRemove(slot);
+      if (restore !== undefined) this.context.setState(slot, restore.state);
       if (reuse !== undefined) {
         if (reuse.source !== undefined && !inPlace) this.context.seqCopy(reuse.source, slot, 0, reuse.depth);
         if (reuse.checkpoint !== undefined) this.context.setState(slot, this.store.use(reuse.checkpoint), { partial: true });
@@ -306,8 +324,9 @@ export class CacheCoordinator {
       this.drop(slot);
       throw new Error("stale admission plan: the pool changed since it was made");
     }
+    if (restore !== undefined) pool.markWritten(slot, restore.written);
     this.pool.assign(pool);
-    this.dropCheckpoints(this.index.hold(slot, prompt, depth));
+    this.dropCheckpoints(this.index.hold(slot, prompt, restore?.written ?? depth));
     this.phase[slot] = "active";
     this.lastUsed[slot] = ++this.clock;
     this.prompts[slot] = prompt;
@@ -319,6 +338,47 @@ export class CacheCoordinator {
       this.counters.misses++;
     }
     this.counters.tokensLost += plan.lostTokens;
+  }
+
+  /**
+   * Reserves `cells` more for the request on `slot` (it is about to write past its reservation), dropping cached
+   * prefixes (least recently used first) when the pool is short. Returns `false`, changing nothing, when even that
+   * is not enough: the caller must preempt a request.
+   */
+  grow(slot: number, cells: number): boolean {
+    if (this.phase[slot] !== "active") throw new Error(`slot ${slot} serves no request`);
+    const pool = this.pool.clone();
+    const evict: number[] = [];
+    for (const victim of this.idleByAge()) {
+      if (pool.canReserve(slot, cells)) break;
+      evict.push(victim);
+      pool.release(victim);
+    }
+    if (!pool.canReserve(slot, cells)) return false;
+    for (const victim of evict) {
+      this.drop(victim);
+      this.counters.prefixEvictions++;
+    }
+    this.pool.reserve(slot, cells);
+    return true;
+  }
+
+  /**
+   * Takes a running request off `slot` (preemption): its cells and state go, as after a failure. A swap reads the
+   * state first (`getState`), a recompute re-prefills later; either way the slot is empty afterwards.
+   */
+  preempt(slot: number): void {
+    if (this.phase[slot] !== "active") throw new Error(`slot ${slot} serves no request`);
+    this.drop(slot);
+  }
+
+  /**
+   * How many of `tokens` a request could resume from the cache without `slot`'s own cells (what a recompute of
+   * the request on `slot` would not evaluate again).
+   */
+  resumeDepth(tokens: Int32Array, slot: number): number {
+    if (!this.enabled) return 0;
+    return this.findReuse(tokens, tokens.length - 1, slot).reuse?.depth ?? 0;
   }
 
   /** Asks `slot`'s prefill to pause at `depth` (another request waits to reuse the prefix there). */
@@ -417,21 +477,26 @@ export class CacheCoordinator {
   }
 
   /** The deepest place `prompt` can resume from (at most `limit` tokens in), and how far its cells are cached. */
-  private findReuse(prompt: Int32Array, limit: number): { reuse: CacheReuse | undefined; heldDepth: number } {
+  private findReuse(prompt: Int32Array, limit: number, exclude?: number): { reuse: CacheReuse | undefined; heldDepth: number } {
     const match = this.index.match(prompt, limit);
     const heldDepth = match.heldDepth;
     if (!this.hasRecurrent) {
       // Attention alone can be cut anywhere: the whole cached prefix is reusable.
       const depth = Math.min(heldDepth, limit);
+      if (exclude !== undefined && match.heldBy === exclude) {
+        const other = match.candidates.find((c) => c.holders.some((s) => s !== exclude));
+        return { reuse: other !== undefined ? { depth: other.depth, source: other.holders.find((s) => s !== exclude), checkpoint: undefined } : undefined, heldDepth };
+      }
       return { reuse: depth > 0 ? { depth, source: match.heldBy, checkpoint: undefined } : undefined, heldDepth };
     }
     for (const candidate of match.candidates) {
-      const live = candidate.ends.find((slot) => this.phase[slot] !== "empty" && this.pool.usage(slot).written === candidate.depth);
+      const live = candidate.ends.find((slot) => slot !== exclude && this.phase[slot] !== "empty" && this.pool.usage(slot).written === candidate.depth);
       if (live !== undefined) return { reuse: { depth: candidate.depth, source: live, checkpoint: undefined }, heldDepth };
       if (candidate.checkpoint !== undefined) {
         if (!this.hasAttention) return { reuse: { depth: candidate.depth, source: undefined, checkpoint: candidate.checkpoint }, heldDepth };
         // Prefer an idle holder (it can be reused in place) over one serving a request.
-        const holder = candidate.holders.find((slot) => this.phase[slot] === "idle") ?? candidate.holders[0];
+        const holders = candidate.holders.filter((slot) => slot !== exclude);
+        const holder = holders.find((slot) => this.phase[slot] === "idle") ?? holders[0];
         if (holder !== undefined) return { reuse: { depth: candidate.depth, source: holder, checkpoint: candidate.checkpoint }, heldDepth };
       }
     }

@@ -1,7 +1,9 @@
 import type { BackendContext } from "../backend/backend-context.js";
 import type { BackendModel } from "../backend/backend-model.js";
-import { type CacheStats, CacheCoordinator, type PrefixCacheOptions } from "../cache/cache-coordinator.js";
+import { type CacheStats, CacheCoordinator, type PrefixCacheOptions, type SwappedSequence } from "../cache/cache-coordinator.js";
 import { checkpointBytes } from "../cache/checkpoint-store.js";
+import { type PreemptionSetting, PreemptionCosts, choosePreemption, chooseVictim } from "../cache/preemption-policy.js";
+import { planMemory } from "../plan/memory-plan.js";
 import { BackendError } from "../errors/backend-error.js";
 import { ContextOverflowError } from "../errors/context-overflow-error.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
@@ -24,6 +26,8 @@ export interface EngineOptions {
   readonly defaultMaxTokens?: number;
   /** The prefix cache (reuse of cached prompt prefixes, recurrent checkpoints); `false` turns it off. Defaults to on. */
   readonly prefixCache?: PrefixCacheOptions | false;
+  /** How requests claim KV cells, and what happens when the pool runs out. */
+  readonly admission?: AdmissionOptions;
   /**
    * Reopens the backend after it crashed (a BackendError with code `crashed`: a trap in the Wasm module, a worker
    * that stopped): return a new model and context, freeing the dead ones. The requests running at the crash fail
@@ -31,6 +35,39 @@ export interface EngineOptions {
    * flight and every later `generate` throws the crash.
    */
   readonly reopen?: (crash: BackendError) => Promise<{ readonly model: BackendModel; readonly context: BackendContext }>;
+}
+
+/** Options of {@link EngineOptions.admission}. */
+export interface AdmissionOptions {
+  /**
+   * `on-demand` (default): a request is admitted with its prompt plus `headroomTokens` of KV cells and claims more as
+   * it generates; when the pool runs dry, cached prefixes go first, then the latest-arriving request is preempted
+   * (and resumed, with identical output, before any newer request starts). `worst-case`: a request reserves its
+   * prompt plus its whole `maxTokens` when admitted, so nothing is ever preempted — and most of those cells are
+   * usually never written.
+   */
+  readonly reserve?: "on-demand" | "worst-case";
+  /** Cells claimed at a time beyond what a request has written (on-demand). Defaults to 32. */
+  readonly headroomTokens?: number;
+  /**
+   * How a preempted request is set aside: `swap` (its whole state to host memory), `recompute` (dropped, re-prefilled
+   * from the best cached prefix), or `auto` (default): the cheaper by the rates measured while serving.
+   */
+  readonly preemption?: PreemptionSetting;
+  /** Host memory for swapped-out requests, in bytes; a state that does not fit is recomputed. Defaults to 1 GiB. */
+  readonly swapBudgetBytes?: number;
+}
+
+/** Preemption counters and the swap space in use. */
+export interface PreemptionStats {
+  readonly swaps: number;
+  readonly recomputes: number;
+  /** Requests waiting, preempted, to resume. */
+  readonly waiting: number;
+  readonly swapBytes: number;
+  readonly swapBudgetBytes: number;
+  /** Tokens evaluated again by recomputes. */
+  readonly tokensRecomputed: number;
 }
 
 /** Whether the engine serves, is reopening its backend after a crash, or is out of service (a crash it could not recover from). */
@@ -74,6 +111,10 @@ export interface EngineStats {
   readonly decodeInFlightMs: number;
   /** The prefix cache: hits, tokens reused and lost, checkpoints. */
   readonly cache: CacheStats;
+  /** Preemption (on-demand admission): swaps, recomputes, swap space. */
+  readonly preemption: PreemptionStats;
+  /** Most requests that were running at once. */
+  readonly peakActive: number;
   readonly active: readonly {
     readonly requestId: number;
     readonly slot: number;
@@ -89,8 +130,10 @@ interface Active {
   readonly id: number;
   readonly request: GenerateRequest;
   readonly channel: Channel<StreamPart>;
-  readonly slot: number;
+  slot: number;
   readonly maxTokens: number;
+  /** What the prefill evaluates: the prompt; after a recompute, the prompt and the tokens generated before it. */
+  prefillTokens: Int32Array;
   readonly sampler: Sampler;
   readonly text: TextOutput;
   readonly stopTokens: ReadonlySet<number>;
@@ -109,9 +152,12 @@ interface Queued {
   readonly request: GenerateRequest;
   readonly sampler: Sampler;
   readonly channel: Channel<StreamPart>;
+  /** Cells to reserve at admission. */
   readonly cells: number;
   readonly maxTokens: number;
   detach: () => void;
+  /** A preempted request waiting to resume: its running state, and its sequence state when it was swapped out. */
+  readonly preempted?: { readonly active: Active; readonly swapped: SwappedSequence | undefined };
 }
 
 const noUsage: Usage = { promptTokens: 0, completionTokens: 0, cachedPromptTokens: 0 };
@@ -132,6 +178,16 @@ export class Engine {
   private readonly prefixCache: PrefixCacheOptions | false | undefined;
   private readonly reopen: EngineOptions["reopen"];
   private readonly maxQueue: number;
+  private readonly reserveMode: "on-demand" | "worst-case";
+  private readonly headroom: number;
+  private readonly preemption: PreemptionSetting;
+  private readonly swapBudgetBytes: number;
+  private readonly costs = new PreemptionCosts();
+  private swapBytes = 0;
+  private peakActive = 0;
+  private preemptionCounters = { swaps: 0, recomputes: 0, tokensRecomputed: 0 };
+  /** A sequence's whole state: bytes per attention cell and the recurrent part, from the plan of this context. */
+  private stateSize = { perCell: 0, recurrent: 0 };
   private readonly defaultMaxTokens: number;
   private readonly queue: Queued[] = [];
   private readonly active = new Map<number, Active>();
@@ -158,6 +214,15 @@ export class Engine {
     this.maxQueue = options.maxQueue ?? 64;
     if (!Number.isInteger(this.maxQueue) || this.maxQueue < 0) throw new InvalidArgumentError({ argument: "maxQueue", message: `maxQueue must be a non-negative integer, got ${options.maxQueue}` });
     this.defaultMaxTokens = options.defaultMaxTokens ?? 256;
+    const admission = options.admission ?? {};
+    this.reserveMode = admission.reserve ?? "on-demand";
+    this.headroom = admission.headroomTokens ?? 32;
+    this.preemption = admission.preemption ?? "auto";
+    this.swapBudgetBytes = admission.swapBudgetBytes ?? 1024 ** 3;
+    if (this.reserveMode !== "on-demand" && this.reserveMode !== "worst-case") throw new InvalidArgumentError({ argument: "admission.reserve", message: `admission.reserve must be "on-demand" or "worst-case", got ${String(admission.reserve)}` });
+    if (!Number.isInteger(this.headroom) || this.headroom < 1) throw new InvalidArgumentError({ argument: "admission.headroomTokens", message: `admission.headroomTokens must be a positive integer, got ${admission.headroomTokens}` });
+    if (!["auto", "swap", "recompute"].includes(this.preemption)) throw new InvalidArgumentError({ argument: "admission.preemption", message: `admission.preemption must be "auto", "swap" or "recompute", got ${String(admission.preemption)}` });
+    if (!(this.swapBudgetBytes >= 0) || !Number.isFinite(this.swapBudgetBytes)) throw new InvalidArgumentError({ argument: "admission.swapBudgetBytes", message: `admission.swapBudgetBytes must be a non-negative number, got ${admission.swapBudgetBytes}` });
     this.cache = this.coordinator();
     this.endTokens = new Set(options.model.info.endOfGenerationTokens);
   }
@@ -170,6 +235,12 @@ export class Engine {
   private coordinator(): CacheCoordinator {
     const info = this.context.info;
     const spec = this.currentModel.info.cacheSpec;
+    try {
+      const plan = planMemory(spec, { ctx: info.nCtx, slots: info.slots, unified: info.unified, kvTypeK: info.kvTypeK, kvTypeV: info.kvTypeV });
+      this.stateSize = { perCell: plan.attentionKvBytes / plan.nCtx, recurrent: plan.recurrentStateBytes / info.slots };
+    } catch {
+      this.stateSize = { perCell: 0, recurrent: 0 }; // a geometry the planner refuses: swaps are sized when read
+    }
     const bytes = checkpointBytes(spec);
     const prefixCache = this.prefixCache;
     return new CacheCoordinator({
@@ -206,7 +277,7 @@ export class Engine {
       request,
       sampler,
       channel: new Channel<StreamPart>(() => this.cancel(entry)),
-      cells: Math.min(prompt.length + maxTokens, limit),
+      cells: Math.min(prompt.length + (this.reserveMode === "worst-case" ? maxTokens : Math.min(maxTokens, this.headroom)), limit),
       maxTokens,
       detach: () => {},
     };
@@ -252,10 +323,17 @@ export class Engine {
       ...this.counters,
       decodeInFlightMs: this.stepping && this.decodeStartedAt !== undefined ? performance.now() - this.decodeStartedAt : 0,
       cache,
+      preemption: {
+        ...this.preemptionCounters,
+        waiting: this.queue.filter((q) => q.preempted !== undefined).length,
+        swapBytes: this.swapBytes,
+        swapBudgetBytes: this.swapBudgetBytes,
+      },
+      peakActive: this.peakActive,
       active: [...this.active.values()].map((a) => ({
         requestId: a.id,
         slot: a.slot,
-        state: a.prefilled < a.request.prompt.length ? ("prefill" as const) : ("decode" as const),
+        state: a.prefilled < a.prefillTokens.length ? ("prefill" as const) : ("decode" as const),
         promptTokens: a.request.prompt.length,
         cachedTokens: a.cachedTokens,
         prefilled: a.prefilled,
@@ -304,9 +382,14 @@ export class Engine {
 
   /** Cancels a request wherever it is: queued (ends now) or active (freed now, or right after the step in flight). */
   private cancel(entry: Queued): void {
-    const index = this.queue.indexOf(entry);
+    const index = this.queue.findIndex((q) => q.id === entry.id);
     if (index !== -1) {
-      this.queue.splice(index, 1);
+      const [queued] = this.queue.splice(index, 1);
+      if (queued!.preempted !== undefined) {
+        this.swapBytes -= queued!.preempted.swapped?.state.length ?? 0;
+        this.finish(queued!.preempted.active, "cancelled");
+        return;
+      }
       entry.detach();
       entry.channel.push({ type: "finish", reason: "cancelled", usage: noUsage, text: "" });
       entry.channel.close();
@@ -328,8 +411,12 @@ export class Engine {
   private admit(): void {
     for (let i = 0; i < this.queue.length; ) {
       const entry = this.queue[i]!;
+      if (entry.preempted !== undefined) {
+        if (!this.resume(entry, i)) return;
+        continue;
+      }
       const prompt = entry.request.prompt;
-      const decision = this.cache.plan(prompt, entry.cells, entry.request.checkpointAt, entry.request.slot);
+      const decision = this.cache.plan(prompt, entry.cells, entry.request.checkpointAt, entry.request.slot, { keepFree: this.growthReserve() });
       if (decision.type === "wait") return;
       if (decision.type === "wait-for-prefix") {
         this.cache.addSplit(decision.leader, decision.depth);
@@ -354,7 +441,8 @@ export class Engine {
         request: entry.request,
         channel: entry.channel,
         slot: decision.slot,
-        maxTokens: Math.min(entry.maxTokens, entry.cells - prompt.length),
+        maxTokens: Math.min(entry.maxTokens, this.sequenceLimit - prompt.length),
+        prefillTokens: prompt,
         sampler: entry.sampler,
         text: new TextOutput(entry.request.stop ?? []),
         stopTokens: new Set(entry.request.stopTokens ?? []),
@@ -368,8 +456,129 @@ export class Engine {
         detach: entry.detach,
       };
       this.active.set(active.slot, active);
+      this.peakActive = Math.max(this.peakActive, this.active.size);
       active.channel.push({ type: "start", requestId: active.id, slot: active.slot, promptTokens: prompt.length, cachedTokens });
     }
+  }
+
+  /**
+   * Cells a new admission must leave free so the running requests can each claim their next headroom (on-demand):
+   * without it a newcomer would take the last cells and be preempted a step later.
+   */
+  private growthReserve(): number {
+    if (this.reserveMode === "worst-case") return 0;
+    let total = 0;
+    for (const active of this.active.values()) {
+      const { reserved } = this.cache.pool.usage(active.slot);
+      total += Math.min(this.headroom, Math.max(0, active.request.prompt.length + active.maxTokens - reserved));
+    }
+    return total;
+  }
+
+  /**
+   * Brings a preempted request back (queue position `index`): a swapped one into a slot with its own state restored,
+   * a recomputed one re-prefilling what no cached prefix covers. Returns false when there is no room yet — it then
+   * stays first in line, and nothing behind it starts before it.
+   */
+  private resume(entry: Queued, index: number): boolean {
+    const { active, swapped } = entry.preempted!;
+    // A swapped request's cells hold its evaluated tokens (all of its prompt, if it was still prefilling, is to come).
+    const tokens = swapped !== undefined && active.generated.length > 0 ? evaluatedTokens(active).subarray(0, swapped.written) : active.prefillTokens;
+    const cells = Math.min(tokens.length + this.headroom, active.request.prompt.length + active.maxTokens);
+    const decision = this.cache.plan(tokens, cells, [], undefined, { keepFree: this.growthReserve(), restore: swapped !== undefined });
+    if (decision.type !== "admit") return false;
+    this.queue.splice(index, 1);
+    const started = performance.now();
+    try {
+      this.cache.admit(decision, tokens, swapped);
+    } catch (error) {
+      if (this.noteCrash(error)) {
+        this.queue.splice(index, 0, entry);
+        return false;
+      }
+      this.swapBytes -= swapped?.state.length ?? 0;
+      this.finish(active, "error", error as Error);
+      return true;
+    }
+    if (swapped !== undefined) {
+      this.costs.recordStateCopy(swapped.state.length, performance.now() - started);
+      this.swapBytes -= swapped.state.length;
+    } else {
+      active.prefilled = decision.reuse?.depth ?? 0;
+      this.preemptionCounters.tokensRecomputed += tokens.length - active.prefilled;
+    }
+    active.slot = decision.slot;
+    this.active.set(active.slot, active);
+    this.peakActive = Math.max(this.peakActive, this.active.size);
+    return true;
+  }
+
+  /**
+   * Before a step (on-demand): every generating request must have a cell for its next token. The oldest claim first;
+   * when the pool is dry even after dropping cached prefixes, the latest arrival is preempted.
+   */
+  private makeRoom(): void {
+    if (this.reserveMode === "worst-case") return;
+    this.releaseFinished(); // cancelled requests give their cells back before anyone is preempted
+    for (const active of [...this.active.values()].sort((a, b) => a.id - b.id)) {
+      if (this.active.get(active.slot) !== active || active.cancelled || active.finished || active.pending === undefined) continue;
+      const { reserved, written } = this.cache.pool.usage(active.slot);
+      if (written < reserved) continue;
+      const want = Math.min(this.headroom, active.request.prompt.length + active.maxTokens - reserved);
+      while (this.active.get(active.slot) === active && !this.cache.grow(active.slot, Math.max(1, want))) {
+        const victim = chooseVictim([...this.active.values()].filter((a) => !a.finished).map((a) => ({ arrival: a.id, active: a })));
+        // Only this request runs and the pool still cannot hold its next token: cannot happen while admission keeps
+        // every request within one sequence's limit; fail it rather than spin.
+        if (victim === undefined) {
+          this.finish(active, "error", new ContextOverflowError({ needed: reserved + 1, available: this.cache.pool.capacity }));
+          break;
+        }
+        this.preempt(victim.active);
+      }
+    }
+  }
+
+  /** Sets a running request aside (swap or recompute, by {@link choosePreemption}) and queues it to resume first. */
+  private preempt(active: Active): void {
+    const slot = active.slot;
+    const { written } = this.cache.pool.usage(slot);
+    const tokens = evaluatedTokens(active).subarray(0, written);
+    const mode = choosePreemption({
+      setting: this.preemption,
+      stateBytes: this.estimateStateBytes(written),
+      recomputeTokens: written - this.cache.resumeDepth(tokens, slot),
+      swapBytesFree: this.swapBudgetBytes - this.swapBytes,
+      costs: this.costs,
+    });
+    let swapped: SwappedSequence | undefined;
+    if (mode === "swap") {
+      const started = performance.now();
+      const state = this.context.getState(slot);
+      this.costs.recordStateCopy(state.length, performance.now() - started);
+      if (state.length <= this.swapBudgetBytes - this.swapBytes) {
+        swapped = { state, written };
+        this.swapBytes += state.length;
+      }
+    }
+    this.cache.preempt(slot);
+    this.active.delete(slot);
+    if (swapped !== undefined) this.preemptionCounters.swaps++;
+    else {
+      this.preemptionCounters.recomputes++;
+      // Re-prefill the prompt and every generated token (the last one too: its logits give the next token).
+      active.prefillTokens = Int32Array.from([...active.request.prompt, ...active.generated]);
+      active.pending = undefined;
+    }
+    // Ahead of every request that arrived after it, behind preempted ones that arrived before it.
+    const at = this.queue.findIndex((q) => q.preempted === undefined || q.id > active.id);
+    const entry: Queued = { id: active.id, request: active.request, sampler: active.sampler, channel: active.channel, cells: 0, maxTokens: active.maxTokens, detach: active.detach, preempted: { active, swapped } };
+    this.queue.splice(at === -1 ? this.queue.length : at, 0, entry);
+  }
+
+  /** Bytes of a sequence's whole state with `cells` attention cells (an estimate from the plan; for the swap choice). */
+  private estimateStateBytes(cells: number): number {
+    const { perCell, recurrent } = this.stateSize;
+    return perCell * cells + recurrent;
   }
 
   /** Ends a request that never started with an error. */
@@ -391,6 +600,7 @@ export class Engine {
         }
         this.admit();
         if (this.crash !== undefined) continue;
+        this.makeRoom();
         if (this.active.size === 0) {
           // Nothing runs, so nothing will free room: what still waits can never be admitted (a bug, not a state to
           // spin in). Fail it rather than loop.
@@ -426,7 +636,7 @@ export class Engine {
     const prefilling: Active[] = [];
     for (const active of [...this.active.values()].sort((a, b) => a.id - b.id)) {
       if (budget <= 0) break;
-      const prompt = active.request.prompt;
+      const prompt = active.prefillTokens;
       if (active.cancelled || active.prefilled >= prompt.length) continue;
       // A chunk ends at the next checkpoint position at the latest, so the state there can be captured.
       const take = Math.min(budget, this.cache.chunkEnd(active.slot, active.prefilled, prompt.length) - active.prefilled);
@@ -467,6 +677,7 @@ export class Engine {
     }
     this.stepping = false;
     const decodeEnded = performance.now();
+    this.costs.recordPrefill(rows.length, decodeEnded - decodeStarted);
 
     for (const row of rows) {
       this.cache.pool.markWritten(row.active.slot, 1);
@@ -535,6 +746,7 @@ export class Engine {
     }
     this.failure ??= crash;
     for (const entry of this.queue.splice(0)) this.failQueued(entry, this.failure);
+    this.swapBytes = 0;
     return false;
   }
 
@@ -580,7 +792,7 @@ export class Engine {
     active.channel.push({
       type: "finish",
       reason,
-      usage: { promptTokens: active.prefilled, completionTokens: active.generated.length, cachedPromptTokens: active.cachedTokens },
+      usage: { promptTokens: Math.min(active.prefilled, active.request.prompt.length), completionTokens: active.generated.length, cachedPromptTokens: active.cachedTokens },
       text: active.text.value,
     });
     active.channel.close();
@@ -613,4 +825,10 @@ export class Engine {
       if (active.finished) this.release(active);
     }
   }
+}
+
+/** The tokens a request's cells hold, in order: its prompt, then what it generated (the last one not yet evaluated). */
+function evaluatedTokens(active: Active): Int32Array {
+  if (active.generated.length === 0) return active.prefillTokens.subarray(0, active.prefilled);
+  return Int32Array.from([...active.request.prompt, ...active.generated]);
 }

@@ -3,14 +3,14 @@ import type { BackendModel } from "../backend/index.js";
 import type { PrefixCacheOptions } from "../cache/cache-coordinator.js";
 import { MockBackend } from "../testing/mock-backend.js";
 import { runPrefixChurn } from "../testing/prefix-churn.js";
-import { Engine } from "./engine.js";
+import { type AdmissionOptions, Engine } from "./engine.js";
 import type { StreamPart } from "./stream-part.js";
 
-async function setup(options: { ctx?: number; slots?: number; batch?: number; prefixCache?: PrefixCacheOptions | false; decodeDelayMs?: number } = {}) {
+async function setup(options: { ctx?: number; slots?: number; batch?: number; prefixCache?: PrefixCacheOptions | false; decodeDelayMs?: number; admission?: AdmissionOptions } = {}) {
   const backend = new MockBackend({ decodeDelayMs: options.decodeDelayMs ?? 0 });
   const model: BackendModel = await backend.loadModel();
   const context = await model.createContext({ ctx: options.ctx ?? 4096, slots: options.slots ?? 4, batch: options.batch ?? 512 });
-  const engine = new Engine({ model, context, ...(options.prefixCache !== undefined ? { prefixCache: options.prefixCache } : {}) });
+  const engine = new Engine({ model, context, ...(options.prefixCache !== undefined ? { prefixCache: options.prefixCache } : {}), ...(options.admission ? { admission: options.admission } : {}) });
   return { backend, model, context, engine };
 }
 
@@ -115,7 +115,8 @@ describe("prefix cache on the MockBackend", () => {
   });
 
   test("when the pool cannot keep the source's other cells, the request resumes in place instead of waiting", async () => {
-    const { engine, model } = await setup({ ctx: 256, slots: 2 });
+    // Worst-case reservation, so the branch claims all of its 120 tokens up front.
+    const { engine, model } = await setup({ ctx: 256, slots: 2, admission: { reserve: "worst-case" } });
     const prefix = model.tokenize("x".repeat(99)); // 100 tokens
     const first = await run(engine, prefix, { maxTokens: 40, ignoreEndOfGeneration: true }); // slot 0 keeps 139 cells
     expect(first.tokens.length).toBe(40);
