@@ -29,6 +29,11 @@ Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST 
   --no-prefix-cache       evaluate every prompt from its first token (no reuse of cached prefixes)
   --checkpoint-budget <b> host memory for recurrent checkpoints, e.g. 2GiB (default: 4 per slot)
   --min-branch-tokens <n> shortest shared prefix worth a branch-point checkpoint (default: 64)
+  --reserve <mode>        on-demand: requests claim KV cells as they generate, and the latest is preempted
+                          when the pool runs dry; worst-case: prompt + max_tokens reserved up front
+                          (default: on-demand)
+  --preemption <mode>     auto, swap (state to host memory), recompute (re-prefill) (default: auto)
+  --swap-budget <b>       host memory for swapped-out requests, e.g. 4GiB (default: 1GiB)
   --max-tokens-limit <n>  largest max_tokens accepted (default: 4096)
   --max-body <bytes>      largest request body (default: 1048576)
   --body-timeout <s>      a request body must arrive within this, else 408 (default: 30)
@@ -57,6 +62,9 @@ export async function serveCommand(args: string[], print: (line: string) => void
       "prefix-cache": { type: "boolean", default: true },
       "checkpoint-budget": { type: "string" },
       "min-branch-tokens": { type: "string", default: "64" },
+      reserve: { type: "string", default: "on-demand" },
+      preemption: { type: "string", default: "auto" },
+      "swap-budget": { type: "string", default: "1GiB" },
       "max-tokens-limit": { type: "string", default: "4096" },
       "max-body": { type: "string", default: String(1 << 20) },
       "body-timeout": { type: "string", default: "30" },
@@ -72,6 +80,12 @@ export async function serveCommand(args: string[], print: (line: string) => void
   const checkpointBudgetBytes = budgetText === undefined ? undefined : parseByteSize(budgetText);
   if (budgetText !== undefined && checkpointBudgetBytes === undefined) throw new UsageError(`--checkpoint-budget must be a size like 2GiB or 500MB, got ${budgetText}`, serveUsage);
   const minBranchTokens = integer("min-branch-tokens", values["min-branch-tokens"], 1);
+  const reserve = values.reserve;
+  if (reserve !== "on-demand" && reserve !== "worst-case") throw new UsageError(`--reserve must be on-demand or worst-case, got ${reserve}`, serveUsage);
+  const preemption = values.preemption;
+  if (preemption !== "auto" && preemption !== "swap" && preemption !== "recompute") throw new UsageError(`--preemption must be auto, swap or recompute, got ${preemption}`, serveUsage);
+  const swapBudgetBytes = parseByteSize(values["swap-budget"]);
+  if (swapBudgetBytes === undefined) throw new UsageError(`--swap-budget must be a size like 4GiB or 500MB, got ${values["swap-budget"]}`, serveUsage);
   if (!isKvCacheType(kvType)) throw new UsageError(`--kv-type must be one of ${kvCacheTypes.join(", ")}`, serveUsage);
   const open = () =>
     openModel({
@@ -100,6 +114,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
       return opened;
     },
     maxQueue: integer("max-queue", values["max-queue"], 0),
+    admission: { reserve, preemption, swapBudgetBytes },
     prefixCache: values["prefix-cache"] ? { minBranchTokens, ...(checkpointBudgetBytes === undefined ? {} : { checkpointBudgetBytes }) } : false,
   });
   const name = values.name ?? basename(values.model).replace(/\.gguf$/, "");

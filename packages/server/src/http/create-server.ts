@@ -244,6 +244,8 @@ export function createServer(options: ServerOptions): Hono {
       poolCellsCached: stats.poolCellsCached,
       poolCellsUsed: stats.poolCellsUsed,
       prefixCache: stats.cache,
+      preemption: stats.preemption,
+      peakActive: stats.peakActive,
       perSlot: engine.slots(),
       active: stats.active,
     });

@@ -34,6 +34,11 @@ export class Metrics {
     gauge("hybrid_llm_queue_depth", "Requests waiting for a slot.", stats.queueDepth);
     gauge("hybrid_llm_up", "1 while the engine serves; 0 while it reopens a crashed backend or is out of service.", stats.state === "running" ? 1 : 0);
     counter("hybrid_llm_backend_restarts_total", "Times the backend was reopened after a crash.", stats.restarts);
+    counter("hybrid_llm_preemptions_swap_total", "Requests preempted by swapping their state to host memory.", stats.preemption.swaps);
+    counter("hybrid_llm_preemptions_recompute_total", "Requests preempted to be re-prefilled later.", stats.preemption.recomputes);
+    counter("hybrid_llm_preemption_tokens_recomputed_total", "Tokens evaluated again by recomputes.", stats.preemption.tokensRecomputed);
+    gauge("hybrid_llm_preempted_waiting", "Preempted requests waiting to resume.", stats.preemption.waiting);
+    gauge("hybrid_llm_swap_bytes", "Host memory held by swapped-out requests.", stats.preemption.swapBytes);
     const cache = stats.cache;
     counter("hybrid_llm_prefix_cache_hits_total", "Requests that resumed from a cached prefix.", cache.hits);
     counter("hybrid_llm_prefix_cache_misses_total", "Requests that found nothing to resume from.", cache.misses);
