@@ -88,23 +88,25 @@ export class NodeBackend implements Backend {
   async loadModel(source: ModelSource, options: LoadModelOptions = {}): Promise<BackendModel> {
     if (this.disposed) throw new DisposedError({ object: "backend" });
     // Read and check the header in TypeScript first: a corrupt file or an unsupported architecture never reaches llama.cpp.
-    let spec;
+    let file;
     let nativeSource: string | Uint8Array;
     if ("path" in source && typeof source.path === "string") {
-      spec = cacheSpecFromMetadata((await readGgufFile(source.path)).metadata);
+      file = await readGgufFile(source.path);
       nativeSource = source.path;
     } else if ("bytes" in source && source.bytes instanceof Uint8Array) {
-      spec = cacheSpecFromMetadata(parseGguf(source.bytes).metadata);
+      file = parseGguf(source.bytes);
       nativeSource = source.bytes;
     } else {
       throw new InvalidArgumentError({ argument: "source", message: "a model source is { path: string } or { bytes: Uint8Array }" });
     }
+    const spec = cacheSpecFromMetadata(file.metadata);
     const onGpu = this.device.kind !== "cpu";
     const gpuLayers = options.gpuLayers === undefined || options.gpuLayers === "max" ? (onGpu ? -1 : 0) : options.gpuLayers;
     if (!Number.isInteger(gpuLayers) || gpuLayers < -1) {
       throw new InvalidArgumentError({ argument: "gpuLayers", message: `gpuLayers must be "max" or an integer ≥ 0, got ${String(options.gpuLayers)}` });
     }
     const model = await BindingModel.load(this.binding, nativeSource, spec, {
+      identity: file.identity,
       gpuLayers,
       ...(options.mmap === undefined ? {} : { mmap: options.mmap }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),

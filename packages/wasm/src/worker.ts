@@ -54,6 +54,7 @@ async function loadModel(source: { bytes?: Uint8Array; path?: string }, options:
   if (needed > WASM32_ALLOCATABLE_BYTES) throw tooLarge("loading this model", needed);
   const bytes = source.bytes ?? new Uint8Array(await readFile(source.path!));
   const model = await BindingModel.load(binding!, bytes, spec, {
+    identity: file.identity,
     gpuLayers: 0,
     onProgress: (fraction) => port.postMessage({ id: options.requestId, progress: fraction } satisfies WorkerReply),
   });

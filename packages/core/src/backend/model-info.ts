@@ -34,4 +34,6 @@ export interface ModelInfo {
   readonly sizeBytes: number;
   /** Parameter count. */
   readonly parameterCount: number;
+  /** The GGUF header's digest (`GgufFile.identity`): saved sessions carry it and are refused by any other model. */
+  readonly identity: string;
 }

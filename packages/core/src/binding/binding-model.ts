@@ -33,6 +33,8 @@ export class BindingModel implements BackendModel {
     source: string | Uint8Array,
     spec: CacheSpec,
     options: {
+      /** The GGUF header's digest (`GgufFile.identity`). */
+      identity: string;
       gpuLayers: number;
       mmap?: boolean;
       onProgress?: (fraction: number) => void;
@@ -70,6 +72,7 @@ export class BindingModel implements BackendModel {
       addBos: facts.addBos,
       sizeBytes: facts.sizeBytes,
       parameterCount: facts.parameterCount,
+      identity: options.identity,
     };
     return new BindingModel(binding, native, Object.freeze(info), options.onDispose);
   }

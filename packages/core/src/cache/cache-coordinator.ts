@@ -381,6 +381,65 @@ export class CacheCoordinator {
     return this.findReuse(tokens, tokens.length - 1, slot).reuse?.depth ?? 0;
   }
 
+  /**
+   * What a saved session of `tokens` would hold: the idle slot whose cached cells are the longest prefix of `tokens`
+   * with its live recurrent state at their end, and the checkpoints along that prefix. Undefined when no idle slot
+   * caches a prefix of it.
+   */
+  sessionSource(tokens: Int32Array): { slot: number; depth: number; checkpoints: { depth: number; state: Uint8Array }[] } | undefined {
+    if (!this.enabled) return undefined;
+    const match = this.index.match(tokens, tokens.length);
+    for (const candidate of match.candidates) {
+      const slot = candidate.ends.find((s) => this.phase[s] === "idle" && this.pool.usage(s).written === candidate.depth);
+      if (slot === undefined) continue;
+      const checkpoints = match.candidates.flatMap((c) => (c.depth <= candidate.depth && c.checkpoint !== undefined && this.store.has(c.checkpoint) ? [{ depth: c.depth, state: this.store.use(c.checkpoint) }] : []));
+      return { slot, depth: candidate.depth, checkpoints };
+    }
+    return undefined;
+  }
+
+  /**
+   * Puts a saved sequence into a slot as a cached prefix (idle), as if a request had just finished there: `plan` is
+   * {@link plan}'s decision for `tokens` with `restore` (the slot, and the cached prefixes to drop for room). The
+   * state and checkpoints are restored before anything is committed; a failure leaves the slot empty.
+   */
+  restoreIdle(plan: AdmissionPlan, tokens: Int32Array, state: Uint8Array, checkpoints: readonly { depth: number; state: Uint8Array }[]): void {
+    for (const victim of plan.evict) {
+      this.drop(victim);
+      this.counters.prefixEvictions++;
+    }
+    const { slot } = plan;
+    try {
+      this.context.seqRemove(slot);
+      this.context.setState(slot, state);
+    } catch (error) {
+      this.drop(slot);
+      throw error;
+    }
+    const pool = this.pool.clone();
+    if (!pool.reserve(slot, tokens.length)) {
+      this.drop(slot);
+      throw new Error("stale restore plan: the pool changed since it was made");
+    }
+    pool.markWritten(slot, tokens.length);
+    this.pool.assign(pool);
+    this.phase[slot] = "idle";
+    this.lastUsed[slot] = ++this.clock;
+    // Shallowest first, each registered up to its depth (an index node must end there), then the whole sequence.
+    for (const checkpoint of [...checkpoints].sort((a, b) => a.depth - b.depth)) {
+      if (checkpoint.depth > tokens.length) continue;
+      this.dropCheckpoints(this.index.hold(slot, tokens, checkpoint.depth));
+      if (!this.hasRecurrent || this.store.budgetBytes === 0 || this.index.hasCheckpointAt(tokens, checkpoint.depth)) continue;
+      const above = this.index.match(tokens, checkpoint.depth - 1).candidates.find((c) => c.checkpoint !== undefined)?.depth ?? 0;
+      const added = this.store.add(checkpoint.state, checkpoint.depth - above);
+      if (added === undefined) continue;
+      for (const id of added.evicted) this.index.detachCheckpoint(id);
+      const replaced = this.index.attachCheckpoint(tokens, checkpoint.depth, added.id);
+      if (replaced !== undefined) this.store.delete(replaced);
+    }
+    this.dropCheckpoints(this.index.hold(slot, tokens, tokens.length));
+  }
+
   /** Asks `slot`'s prefill to pause at `depth` (another request waits to reuse the prefix there). */
   addSplit(slot: number, depth: number): void {
     if (this.phase[slot] === "active") this.splitPoints[slot]!.add(depth);

@@ -2,6 +2,9 @@ import type { BackendContext } from "../backend/backend-context.js";
 import type { BackendModel } from "../backend/backend-model.js";
 import { type CacheStats, CacheCoordinator, type PrefixCacheOptions, type SwappedSequence } from "../cache/cache-coordinator.js";
 import { checkpointBytes } from "../cache/checkpoint-store.js";
+import { type SessionGeometry, decodeSession, encodeSession } from "../cache/session-file.js";
+import { BackendError as SessionBusyError } from "../errors/backend-error.js";
+import { InvalidSessionError } from "../errors/invalid-session-error.js";
 import { type PreemptionSetting, PreemptionCosts, choosePreemption, chooseVictim } from "../cache/preemption-policy.js";
 import { planMemory } from "../plan/memory-plan.js";
 import { BackendError } from "../errors/backend-error.js";
@@ -202,6 +205,8 @@ export class Engine {
   /** The crash that put the engine out of service (no reopen, or reopening failed). */
   private failure: Error | undefined;
   private restarting = false;
+  /** Callers waiting for the step in flight to end (session save / restore touch the context between steps). */
+  private stepWaiters: (() => void)[] = [];
   private restarts = 0;
   private decodeStartedAt: number | undefined;
   private counters = { promptTokensEvaluated: 0, tokensGenerated: 0, steps: 0, stepMs: 0, decodeMs: 0 };
@@ -355,6 +360,81 @@ export class Engine {
   /** Resolves when every submitted request has finished. */
   async idle(): Promise<void> {
     while (this.running !== undefined) await this.running;
+  }
+
+  /**
+   * Saves the cached state of a conversation: `tokens` is the conversation so far (the prompt of its last request
+   * and the answer). The idle slot caching the longest prefix of it is saved whole — its tokens, the attention cells
+   * and recurrent state at their end, the checkpoints along them — with the model's identity, the cache geometry
+   * and a checksum ({@link restoreSession} checks them all). `metadata` (JSON) travels with it.
+   *
+   * @throws InvalidArgumentError when nothing of this conversation is cached (it never ran here, or was evicted).
+   */
+  async saveSession(tokens: ArrayLike<number>, options: { metadata?: unknown } = {}): Promise<Uint8Array> {
+    if (this.disposed) throw new InvalidArgumentError({ argument: "engine", message: "the engine was disposed" });
+    if (this.failure !== undefined) throw this.failure;
+    const sequence = validateTokens(tokens, this.currentModel.info.vocabSize);
+    const { source, state } = await this.betweenSteps(() => {
+      const found = this.cache.sessionSource(sequence);
+      if (found === undefined) throw new InvalidArgumentError({ argument: "tokens", message: "nothing of this conversation is cached (it has not run on this engine, or its cache was evicted)" });
+      return { source: found, state: this.context.getState(found.slot) };
+    });
+    return encodeSession({
+      modelIdentity: this.currentModel.info.identity,
+      geometry: this.geometry(),
+      tokens: sequence.slice(0, source.depth),
+      state,
+      checkpoints: source.checkpoints,
+      metadata: options.metadata ?? null,
+    });
+  }
+
+  /**
+   * Restores a session saved by {@link saveSession} (in this process or another) as a cached prefix: the next
+   * request that extends its tokens resumes where it ended, as if it had just run here. Everything is checked
+   * before anything is loaded. Returns the tokens restored and the saved metadata.
+   *
+   * @throws InvalidSessionError for a damaged or truncated file, another format version, another model, another
+   *   cache geometry or more tokens than a sequence holds; BackendError `busy` when every slot serves a request.
+   */
+  async restoreSession(bytes: Uint8Array): Promise<{ tokens: Int32Array; metadata: unknown }> {
+    if (this.disposed) throw new InvalidArgumentError({ argument: "engine", message: "the engine was disposed" });
+    if (this.failure !== undefined) throw this.failure;
+    const session = decodeSession(bytes, {
+      modelIdentity: this.currentModel.info.identity,
+      geometry: this.geometry(),
+      maxTokens: this.sequenceLimit,
+      vocabSize: this.currentModel.info.vocabSize,
+    });
+    if (session.tokens.length === 0) throw new InvalidSessionError({ reason: "corrupt", message: "the session holds no tokens" });
+    await this.betweenSteps(() => {
+      const decision = this.cache.plan(session.tokens, session.tokens.length, [], undefined, { restore: true, keepFree: this.growthReserve() });
+      if (decision.type !== "admit") throw new SessionBusyError({ code: "busy", message: "no slot or room is free for the session now (every slot serves a request); retry when one finishes" });
+      this.cache.restoreIdle(decision, session.tokens, session.state, session.checkpoints.filter((c) => c.depth > 0));
+    });
+    return { tokens: session.tokens, metadata: session.metadata };
+  }
+
+  private geometry(): SessionGeometry {
+    const spec = this.currentModel.info.cacheSpec;
+    return {
+      architecture: spec.architecture,
+      kvTypeK: this.context.info.kvTypeK,
+      kvTypeV: this.context.info.kvTypeV,
+      attentionLayers: spec.attention.layers.length,
+      recurrentLayers: spec.recurrent?.layers.length ?? 0,
+    };
+  }
+
+  /** Runs `work` (synchronous context operations) once no step is in flight, in the same turn as that check. */
+  private async betweenSteps<T>(work: () => T): Promise<T> {
+    while (this.stepping) await new Promise<void>((resolve) => this.stepWaiters.push(resolve));
+    return work();
+  }
+
+  private endStep(): void {
+    this.stepping = false;
+    for (const wake of this.stepWaiters.splice(0)) wake();
   }
 
   /** Drops every cached prefix and checkpoint (between steps); requests in flight are untouched. */
@@ -611,7 +691,7 @@ export class Engine {
       }
     } catch (error) {
       // A bug or a backend failing outside decode: end every stream with the error rather than leave them hanging.
-      this.stepping = false;
+      this.endStep();
       if (this.noteCrash(error)) {
         await this.recover();
         return;
@@ -667,7 +747,7 @@ export class Engine {
         { returnLogits: needsLogits },
       );
     } catch (error) {
-      this.stepping = false;
+      this.endStep();
       // The batch failed as a whole: fail the requests in it (their slots are cleared), keep serving the others.
       for (const active of new Set(rows.map((r) => r.active))) this.finish(active, "error", error as Error);
       this.account(started, decodeStarted);
@@ -675,7 +755,7 @@ export class Engine {
       this.releaseFinished();
       return;
     }
-    this.stepping = false;
+    this.endStep();
     const decodeEnded = performance.now();
     this.costs.recordPrefill(rows.length, decodeEnded - decodeStarted);
 
@@ -831,4 +911,14 @@ export class Engine {
 function evaluatedTokens(active: Active): Int32Array {
   if (active.generated.length === 0) return active.prefillTokens.subarray(0, active.prefilled);
   return Int32Array.from([...active.request.prompt, ...active.generated]);
+}
+
+function validateTokens(tokens: ArrayLike<number>, vocabSize: number): Int32Array {
+  if (tokens === null || typeof tokens !== "object" || typeof tokens.length !== "number") throw new InvalidArgumentError({ argument: "tokens", message: "tokens must be an array of token ids" });
+  const out = Int32Array.from(tokens);
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= vocabSize) throw new InvalidArgumentError({ argument: "tokens", message: `tokens[${i}] = ${String(token)} is not a token id of this model` });
+  }
+  return out;
 }

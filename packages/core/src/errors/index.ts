@@ -8,3 +8,4 @@ export { InvalidPlanError } from "./invalid-plan-error.js";
 export { ModelMetadataError } from "./model-metadata-error.js";
 export { QueueFullError } from "./queue-full-error.js";
 export { UnsupportedArchitectureError } from "./unsupported-architecture-error.js";
+export { InvalidSessionError, type InvalidSessionReason } from "./invalid-session-error.js";

@@ -1,6 +1,7 @@
 import { InvalidGgufError } from "../errors/invalid-gguf-error.js";
 import { type GgmlTypeInfo, ggmlTypeById } from "./ggml-types.js";
 import { type GgufArrayValue, type GgufScalarTypeName, type GgufValue, typeNameById } from "./value-types.js";
+import { digest64 } from "./checksum.js";
 
 /** One tensor as described in the file's tensor-info table. */
 export interface GgufTensorInfo {
@@ -30,6 +31,11 @@ export interface GgufFile {
   readonly dataOffset: number;
   /** Bytes of the data section, each tensor padded to `alignment` (what llama.cpp expects after `dataOffset`). */
   readonly dataSize: number;
+  /**
+   * Identity of the model: a 64-bit digest of the header (metadata and tensor infos, everything before the data).
+   * Two files with the same identity have the same architecture, hyperparameters, vocabulary and tensor layout.
+   */
+  readonly identity: string;
 }
 
 /** Returned by {@link parseGgufPrefix} when the prefix ended before the tensor-info table did. */
@@ -283,6 +289,7 @@ function parse(bytes: Uint8Array, fileSize: number): GgufFile {
     tensors.push({ name, dims, type, offset, byteSize });
   }
 
+  const identity = digest64(bytes.subarray(0, cursor.position));
   const dataOffset = alignUp(cursor.position, alignment);
   // llama.cpp requires tensors packed in order, each padded to the alignment.
   let dataSize = 0;
@@ -292,7 +299,7 @@ function parse(bytes: Uint8Array, fileSize: number): GgufFile {
     }
     dataSize += alignUp(tensor.byteSize, alignment);
   }
-  return { version, metadata, tensors, alignment, dataOffset, dataSize };
+  return { version, metadata, tensors, alignment, dataOffset, dataSize, identity };
 }
 
 function alignUp(n: number, alignment: number): number {

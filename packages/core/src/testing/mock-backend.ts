@@ -102,6 +102,7 @@ class MockModel implements BackendModel {
       addBos: true,
       sizeBytes: 1,
       parameterCount: 1,
+      identity: "mock-" + (backend.options.contextLength ?? 4096),
     });
   }
 
@@ -141,8 +142,8 @@ class MockModel implements BackendModel {
       unified,
       batch: options.batch ?? 512,
       ubatch: options.ubatch ?? 512,
-      kvTypeK: "f16",
-      kvTypeV: "f16",
+      kvTypeK: options.kvTypeK ?? options.kvType ?? "f16",
+      kvTypeV: options.kvTypeV ?? options.kvType ?? "f16",
     };
     return new MockContext(this.backend, info);
   }
