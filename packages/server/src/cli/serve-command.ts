@@ -34,6 +34,8 @@ Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST 
                           (default: on-demand)
   --preemption <mode>     auto, swap (state to host memory), recompute (re-prefill) (default: auto)
   --swap-budget <b>       host memory for swapped-out requests, e.g. 4GiB (default: 1GiB)
+  --session-dir <dir>     enable saved sessions (POST /v1/sessions/<name>/save and /restore), kept as
+                          <dir>/<name>.session (default: off)
   --max-tokens-limit <n>  largest max_tokens accepted (default: 4096)
   --max-body <bytes>      largest request body (default: 1048576)
   --body-timeout <s>      a request body must arrive within this, else 408 (default: 30)
@@ -65,6 +67,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
       reserve: { type: "string", default: "on-demand" },
       preemption: { type: "string", default: "auto" },
       "swap-budget": { type: "string", default: "1GiB" },
+      "session-dir": { type: "string" },
       "max-tokens-limit": { type: "string", default: "4096" },
       "max-body": { type: "string", default: String(1 << 20) },
       "body-timeout": { type: "string", default: "30" },
@@ -124,6 +127,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
     ...(values["api-key"] === undefined ? {} : { apiKey: values["api-key"] }),
     maxTokensLimit: integer("max-tokens-limit", values["max-tokens-limit"], 1),
     maxBodyBytes: integer("max-body", values["max-body"], 1024),
+    ...(values["session-dir"] === undefined ? {} : { sessionDir: values["session-dir"] }),
     bodyTimeoutMs: integer("body-timeout", values["body-timeout"], 1) * 1000,
     writeTimeoutMs: integer("write-timeout", values["write-timeout"], 1) * 1000,
     host: values.host,

@@ -18,6 +18,8 @@ import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { AnswerTokens } from "./answer-tokens.js";
+import { RequestError } from "./request-error.js";
+import { registerSessionRoutes } from "./sessions.js";
 import { Metrics } from "./metrics.js";
 import type { ChatCompletionBody, CompletionBody } from "./openai-types.js";
 
@@ -48,6 +50,11 @@ export interface ServerOptions {
    * request is cancelled (slot and cells freed) and its connection closed. Defaults to 60,000.
    */
   readonly writeTimeoutMs?: number;
+  /**
+   * A directory for saved sessions: enables `POST /v1/sessions/{name}/save` and `/restore` and `GET /v1/sessions`
+   * (files only inside it, named by the session's name). Unset: no session routes.
+   */
+  readonly sessionDir?: string;
   /** Called with every internal error answered with a generic 500 (the client never sees its text). Defaults to stderr. */
   readonly onError?: (error: unknown) => void;
 }
@@ -55,18 +62,6 @@ export interface ServerOptions {
 const CHATML =
   "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
 
-class RequestError extends Error {
-  constructor(
-    readonly status: 400 | 401 | 404 | 408 | 413 | 429 | 500 | 503,
-    message: string,
-    readonly type = "invalid_request_error",
-    readonly param: string | null = null,
-    readonly code: string | null = null,
-    cause?: unknown,
-  ) {
-    super(message, cause === undefined ? undefined : { cause });
-  }
-}
 
 /**
  * Request fields each endpoint understands. Anything else is refused with a 400 naming it, rather than silently
@@ -75,6 +70,7 @@ class RequestError extends Error {
 const commonFields = ["model", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "seed", "stop", "stream", "stream_options", "n", "user", "metadata", "store", "service_tier"];
 const chatFields = new Set([...commonFields, "messages"]);
 const completionFields = new Set([...commonFields, "prompt"]);
+const sessionFields = new Set(["model", "messages", "prompt"]);
 /** Fields accepted when they ask for nothing beyond the default. */
 const neutralValues: Record<string, (value: unknown) => boolean> = {
   presence_penalty: (v) => v === 0,
@@ -124,6 +120,10 @@ function openAiError(c: Context, error: unknown, onError: ((error: unknown) => v
       return c.json({ error: { message: "internal server error", type: "server_error", param: null, code: null } }, 500);
     }
     return c.json({ error: { message: error.message, type: error.type, param: error.param, code: error.code } }, error.status);
+  }
+  if (BackendError.isInstance(error) && error.code === "busy") {
+    c.header("Retry-After", "1");
+    return c.json({ error: { message: error.message, type: "server_error", param: null, code: "busy" } }, 503);
   }
   if (BackendError.isInstance(error) && error.code === "crashed") {
     // The backend crashed; the engine reopens it (or is out of service). Either way, not the client's fault.
@@ -431,8 +431,11 @@ export function createServer(options: ServerOptions): Hono {
     })();
   };
 
-  app.post("/v1/chat/completions", async (c) => {
-    const body = await readBody<ChatCompletionBody>(c, chatFields);
+  /**
+   * A chat's tokens: contents tokenized as text (only the template's markup becomes special tokens); an earlier
+   * answer sent back comes in as the tokens it was generated as, so the turn continues the cached sequence exactly.
+   */
+  const chatTokens = (body: { messages: ChatCompletionBody["messages"] }, addGenerationPrompt = true) => {
     if (!Array.isArray(body.messages) || body.messages.length === 0) throw new RequestError(400, "messages must be a non-empty array", "invalid_request_error", "messages");
     const roles = new Set(["system", "user", "assistant", "tool", "developer"]);
     const messages: ChatMessage[] = body.messages.map((message) => {
@@ -441,19 +444,25 @@ export function createServer(options: ServerOptions): Hono {
       }
       return { role: (message.role === "developer" ? "system" : message.role) as ChatMessage["role"], content: messageText(message.content) };
     });
-    // Contents are tokenized as text (only the template's markup becomes special tokens); an earlier answer sent
-    // back comes in as the tokens it was generated as, so the turn continues the cached sequence exactly.
-    let chat: ReturnType<typeof tokenizeChat>;
     try {
-      chat = tokenizeChat(engine.model, template(), messages, { contentTokens: (message) => (message.role === "assistant" ? answers.lookup(message.content) : undefined) });
+      return { messages, chat: tokenizeChat(engine.model, template(), messages, { addGenerationPrompt, contentTokens: (message) => (message.role === "assistant" ? answers.lookup(message.content) : undefined) }) };
     } catch (error) {
       // The backend's own failures (a crash) are not the request's fault; a template's raise_exception (roles must
       // alternate, no system message, …) is.
       if (HybridLlmError.isInstance(error)) throw error;
       throw new RequestError(400, `the chat template refused these messages: ${(error as Error).message}`, "invalid_request_error", "messages");
     }
+  };
+
+  app.post("/v1/chat/completions", async (c) => {
+    const body = await readBody<ChatCompletionBody>(c, chatFields);
+    const { chat } = chatTokens(body);
     return respond(c, "chat", body, chat.tokens, chat.messageEnds.slice(0, -1));
   });
+
+  if (options.sessionDir !== undefined) {
+    registerSessionRoutes(app, { engine, answers, directory: options.sessionDir, readBody: (c) => readBody(c, sessionFields), chatTokens: (body) => chatTokens(body, false) });
+  }
 
   app.post("/v1/completions", async (c) => {
     const body = await readBody<CompletionBody>(c, completionFields);
