@@ -5,19 +5,42 @@ import { UsageError } from "./usage-error.js";
 
 /** Backends the CLI can run on. */
 export const backendNames = ["node", "wasm"] as const;
+export type BackendName = (typeof backendNames)[number];
 
-/** `--gpu` values. */
+/**
+ * `--gpu` values: which llama.cpp build the native backend loads. `off` is the API's `gpu: false`; the Wasm backend
+ * runs on the CPU whatever the value, so with `--backend wasm` only `auto` and `off` are accepted.
+ */
 export const gpuNames = ["auto", "cuda", "vulkan", "metal", "off"] as const;
+export type GpuName = (typeof gpuNames)[number];
 
-/** Creates the backend named on the command line. */
-export async function createBackend(name: string, gpu: string, usage: string): Promise<Backend> {
-  if (!(gpuNames as readonly string[]).includes(gpu)) throw new UsageError(`--gpu must be one of ${gpuNames.join(", ")}, got "${gpu}"`, usage);
+/** The `--gpu` default of every command (the API's default too). */
+export const defaultGpu: GpuName = "auto";
+
+/** The `--gpu` line every command's usage shows, after the option's name. */
+export const gpuUsage = `${gpuNames.join(", ")} (default: ${defaultGpu}: CUDA or Metal if present, else CPU)`;
+
+/** Parses `--backend`; anything else is a usage error listing the valid names. */
+export function backendOption(text: string, usage: string): BackendName {
+  if (!(backendNames as readonly string[]).includes(text)) throw new UsageError(`--backend must be one of ${backendNames.join(", ")}, got "${text}"`, usage);
+  return text as BackendName;
+}
+
+/** Parses `--gpu` (for `backend`); anything else is a usage error listing the valid values. */
+export function gpuOption(text: string, usage: string, backend: BackendName = "node"): GpuName {
+  if (!(gpuNames as readonly string[]).includes(text)) throw new UsageError(`--gpu must be one of ${gpuNames.join(", ")}, got "${text}"`, usage);
+  if (backend === "wasm" && text !== "auto" && text !== "off") {
+    throw new UsageError(`--gpu ${text} needs --backend node: the Wasm backend runs on the CPU (--gpu auto or off)`, usage);
+  }
+  return text as GpuName;
+}
+
+/** Creates the backend named on the command line (both names already parsed). */
+export async function createBackend(name: BackendName, gpu: GpuName): Promise<Backend> {
   switch (name) {
     case "node":
-      return NodeBackend.create({ gpu: gpu === "off" ? false : (gpu as "auto" | "cuda" | "vulkan" | "metal") });
+      return NodeBackend.create({ gpu: gpu === "off" ? false : gpu });
     case "wasm":
       return WasmBackend.create();
-    default:
-      throw new UsageError(`--backend must be one of ${backendNames.join(", ")}, got "${name}"`, usage);
   }
 }

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import { Engine, SeededRandom } from "@hybrid-llm/core";
-import { backendNames } from "./backends.js";
+import { backendNames, defaultGpu, gpuUsage } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { count, renderTable } from "./table.js";
 import { integerOption } from "./options.js";
@@ -22,8 +22,8 @@ in JavaScript (scheduling, sampling, streaming) rather than in llama.cpp.
   --batch <n>            tokens per step (default: 512)
   --threads <n>          CPU threads, both sides (default: ${defaultThreads()} here)
   --backend <name>       ${backendNames.join(", ")} (default: node)
-  --gpu <api>            auto, cuda, vulkan, metal, off (default: off)
-  --vs node-llama-cpp    run the same workload on node-llama-cpp (same file, threads, sequences) and report the ratio
+  --gpu <api>            ${gpuUsage}
+  --vs node-llama-cpp    run the same workload on node-llama-cpp (same file, threads, sequences, device) and report the ratio
   --json                 print one JSON object`;
 
 export interface BenchResult {
@@ -43,7 +43,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
       batch: { type: "string", default: "512" },
       threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
-      gpu: { type: "string", default: "off" },
+      gpu: { type: "string", default: defaultGpu },
       vs: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
@@ -67,6 +67,8 @@ export async function benchCommand(args: string[], print: (line: string) => void
     quiet: values.json === true,
     context: { ctx: n * (p + g + 16), slots: n, threads, batch },
   });
+  // The peer runs on the same llama.cpp build as ours (CPU, CUDA, Vulkan or Metal), whatever --gpu resolved to.
+  const device = opened.backend.device.kind;
   let ours: BenchResult & { jsShareOfStepTime: number; steps: number };
   let prompts: number[][];
   try {
@@ -120,7 +122,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
     if (!values.json) process.stderr.write("running the same workload on node-llama-cpp…\n");
     // Bundled beside cli.js; from the TypeScript sources (tests) the built one.
     const script = fileURLToPath(import.meta.url.endsWith(".ts") ? new URL("../../dist/bench-peer.js", import.meta.url) : new URL("./bench-peer.js", import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, [script, values.model, String(n), String(p), String(g), String(threads), String(batch)], {
+    const { stdout } = await promisify(execFile)(process.execPath, [script, values.model, String(n), String(p), String(g), String(threads), String(batch), device], {
       env: { ...process.env, HYBRID_LLM_BENCH_PROMPTS: JSON.stringify(prompts) },
       maxBuffer: 1 << 20,
     });

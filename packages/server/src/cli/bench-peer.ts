@@ -5,13 +5,15 @@
  */
 import { getLlama, LlamaLogLevel, type Token } from "node-llama-cpp";
 
-const [modelPath, slots, promptTokens, genTokens, threads, batch] = process.argv.slice(2);
+const [modelPath, slots, promptTokens, genTokens, threads, batch, device = "cpu"] = process.argv.slice(2);
 const n = Number(slots);
 const p = Number(promptTokens);
 const g = Number(genTokens);
 
-const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
-const model = await llama.loadModel({ modelPath: modelPath! });
+// The device hybrid-llm ran on ("cpu", "cuda", "vulkan", "metal"), all layers there as ours.
+const gpu = device === "cuda" || device === "vulkan" || device === "metal" ? device : false;
+const llama = await getLlama({ gpu, build: "never", logLevel: LlamaLogLevel.error });
+const model = await llama.loadModel({ modelPath: modelPath!, gpuLayers: gpu === false ? 0 : "max" });
 const context = await model.createContext({ contextSize: p + g + 16, sequences: n, threads: Number(threads), batchSize: Number(batch) });
 const prompts = JSON.parse(process.env.HYBRID_LLM_BENCH_PROMPTS ?? "[]") as number[][];
 const started = performance.now();

@@ -2,7 +2,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Engine, formatBytes, modelPreset, planMemory } from "@hybrid-llm/core";
 import { writeFixtureFile } from "@hybrid-llm/core/node";
-import { backendNames } from "./backends.js";
+import { backendNames, backendOption, defaultGpu, gpuOption, gpuUsage } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { count, renderTable } from "./table.js";
 import { integerOption } from "./options.js";
@@ -20,7 +20,7 @@ llama.cpp really allocated and the throughput. With --model, the same on a real 
   --tokens <n>        tokens per stream (default: 48)
   --threads <n>       CPU threads (default: ${defaultThreads()} here)
   --backend <name>    ${backendNames.join(", ")} (default: node)
-  --gpu <api>         auto, cuda, vulkan, metal, off (default: auto)`;
+  --gpu <api>         ${gpuUsage}`;
 
 const topics = [
   "the history of the printing press",
@@ -43,7 +43,7 @@ export async function demoCommand(args: string[], print: (line: string) => void)
       tokens: { type: "string", default: "48" },
       threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
-      gpu: { type: "string", default: "auto" },
+      gpu: { type: "string", default: defaultGpu },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -52,6 +52,8 @@ export async function demoCommand(args: string[], print: (line: string) => void)
   const slots = integer("slots", values.slots, 1);
   const ctx = integer("ctx", values.ctx, 256);
   const tokens = integer("tokens", values.tokens, 1);
+  // Checked before the twin is written; openModel checks them again.
+  gpuOption(values.gpu, demoUsage, backendOption(values.backend, demoUsage));
 
   let path = values.model;
   if (path === undefined) {

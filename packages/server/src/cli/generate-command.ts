@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { type ChatMessage, InvalidArgumentError, generateOnce, renderChat } from "@hybrid-llm/core";
-import { backendNames, createBackend } from "./backends.js";
+import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage } from "./backends.js";
+import { checkModelFile } from "./model-file.js";
 import { defaultThreads } from "./open-model.js";
 import { UsageError } from "./usage-error.js";
 
@@ -19,7 +20,7 @@ Generates one completion and streams it to stdout.
   --ctx <n>             context size (default: 4096)
   --threads <n>         CPU threads (default: ${defaultThreads()} here: 1 below 8 cores, half the cores above)
   --backend <name>      ${backendNames.join(", ")} (default: node)
-  --gpu <api>           auto, cuda, vulkan, metal, off (default: auto)
+  --gpu <api>           ${gpuUsage}
   --json                print { tokens, text, usage, finishReason, timings } instead of streaming text`;
 
 export async function generateCommand(args: string[], print: (line: string) => void): Promise<void> {
@@ -40,7 +41,7 @@ export async function generateCommand(args: string[], print: (line: string) => v
       ctx: { type: "string", default: "4096" },
       threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
-      gpu: { type: "string", default: "auto" },
+      gpu: { type: "string", default: defaultGpu },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -54,10 +55,23 @@ export async function generateCommand(args: string[], print: (line: string) => v
     return value;
   };
 
+  const backendName = backendOption(values.backend, generateUsage);
+  const gpu = gpuOption(values.gpu, generateUsage, backendName);
+  await checkModelFile(values.model);
+
   const loadStarted = performance.now();
-  const backend = await createBackend(values.backend, values.gpu, generateUsage);
+  const backend = await createBackend(backendName, gpu);
   try {
-    const model = await backend.loadModel({ path: values.model });
+    const showProgress = !values.json && process.stderr.isTTY;
+    const model = await backend.loadModel(
+      { path: values.model },
+      {
+        onProgress: (fraction) => {
+          if (showProgress) process.stderr.write(`\rloading ${values.model}: ${Math.round(fraction * 100)}%`);
+        },
+      },
+    );
+    if (showProgress) process.stderr.write("\n");
     const loadMs = performance.now() - loadStarted;
     let prompt: Int32Array;
     if (values.chat) {

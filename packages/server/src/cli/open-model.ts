@@ -1,6 +1,7 @@
 import { availableParallelism } from "node:os";
 import { type Backend, type BackendContext, type BackendModel, type ContextOptions, type MemoryPlan, formatBytes, planContext } from "@hybrid-llm/core";
-import { createBackend } from "./backends.js";
+import { backendOption, createBackend, gpuOption } from "./backends.js";
+import { checkModelFile } from "./model-file.js";
 
 /**
  * Default CPU threads: 1 on small machines — on 2-vCPU machines llama.cpp's spinning thread pool made 2 threads
@@ -20,7 +21,11 @@ export interface OpenModel {
   dispose(): Promise<void>;
 }
 
-/** Loads a model (with a progress line on stderr when it is a terminal) and creates its serving context. */
+/**
+ * Loads a model (with a progress line on stderr when it is a terminal) and creates its serving context. A bad
+ * `backend` or `gpu` is a usage error (with `usage`), a missing or unreadable file a one-line CommandError, both
+ * before anything is loaded.
+ */
 export async function openModel(options: {
   readonly path: string;
   readonly backend: string;
@@ -29,7 +34,10 @@ export async function openModel(options: {
   readonly context: ContextOptions;
   readonly quiet?: boolean;
 }): Promise<OpenModel> {
-  const backend = await createBackend(options.backend, options.gpu, options.usage);
+  const backendName = backendOption(options.backend, options.usage);
+  const gpu = gpuOption(options.gpu, options.usage, backendName);
+  await checkModelFile(options.path);
+  const backend = await createBackend(backendName, gpu);
   try {
     const progress = (fraction: number) => {
       if (!options.quiet && process.stderr.isTTY) process.stderr.write(`\rloading ${options.path}: ${Math.round(fraction * 100)}%`);

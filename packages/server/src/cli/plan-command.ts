@@ -24,7 +24,8 @@ import {
   verifyPlan,
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
-import { backendNames, createBackend } from "./backends.js";
+import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage } from "./backends.js";
+import { checkModelFile } from "./model-file.js";
 import { integerOption } from "./options.js";
 import { count, renderTable } from "./table.js";
 import { UsageError } from "./usage-error.js";
@@ -52,7 +53,7 @@ recurrent state, and contrasts one shared KV pool with per-slot streams and with
   --verify                  create the planned context on a real backend and compare, byte for byte, with what
                             llama.cpp allocated (model files only)
   --backend <name>          backend for --verify: ${backendNames.join(", ")} (default: node)
-  --gpu <api>               llama.cpp build for --verify: auto, cuda, vulkan, metal, off (default: off)
+  --gpu <api>               llama.cpp build for --verify: ${gpuUsage}
   --json                    print one JSON object instead of tables`;
 
 interface Model {
@@ -72,6 +73,7 @@ async function loadModel(positional: string | undefined, preset: string | undefi
     return { label: `${found.name} — preset ${found.id}`, spec: found.spec, weightsBytes: undefined, source: { preset: found.id } };
   }
   if (positional === undefined) throw new UsageError("give a model file or --preset <id>", planUsage);
+  await checkModelFile(positional);
   const file = await readGgufFile(positional);
   const spec = cacheSpecFromMetadata(file.metadata);
   const name = file.metadata.get("general.name");
@@ -115,7 +117,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
       json: { type: "boolean" },
       verify: { type: "boolean" },
       backend: { type: "string", default: "node" },
-      gpu: { type: "string", default: "off" },
+      gpu: { type: "string", default: defaultGpu },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -125,6 +127,8 @@ export async function planCommand(args: string[], print: (line: string) => void)
     return;
   }
   if (positionals.length > 1) throw new UsageError(`expected one model file, got ${positionals.length}`, planUsage);
+  const backendName = backendOption(values.backend, planUsage);
+  const gpu = gpuOption(values.gpu, planUsage, backendName);
   const model = await loadModel(positionals[0], values.preset);
 
   let checkpointBudget: number | undefined;
@@ -187,7 +191,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
   let allocated: VerifiedAllocation | undefined;
   if (values.verify) {
     if (!("file" in model.source)) throw new UsageError("--verify needs a model file, not a preset", planUsage);
-    const backend = await createBackend(values.backend, values.gpu, planUsage);
+    const backend = await createBackend(backendName, gpu);
     try {
       allocated = await verifyPlan(backend, model.source.file, plan, values.json ? undefined : (message) => process.stderr.write(`… ${message}\n`));
     } finally {

@@ -93,3 +93,69 @@ describe("hybrid-llm plan", () => {
     expect((await cli("frobnicate")).code).toBe(2);
   });
 });
+
+describe("hybrid-llm help and errors a newcomer meets", () => {
+  test("help <command> prints that command's usage; an unknown topic is a usage error", async () => {
+    const serve = await cli("help", "serve");
+    expect(serve.code).toBe(0);
+    expect(serve.out).toMatch(/^hybrid-llm serve --model <file> \[options\]/);
+    expect(serve.out).toBe((await cli("serve", "--help")).out);
+    for (const command of ["demo", "plan", "generate", "bench", "fixture"]) {
+      expect((await cli("help", command)).out).toMatch(new RegExp(`^hybrid-llm ${command} `));
+    }
+    const general = await cli("help");
+    expect(general.code).toBe(0);
+    expect(general.out).toMatch(/Exit codes: 0 done; 1 the command failed/);
+    const unknown = await cli("help", "frobnicate");
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/^hybrid-llm help: unknown command "frobnicate"/);
+    expect((await cli("help", "constructor")).code).toBe(2);
+    expect((await cli("constructor")).code).toBe(2);
+  });
+
+  test("a missing model file is one line and exit 1 in every command that takes one, before any backend starts", async () => {
+    const runs = {
+      generate: ["generate", "--model", "nope.gguf", "--prompt", "hi"],
+      serve: ["serve", "--model", "nope.gguf"],
+      bench: ["bench", "--model", "nope.gguf"],
+      demo: ["demo", "--model", "nope.gguf"],
+      plan: ["plan", "nope.gguf"],
+      "plan --verify": ["plan", "nope.gguf", "--verify"],
+    };
+    for (const [label, argv] of Object.entries(runs)) {
+      const { code, out, err } = await cli(...argv);
+      expect({ label, code, err }).toEqual({ label, code: 1, err: `hybrid-llm ${argv[0]}: no such model file: nope.gguf` });
+      expect(out).not.toMatch(/hybrid-llm/);
+    }
+    const remote = await cli("generate", "--model", "hf:owner/repo/model.gguf", "--prompt", "hi");
+    expect(remote.code).toBe(1);
+    expect(remote.err).toMatch(/no such model file: hf:owner\/repo\/model\.gguf \(--model takes a local GGUF file; hf: and https:\/\/ models are not supported yet\)$/);
+    const folder = await cli("generate", "--model", tmpdir(), "--prompt", "hi");
+    expect(folder.code).toBe(1);
+    expect(folder.err).toBe(`hybrid-llm generate: not a model file: ${tmpdir()} is a directory or a device, not a GGUF file`);
+  });
+
+  test("--gpu: one default (auto) documented in every command, an unknown value a usage error listing the values", async () => {
+    for (const command of ["demo", "serve", "plan", "generate", "bench"]) {
+      expect((await cli("help", command)).out).toMatch(/--gpu <api>\s+(llama\.cpp build for --verify: )?auto, cuda, vulkan, metal, off \(default: auto\b/);
+    }
+    const runs = [
+      ["generate", "--model", "nope.gguf", "--prompt", "hi", "--gpu", "rocm"],
+      ["serve", "--model", "nope.gguf", "--gpu", "rocm"],
+      ["bench", "--model", "nope.gguf", "--gpu", "rocm"],
+      ["demo", "--gpu", "rocm"],
+      ["plan", "nope.gguf", "--gpu", "rocm"],
+    ];
+    for (const argv of runs) {
+      const { code, err } = await cli(...argv);
+      expect({ argv, code }).toEqual({ argv, code: 2 });
+      expect(err).toMatch(new RegExp(`^hybrid-llm ${argv[0]}: --gpu must be one of auto, cuda, vulkan, metal, off, got "rocm"\\n\\nhybrid-llm ${argv[0]} `));
+    }
+    const wasmCuda = await cli("generate", "--model", "nope.gguf", "--prompt", "hi", "--backend", "wasm", "--gpu", "cuda");
+    expect(wasmCuda.code).toBe(2);
+    expect(wasmCuda.err).toMatch(/--gpu cuda needs --backend node: the Wasm backend runs on the CPU/);
+    const badBackend = await cli("serve", "--model", "nope.gguf", "--backend", "gpu");
+    expect(badBackend.code).toBe(2);
+    expect(badBackend.err).toMatch(/--backend must be one of node, wasm, got "gpu"/);
+  });
+});

@@ -1,5 +1,6 @@
 import { HybridLlmError } from "@hybrid-llm/core";
 import { benchCommand, benchUsage } from "./bench-command.js";
+import { CommandError } from "./command-error.js";
 import { demoCommand, demoUsage } from "./demo-command.js";
 import { fixtureCommand, fixtureUsage } from "./fixture-command.js";
 import { generateCommand, generateUsage } from "./generate-command.js";
@@ -18,6 +19,9 @@ const commands: Record<string, { run: (args: string[], print: (line: string) => 
   fixture: { run: fixtureCommand, usage: fixtureUsage, summary: "write a tiny random-weight hybrid GGUF for tests" },
 };
 
+/** The command called `name`, if there is one (not an Object.prototype property such as "constructor"). */
+const commandNamed = (name: string) => (Object.hasOwn(commands, name) ? commands[name] : undefined);
+
 export const usage = `hybrid-llm ${version} — serve hybrid LLMs on llama.cpp with the memory they promise
 
 Usage: hybrid-llm <command> [options]
@@ -27,7 +31,11 @@ ${Object.entries(commands)
   .map(([name, command]) => `  ${name.padEnd(10)} ${command.summary}`)
   .join("\n")}
 
-Run "hybrid-llm <command> --help" for a command's options.`;
+Run "hybrid-llm help <command>" (or "hybrid-llm <command> --help") for a command's options.
+
+Exit codes: 0 done; 1 the command failed (a missing or unreadable model file, not a GGUF, an unsupported
+architecture, an impossible plan), with one line on stderr saying why; 2 a usage error (unknown command or option,
+a bad value), with the usage.`;
 
 /** Output sinks, replaceable in tests. */
 export interface CliIo {
@@ -39,10 +47,20 @@ const processIo: CliIo = { out: (line) => process.stdout.write(`${line}\n`), err
 
 /**
  * Runs the `hybrid-llm` command line. Returns the exit code: 0 success, 1 a typed hybrid-llm error (bad model,
- * impossible plan), 2 a usage error. Unexpected errors propagate.
+ * impossible plan), a CommandError or a file-system error, each as one line; 2 a usage error. Unexpected errors
+ * propagate.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const [name, ...args] = argv;
+  if (name === "help" && args.length > 0) {
+    const topic = commandNamed(args[0]!);
+    if (topic === undefined || args.length > 1) {
+      io.err(`hybrid-llm help: ${args.length > 1 ? "give one command" : `unknown command "${args[0]}"`}\n\n${usage}`);
+      return 2;
+    }
+    io.out(topic.usage);
+    return 0;
+  }
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     io.out(usage);
     return name === undefined ? 2 : 0;
@@ -51,7 +69,7 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
     io.out(version);
     return 0;
   }
-  const command = commands[name];
+  const command = commandNamed(name);
   if (command === undefined) {
     io.err(`hybrid-llm: unknown command "${name}"\n\n${usage}`);
     return 2;
@@ -69,7 +87,12 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       io.err(`hybrid-llm ${name}: ${error.message}\n\n${command.usage}`);
       return 2;
     }
-    if (HybridLlmError.isInstance(error)) {
+    if (HybridLlmError.isInstance(error) || error instanceof CommandError) {
+      io.err(`hybrid-llm ${name}: ${error.message}`);
+      return 1;
+    }
+    // A file the command could not read or write (model checks come first; this catches the rest, e.g. --out).
+    if (error instanceof Error && "syscall" in error && typeof (error as NodeJS.ErrnoException).code === "string") {
       io.err(`hybrid-llm ${name}: ${error.message}`);
       return 1;
     }
