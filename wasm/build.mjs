@@ -9,7 +9,7 @@
 //
 // Usage: node wasm/build.mjs [--force] [--fast] [--if-possible]   (--fast: -O1 link, quicker wasm-opt, slower module;
 // --if-possible: report a failure but exit 0, as the npm install step does). One line per step with the time since
-// the start; the output of cmake is shown only when it fails.
+// the start; the tools' output (cmake, em++) is shown only when they fail.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -138,11 +138,11 @@ async function main() {
   await run("cmake", ["--build", cmakeDir, "--target", "llama", "-j", jobs], {
     env,
     quiet: true,
-    // cmake prints "[ 42%] Building …": one line per quarter.
+    // cmake prints "[ 42%] Building …": one line per tenth.
     onLine: (line) => {
       const percent = Number(/^\[\s*(\d+)%\]/.exec(line)?.[1] ?? NaN);
-      if (percent >= reported + 25 && percent < 100) {
-        reported = percent - (percent % 25);
+      if (percent >= reported + 10 && percent < 100) {
+        reported = percent - (percent % 10);
         log(`building llama.cpp: ${percent}%`);
       }
     },
@@ -162,7 +162,7 @@ async function main() {
   const cpp = sources.filter((f) => f.endsWith(".cpp"));
   log(`compiling the binding (${cpp.length} files)`);
   const objects = cpp.map((f) => join(objectDir, f.slice(sourceDir.length + 1).replace(/\.cpp$/, ".o")));
-  await Promise.all(cpp.map((f, i) => run("em++", [...flags, "-c", f, "-o", objects[i]], { env })));
+  await Promise.all(cpp.map((f, i) => run("em++", [...flags, "-c", f, "-o", objects[i]], { env, quiet: true })));
 
   const libraries = [
     join(cmakeDir, "src", "libllama.a"),
@@ -188,7 +188,8 @@ async function main() {
       ...objects, ...libraries,
       "-o", output,
     ],
-    { env },
+    // Quiet: the link warns about every napi_* symbol, which emnapi's JavaScript side provides at instantiation.
+    { env, quiet: true },
   );
   log(`built ${output} (${(statSync(output).size / 1e6).toFixed(2)} MB)`);
 }
