@@ -2,7 +2,7 @@ import { parseArgs } from "node:util";
 import { type ChatMessage, InvalidArgumentError, generateOnce, renderChat } from "@hybrid-llm/core";
 import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage } from "./backends.js";
 import { checkModelFile } from "./model-file.js";
-import { defaultThreads } from "./open-model.js";
+import { defaultThreads, loadProgressLine } from "./open-model.js";
 import { UsageError } from "./usage-error.js";
 
 export const generateUsage = `hybrid-llm generate --model <file> --prompt <text> [options]
@@ -62,16 +62,8 @@ export async function generateCommand(args: string[], print: (line: string) => v
   const loadStarted = performance.now();
   const backend = await createBackend(backendName, gpu);
   try {
-    const showProgress = !values.json && process.stderr.isTTY;
-    const model = await backend.loadModel(
-      { path: values.model },
-      {
-        onProgress: (fraction) => {
-          if (showProgress) process.stderr.write(`\rloading ${values.model}: ${Math.round(fraction * 100)}%`);
-        },
-      },
-    );
-    if (showProgress) process.stderr.write("\n");
+    const progress = loadProgressLine(values.model, !values.json && process.stderr.isTTY);
+    const model = await backend.loadModel({ path: values.model }, { onProgress: progress.onProgress }).finally(progress.done);
     const loadMs = performance.now() - loadStarted;
     let prompt: Int32Array;
     if (values.chat) {

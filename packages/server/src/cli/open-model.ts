@@ -12,6 +12,26 @@ export function defaultThreads(): number {
   return cores >= 8 ? Math.floor(cores / 2) : 1;
 }
 
+/**
+ * A `loading <path>: n%` line on stderr (when `show`), ended by `done()`. Progress the backend reports after the
+ * load has returned (its last events can arrive late) is dropped, so it never lands in the middle of later output.
+ */
+export function loadProgressLine(path: string, show: boolean): { onProgress: (fraction: number) => void; done: () => void } {
+  let open = show;
+  let written = false;
+  return {
+    onProgress: (fraction) => {
+      if (!open) return;
+      written = true;
+      process.stderr.write(`\rloading ${path}: ${Math.round(fraction * 100)}%`);
+    },
+    done: () => {
+      if (open && written) process.stderr.write("\n");
+      open = false;
+    },
+  };
+}
+
 /** What serve, bench and demo share: a backend, a model, a context, and the plan it was created from. */
 export interface OpenModel {
   readonly backend: Backend;
@@ -39,11 +59,8 @@ export async function openModel(options: {
   await checkModelFile(options.path);
   const backend = await createBackend(backendName, gpu);
   try {
-    const progress = (fraction: number) => {
-      if (!options.quiet && process.stderr.isTTY) process.stderr.write(`\rloading ${options.path}: ${Math.round(fraction * 100)}%`);
-    };
-    const model = await backend.loadModel({ path: options.path }, { onProgress: progress });
-    if (!options.quiet && process.stderr.isTTY) process.stderr.write("\n");
+    const progress = loadProgressLine(options.path, !options.quiet && process.stderr.isTTY);
+    const model = await backend.loadModel({ path: options.path }, { onProgress: progress.onProgress }).finally(progress.done);
     const { plan } = planContext(model.info.cacheSpec, options.context);
     if (!options.quiet) {
       process.stderr.write(
