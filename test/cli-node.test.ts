@@ -1,10 +1,30 @@
 import { type BackendModel, cacheSpecFromMetadata, parseGguf, planMemory } from "@hybrid-llm/core";
 import { NodeBackend } from "@hybrid-llm/node";
 import { runCli } from "@hybrid-llm/server";
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, test } from "vitest";
 import { fixturePath } from "./support/fixtures.js";
 import { greedy } from "./support/greedy.js";
+
+const bin = fileURLToPath(new URL("../node_modules/.bin/hybrid-llm", import.meta.url));
+
+/** Runs the built CLI with `input` on stdin (closed after it); resolves with its exit code and output. */
+function runBin(args: readonly string[], input: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(input);
+  });
+}
 
 async function cli(...argv: string[]) {
   const out: string[] = [];
@@ -68,5 +88,70 @@ describe("hybrid-llm on the node backend", () => {
     expect(out.match(/^slot \d: .* 6\/6 length$/gm)).toHaveLength(4);
     expect(out).toMatch(/24 tokens in [\d.]+ s/);
     expect(out).toMatch(/planned [\d.]+ [KM]iB: exact match/);
+  });
+});
+
+describe("hybrid-llm chat", () => {
+  test("over stdin: turns resume from the cache, /save writes the conversation, /reset forgets it", async () => {
+    const path = await fixturePath("nemotron-3-nano-twin");
+    const saved = join(mkdtempSync(join(tmpdir(), "hybrid-llm-chat-")), "chat.json");
+    const question = "What is a state space model?";
+    const input = [question, "How does it differ from attention?", `/save ${saved}`, "/reset", question, "/exit", "never read"].join("\n");
+    const { code, stdout, stderr } = await runBin(["chat", "--model", path, "--temperature", "0", "--max-tokens", "8", "--gpu", "off", "--system", "Be brief."], input);
+    expect(code).toBe(0);
+    const turns = [...stderr.matchAll(/^\[(\d+) prompt tokens \((\d+) from cache\), (\d+) generated, (stop|length)/gm)].map((m) => ({
+      prompt: Number(m[1]),
+      cached: Number(m[2]),
+      generated: Number(m[3]),
+    }));
+    expect(turns).toHaveLength(3);
+    expect(turns[0]!.cached).toBe(0);
+    // The second turn evaluates only the new message and its markup: the first turn's prompt and answer (all but the
+    // last answer token, generated but never evaluated) come from the cache.
+    expect(turns[1]!.cached).toBe(turns[0]!.prompt + turns[0]!.generated - 1);
+    // After /reset the same question is a new conversation again: the same prompt, resumed from the cache, the same answer.
+    expect(turns[2]!.prompt).toBe(turns[0]!.prompt);
+    expect(turns[2]!.cached).toBeGreaterThan(0);
+    const conversation = JSON.parse(readFileSync(saved, "utf8"));
+    expect(conversation.messages.map((m: { role: string }) => m.role)).toEqual(["system", "user", "assistant", "user", "assistant"]);
+    expect(conversation.messages[1].content).toBe(question);
+    const [first, second] = [conversation.messages[2].content, conversation.messages[4].content];
+    expect(stdout).toBe(`${first}\n${second}\n${first}\n`);
+    expect(stderr).toMatch(/\(saved 5 messages to /);
+    expect(stderr).not.toMatch(/never read/);
+  });
+
+  test("in a pseudo-terminal (util-linux script): a prompt, streaming, Ctrl-C stops the answer, Ctrl-C at the prompt exits", async () => {
+    const path = await fixturePath("nemotron-3-nano-twin");
+    // script -e: exit with the command's code; -f: flush each write; the terminal's output (both streams) on stdout.
+    const child = spawn("script", ["-qefc", `${bin} chat --model ${path} --temperature 0 --max-tokens 4000 --gpu off`, "/dev/null"], { stdio: ["pipe", "pipe", "inherit"] });
+    let screen = "";
+    const waiters: { pattern: RegExp; from: number; resolve: () => void }[] = [];
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      screen += chunk;
+      for (const waiter of waiters.splice(0)) {
+        if (waiter.pattern.test(screen.slice(waiter.from))) waiter.resolve();
+        else waiters.push(waiter);
+      }
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("close", resolve));
+    /** Resolves once the terminal shows `pattern` after what it showed so far. */
+    const waitFor = (pattern: RegExp) => new Promise<void>((resolve) => waiters.push({ pattern, from: screen.length, resolve }));
+
+    try {
+      await waitFor(/> /);
+      // The echoed line, then the first character of the answer (not a cursor movement of the line editor).
+      const answering = waitFor(/story\r*\n[^\x1b\r\n]/);
+      child.stdin.write("Tell me a long story\r");
+      await answering;
+      const stopped = waitFor(/generated, cancelled;[\s\S]*> /);
+      child.stdin.write("\x03");
+      await stopped;
+      child.stdin.write("\x03");
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill();
+    }
+    expect(screen).toMatch(/^\[\d+ prompt tokens \(0 from cache\), \d+ generated, cancelled; first token after \d+ ms/m);
   });
 });

@@ -100,7 +100,7 @@ describe("hybrid-llm help and errors a newcomer meets", () => {
     expect(serve.code).toBe(0);
     expect(serve.out).toMatch(/^hybrid-llm serve --model <file> \[options\]/);
     expect(serve.out).toBe((await cli("serve", "--help")).out);
-    for (const command of ["demo", "plan", "generate", "bench", "fixture"]) {
+    for (const command of ["demo", "plan", "generate", "chat", "bench", "fixture"]) {
       expect((await cli("help", command)).out).toMatch(new RegExp(`^hybrid-llm ${command} `));
     }
     const general = await cli("help");
@@ -118,6 +118,7 @@ describe("hybrid-llm help and errors a newcomer meets", () => {
       generate: ["generate", "--model", "nope.gguf", "--prompt", "hi"],
       serve: ["serve", "--model", "nope.gguf"],
       bench: ["bench", "--model", "nope.gguf"],
+      chat: ["chat", "--model", "nope.gguf"],
       demo: ["demo", "--model", "nope.gguf"],
       plan: ["plan", "nope.gguf"],
       "plan --verify": ["plan", "nope.gguf", "--verify"],
@@ -136,13 +137,14 @@ describe("hybrid-llm help and errors a newcomer meets", () => {
   });
 
   test("--gpu: one default (auto) documented in every command, an unknown value a usage error listing the values", async () => {
-    for (const command of ["demo", "serve", "plan", "generate", "bench"]) {
+    for (const command of ["demo", "serve", "plan", "generate", "chat", "bench"]) {
       expect((await cli("help", command)).out).toMatch(/--gpu <api>\s+(llama\.cpp build for --verify: )?auto, cuda, vulkan, metal, off \(default: auto\b/);
     }
     const runs = [
       ["generate", "--model", "nope.gguf", "--prompt", "hi", "--gpu", "rocm"],
       ["serve", "--model", "nope.gguf", "--gpu", "rocm"],
       ["bench", "--model", "nope.gguf", "--gpu", "rocm"],
+      ["chat", "--model", "nope.gguf", "--gpu", "rocm"],
       ["demo", "--gpu", "rocm"],
       ["plan", "nope.gguf", "--gpu", "rocm"],
     ];

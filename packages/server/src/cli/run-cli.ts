@@ -1,5 +1,6 @@
 import { HybridLlmError } from "@hybrid-llm/core";
 import { benchCommand, benchUsage } from "./bench-command.js";
+import { chatCommand, chatUsage } from "./chat-command.js";
 import { CommandError } from "./command-error.js";
 import { demoCommand, demoUsage } from "./demo-command.js";
 import { fixtureCommand, fixtureUsage } from "./fixture-command.js";
@@ -15,6 +16,7 @@ const commands: Record<string, { run: (args: string[], print: (line: string) => 
   serve: { run: serveCommand, usage: serveUsage, summary: "OpenAI-compatible server: many concurrent requests on one model" },
   plan: { run: planCommand, usage: planUsage, summary: "exact KV / recurrent memory plan of a GGUF or a published model" },
   generate: { run: generateCommand, usage: generateUsage, summary: "one completion from a GGUF model, streamed" },
+  chat: { run: chatCommand, usage: chatUsage, summary: "an interactive chat in the terminal, each turn resumed from the prefix cache" },
   bench: { run: benchCommand, usage: benchUsage, summary: "serving throughput with n concurrent requests, optionally vs node-llama-cpp" },
   fixture: { run: fixtureCommand, usage: fixtureUsage, summary: "write a tiny random-weight hybrid GGUF for tests" },
 };
