@@ -392,7 +392,8 @@ export class CacheCoordinator {
     for (const candidate of match.candidates) {
       const slot = candidate.ends.find((s) => this.phase[s] === "idle" && this.pool.usage(s).written === candidate.depth);
       if (slot === undefined) continue;
-      const checkpoints = match.candidates.flatMap((c) => (c.depth <= candidate.depth && c.checkpoint !== undefined && this.store.has(c.checkpoint) ? [{ depth: c.depth, state: this.store.use(c.checkpoint) }] : []));
+      // The whole state carries the end; checkpoints before it let a later turn branch off earlier.
+      const checkpoints = match.candidates.flatMap((c) => (c.depth < candidate.depth && c.checkpoint !== undefined && this.store.has(c.checkpoint) ? [{ depth: c.depth, state: this.store.use(c.checkpoint) }] : []));
       return { slot, depth: candidate.depth, checkpoints };
     }
     return undefined;

@@ -134,7 +134,9 @@ export function decodeSession(bytes: Uint8Array, expect: { modelIdentity: string
     if (token < 0 || token >= expect.vocabSize) throw corrupt(`token ${i} (${token}) is outside the vocabulary`);
     tokens[i] = token;
   }
-  const state = bytes.slice(at, at + header.stateBytes);
+  // The state is a view (restoring copies it into the context at once); checkpoints are copies, since the store
+  // keeps them and a view would keep the whole file alive with them.
+  const state = bytes.subarray(at, at + header.stateBytes);
   at += header.stateBytes;
   const checkpoints = header.checkpoints.map((c) => {
     const part = bytes.slice(at, at + c.bytes);

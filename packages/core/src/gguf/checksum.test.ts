@@ -18,3 +18,16 @@ describe("checksums", () => {
     }
   });
 });
+
+test("slicing-by-8 agrees with the bytewise definition on every length and alignment", () => {
+  const bytewise = (bytes: Uint8Array) => {
+    let c = 0xffffffff;
+    for (const b of bytes) {
+      c ^= b;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    }
+    return (c ^ 0xffffffff) >>> 0;
+  };
+  const data = Uint8Array.from({ length: 100 }, (_, i) => (i * 37 + 11) & 0xff);
+  for (let start = 0; start < 9; start++) for (let end = start; end <= data.length; end += 7) expect(crc32(data.subarray(start, end))).toBe(bytewise(data.subarray(start, end)));
+});
