@@ -76,3 +76,29 @@ test("soak: 2,000 requests on loopback (streaming and not, client cancels, share
     await backend.dispose();
   }
 });
+
+test("soak under preemption: 400 requests of up to 200 tokens on a pool too small for them (16 slots, 2,048 cells) — requests are swapped out and back, every request ends once, the engine and swap space end idle", async () => {
+  const backend = await NodeBackend.create({ gpu: false });
+  const model = await backend.loadModel({ path: await fixturePath("tiny") });
+  const context = await model.createContext({ ctx: 2048, slots: 16, threads: 1, batch: 256 });
+  const engine = new Engine({ model, context, maxQueue: 64, admission: { headroomTokens: 8 } });
+  const server = await startServer({ engine, modelName: "tiny", apiKey: "soak", port: 0, maxTokensLimit: 200 });
+  try {
+    const tally = (await soak({ url: server.url, apiKey: "soak", model: "tiny", requests: 400, seed: 3, concurrency: 16, maxTokens: 200 })) as Tally;
+    await engine.idle();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    await engine.idle();
+    const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: "Bearer soak" } })).text();
+    const ended = [...metrics.matchAll(/^hybrid_llm_requests_total\{reason="(\w+)"\} (\d+)$/gm)].reduce((n, m) => (m[1] === "rejected" ? n : n + Number(m[2])), 0);
+    const stats = engine.stats();
+    console.log(`soak under preemption: ${JSON.stringify({ ...tally, unexpected: tally.unexpected.length })}, ${stats.preemption.swaps} swaps, ${stats.preemption.recomputes} recomputes, peak running ${stats.peakActive}`);
+    expect(tally.unexpected).toEqual([]);
+    expect(stats.preemption.swaps + stats.preemption.recomputes).toBeGreaterThan(10);
+    expect(ended).toBe(tally.sent - tally.refused);
+    expect([stats.slotsBusy, stats.queueDepth, stats.preemption.waiting, stats.preemption.swapBytes, stats.poolCellsReserved - stats.poolCellsCached]).toEqual([0, 0, 0, 0, 0]);
+  } finally {
+    await server.close();
+    await engine.dispose();
+    await backend.dispose();
+  }
+});
