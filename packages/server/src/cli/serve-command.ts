@@ -2,7 +2,7 @@ import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { Engine, formatBytes, isKvCacheType, kvCacheTypes, parseByteSize } from "@hybrid-llm/core";
 import { startServer } from "../http/serve.js";
-import { backendNames } from "./backends.js";
+import { backendNames, defaultGpu, gpuUsage } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { integerOption } from "./options.js";
 import { UsageError } from "./usage-error.js";
@@ -20,7 +20,7 @@ Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST 
   --batch <n>             tokens per step, decode rows + prefill chunks (default: 512)
   --threads <n>           CPU threads (default: ${defaultThreads()} here)
   --backend <name>        ${backendNames.join(", ")} (default: node)
-  --gpu <api>             auto, cuda, vulkan, metal, off (default: auto)
+  --gpu <api>             ${gpuUsage}
   --host <address>        (default: 127.0.0.1)
   --port <n>              (default: 8080; 0 = any free port)
   --api-key <key>         require "Authorization: Bearer <key>" on /v1
@@ -55,7 +55,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
       batch: { type: "string", default: "512" },
       threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
-      gpu: { type: "string", default: "auto" },
+      gpu: { type: "string", default: defaultGpu },
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "8080" },
       "api-key": { type: "string" },
