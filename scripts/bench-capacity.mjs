@@ -141,14 +141,14 @@ if (values.child !== undefined) {
   const configs = [
     ["on-demand", `hybrid-llm on-demand (${n("slots")} slots, one pool)`],
     ["worst-case", `hybrid-llm worst-case (${n("slots")} slots, one pool)`],
-    ["static", `static split (${n("slots-static")} slots × ${n("ctx") / n("slots-static")} cells)`],
+    ["static", `static split (${n("slots-static")} slots, one stream each)`],
   ];
   const rows = [];
   for (const [config, label] of configs) {
     const args = [fileURLToPath(import.meta.url), "--child", config, "--model", path, ...process.argv.slice(2)];
     const out = execFileSync(process.execPath, args, { encoding: "utf8", maxBuffer: 1 << 24, stdio: ["ignore", "pipe", "inherit"] });
     const result = JSON.parse(out.trim().split("\n").at(-1));
-    rows.push({ label, ...result });
+    rows.push({ ...result, label: config === "static" ? `static split (${result.slots} slots × ${result.cellsPerSlot} cells)` : label });
     console.error(`  ${label}: done in ${result.wall.toFixed(1)} s`);
   }
   const header = ["configuration", "completed", "refused (too long)", "timed out in queue", "errors", "peak concurrent", "peak queued", "swaps / recomputes", "TTFT p50 s", "TTFT p95 s", "tok/s", "wall s", "KV MiB", "recurrent MiB"];
