@@ -15,3 +15,4 @@ export type { AttentionCacheSpec, AttentionLayerSpec, CacheSpec, RecurrentCacheS
 export { CellPool } from "./cell-pool.js";
 export { CheckpointStore, checkpointBytes, defaultCheckpointBudgetBytes, defaultCheckpointsPerSlot } from "./checkpoint-store.js";
 export { type MatchCandidate, PrefixIndex, type PrefixMatch } from "./prefix-index.js";
+export { type Session, type SessionGeometry, decodeSession, encodeSession, sessionFormatVersion } from "./session-file.js";
