@@ -79,3 +79,13 @@ test("a native context dropped without dispose() and collected releases its mode
     await backend.dispose();
   }
 });
+
+test("llama.cpp's problems are kept per thread: two workers failing at once each quote their own reason", async () => {
+  const { backend, binding } = await rawAddon();
+  try {
+    // Before the buffer was thread_local, the first thread took both problems and the second none.
+    expect(binding.problemLogForTesting!()).toEqual(["problem of the first thread", "problem of the second thread"]);
+  } finally {
+    await backend.dispose();
+  }
+});

@@ -2,9 +2,12 @@
 // emnapi, the Wasm module. Module-level functions: init (load llama.cpp), devices, systemInfo, takeLog.
 #include <napi.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <new>
 #include <stdexcept>
+#include <thread>
 
 #include "common.h"
 #include "context.h"
@@ -85,6 +88,49 @@ Napi::Value ThrowForTesting(const Napi::CallbackInfo & info) {
     throw 42;
 }
 
+#if !defined(__EMSCRIPTEN__)
+// problemLogForTesting() → [first, second]: two threads log a problem each, the second while the first's is still
+// untaken, then each takes its problems — as two workers loading or decoding at once do. Each must get its own
+// (llama.cpp's reasons are quoted in errors; one worker must never report another's).
+Napi::Value ProblemLogForTesting(const Napi::CallbackInfo & info) {
+    std::mutex mutex;
+    std::condition_variable changed;
+    int stage = 0;
+    std::string first, second;
+    auto advance_to = [&](int next) {
+        std::lock_guard<std::mutex> lock(mutex);
+        stage = next;
+        changed.notify_all();
+    };
+    auto wait_for = [&](int wanted) {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] { return stage >= wanted; });
+    };
+    std::thread a([&] {
+        log_take_problems();
+        log_emit_error("problem of the first thread\n");
+        advance_to(1);
+        wait_for(2);
+        first = log_take_problems();
+        advance_to(3);
+    });
+    std::thread b([&] {
+        wait_for(1);
+        log_take_problems();
+        log_emit_error("problem of the second thread\n");
+        advance_to(2);
+        wait_for(3);
+        second = log_take_problems();
+    });
+    a.join();
+    b.join();
+    Napi::Array out = Napi::Array::New(info.Env(), 2);
+    out.Set(0u, first);
+    out.Set(1u, second);
+    return out;
+}
+#endif
+
 #if defined(HYBRID_LLM_STATIC_LLAMA)
 // abortForTesting() → aborts the way a failed GGML_ASSERT does. Wasm only: there an abort is a trap the host survives,
 // and the Wasm backend's tests use it to prove that (natively it would end the process, so it does not exist).
@@ -103,6 +149,9 @@ Napi::Object Register(Napi::Env env, Napi::Object exports) {
     exports.Set("Context", Context::Define(env));
     exports.Set("bindingVersion", Napi::Number::New(env, 1));
     exports.Set("throwForTesting", Napi::Function::New(env, ThrowForTesting));
+#if !defined(__EMSCRIPTEN__)
+    exports.Set("problemLogForTesting", Napi::Function::New(env, ProblemLogForTesting));
+#endif
 #if defined(HYBRID_LLM_STATIC_LLAMA)
     exports.Set("abortForTesting", Napi::Function::New(env, AbortForTesting));
 #endif

@@ -40,6 +40,10 @@ void on_log(ggml_log_level level, const char * text, void *) {
 }
 }  // namespace
 
+void log_emit_error(const char * text) {
+    on_log(GGML_LOG_LEVEL_ERROR, text, nullptr);
+}
+
 void log_install() {
     llama_api.llama_log_set(on_log, nullptr);
 }

@@ -33,6 +33,8 @@ void log_install();
 std::string log_take_all();
 std::string log_take_problems();
 void log_set_echo(bool echo);
+// Logs `text` at ERROR level as llama.cpp would (through the installed callback): for the binding's own tests.
+void log_emit_error(const char * text);
 
 // Throws unless llama.cpp has been loaded (init()).
 void require_initialized(Napi::Env env);

@@ -19,6 +19,8 @@ export interface NativeBinding {
   readonly bindingVersion: number;
   /** Throws a C++ exception that is not a Napi::Error (`bad_alloc`, `runtime_error`, else a non-std value), to test the boundary. */
   readonly throwForTesting?: (kind: string) => never;
+  /** Native builds only: two threads log a problem each at once and take their own; returns what each took. */
+  readonly problemLogForTesting?: () => [string, string];
   /** Wasm builds only: aborts like a failed GGML_ASSERT (a trap), to test that the host survives. */
   readonly abortForTesting?: () => never;
 }
