@@ -216,6 +216,7 @@ export class Engine {
     this.context = options.context;
     this.prefixCache = options.prefixCache;
     this.reopen = options.reopen;
+    if (this.reopen !== undefined && typeof this.reopen !== "function") throw new InvalidArgumentError({ argument: "reopen", message: `reopen must be a function, got ${typeof this.reopen}` });
     this.maxQueue = options.maxQueue ?? 64;
     if (!Number.isInteger(this.maxQueue) || this.maxQueue < 0) throw new InvalidArgumentError({ argument: "maxQueue", message: `maxQueue must be a non-negative integer, got ${options.maxQueue}` });
     this.defaultMaxTokens = options.defaultMaxTokens ?? 256;

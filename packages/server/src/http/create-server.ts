@@ -184,6 +184,25 @@ async function withDeadline<T>(promise: Promise<T>, deadline: number, onLate: ()
   }
 }
 
+/** Options a JavaScript caller may pass wrong (a string for a number would make every timeout fire at once). */
+function checkServerOptions(options: ServerOptions): void {
+  const fail = (argument: string, what: string, value: unknown) => {
+    throw new InvalidArgumentError({ argument, message: `${argument} must be ${what}, got ${String(value)}` });
+  };
+  if (typeof options.engine !== "object" || options.engine === null || typeof options.engine.generate !== "function") fail("engine", "an Engine", options.engine);
+  if (typeof options.modelName !== "string" || options.modelName.length === 0) fail("modelName", "a non-empty string", options.modelName);
+  for (const key of ["maxBodyBytes", "maxTokensLimit", "defaultMaxTokens", "stallMs", "bodyTimeoutMs", "writeTimeoutMs"] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== "number" || !Number.isFinite(value) || value <= 0)) fail(key, "a positive number", value);
+  }
+  for (const key of ["apiKey", "chatTemplate", "sessionDir"] as const) {
+    const value = options[key];
+    if (value !== undefined && (typeof value !== "string" || value.length === 0)) fail(key, "a non-empty string", value);
+  }
+  if (options.onError !== undefined && typeof options.onError !== "function") fail("onError", "a function", options.onError);
+  if (options.describe !== undefined && typeof options.describe !== "function") fail("describe", "a function", options.describe);
+}
+
 function defaultOnError(error: unknown): void {
   process.stderr.write(`[hybrid-llm server] ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
 }
@@ -215,6 +234,7 @@ export function createServer(options: ServerOptions): Hono {
   const metrics = new Metrics();
   const maxTokensLimit = options.maxTokensLimit ?? 4096;
   const defaultMaxTokens = options.defaultMaxTokens ?? 256;
+  checkServerOptions(options);
   const template = () => options.chatTemplate ?? engine.model.info.chatTemplate ?? CHATML;
   const answers = new AnswerTokens();
   const app = new Hono();
