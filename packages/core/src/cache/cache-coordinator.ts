@@ -1,4 +1,5 @@
 import type { BackendContext } from "../backend/backend-context.js";
+import { InvalidSessionError } from "../errors/invalid-session-error.js";
 import { CellPool } from "./cell-pool.js";
 import { CheckpointStore, defaultCheckpointsPerSlot } from "./checkpoint-store.js";
 import { PrefixIndex } from "./prefix-index.js";
@@ -94,7 +95,7 @@ export interface CacheStats {
 type SlotPhase = "empty" | "active" | "idle";
 
 /** The sequence operations the coordinator needs from a context. */
-export type CacheContext = Pick<BackendContext, "seqRemove" | "seqCopy" | "getState" | "setState">;
+export type CacheContext = Pick<BackendContext, "seqRemove" | "seqCopy" | "getState" | "setState" | "posMax">;
 
 /** How the coordinator is set up for one context. */
 export interface CacheCoordinatorOptions {
@@ -413,6 +414,9 @@ export class CacheCoordinator {
     try {
       this.context.seqRemove(slot);
       this.context.setState(slot, state);
+      // A file whose token list does not match its state (crafted, or written by a bug) would resume at a wrong position.
+      const end = this.context.posMax(slot);
+      if (end !== tokens.length - 1) throw new InvalidSessionError({ reason: "corrupt", message: `the session's state ends at position ${end} but it lists ${tokens.length} tokens` });
     } catch (error) {
       this.drop(slot);
       throw error;

@@ -401,6 +401,9 @@ export class Engine {
   async restoreSession(bytes: Uint8Array): Promise<{ tokens: Int32Array; metadata: unknown }> {
     if (this.disposed) throw new InvalidArgumentError({ argument: "engine", message: "the engine was disposed" });
     if (this.failure !== undefined) throw this.failure;
+    if (this.prefixCache === false || this.prefixCache?.enabled === false) {
+      throw new InvalidArgumentError({ argument: "engine", message: "the prefix cache is off: a restored session could never be resumed from" });
+    }
     const session = decodeSession(bytes, {
       modelIdentity: this.currentModel.info.identity,
       geometry: this.geometry(),
@@ -563,10 +566,12 @@ export class Engine {
    */
   private resume(entry: Queued, index: number): boolean {
     const { active, swapped } = entry.preempted!;
-    // A swapped request's cells hold its evaluated tokens (all of its prompt, if it was still prefilling, is to come).
-    const tokens = swapped !== undefined && active.generated.length > 0 ? evaluatedTokens(active).subarray(0, swapped.written) : active.prefillTokens;
+    // A request still prefilling (its prompt, or after a recompute its prompt and earlier output) needs cells for all of
+    // it; a swapped one that was generating brings exactly its evaluated tokens' cells.
+    const prefilling = active.prefilled < active.prefillTokens.length;
+    const tokens = swapped !== undefined && !prefilling ? evaluatedTokens(active).subarray(0, swapped.written) : active.prefillTokens;
     const cells = Math.min(tokens.length + this.headroom, active.request.prompt.length + active.maxTokens);
-    const decision = this.cache.plan(tokens, cells, [], undefined, { keepFree: this.growthReserve(), restore: swapped !== undefined });
+    const decision = this.cache.plan(tokens, cells, [], active.request.slot, { keepFree: this.growthReserve(), restore: swapped !== undefined });
     if (decision.type !== "admit") return false;
     this.queue.splice(index, 1);
     const started = performance.now();
@@ -634,11 +639,19 @@ export class Engine {
     let swapped: SwappedSequence | undefined;
     if (mode === "swap") {
       const started = performance.now();
-      const state = this.context.getState(slot);
-      this.costs.recordStateCopy(state.length, performance.now() - started);
-      if (state.length <= this.swapBudgetBytes - this.swapBytes) {
-        swapped = { state, written };
-        this.swapBytes += state.length;
+      let state: Uint8Array | undefined;
+      try {
+        state = this.context.getState(slot);
+      } catch (error) {
+        if (this.noteCrash(error)) throw error;
+        // The state could not be read (too large for the backend's memory, …): recompute instead.
+      }
+      if (state !== undefined) {
+        this.costs.recordStateCopy(state.length, performance.now() - started);
+        if (state.length <= this.swapBudgetBytes - this.swapBytes) {
+          swapped = { state, written };
+          this.swapBytes += state.length;
+        }
       }
     }
     this.cache.preempt(slot);
@@ -664,6 +677,7 @@ export class Engine {
 
   /** Ends a request that never started with an error. */
   private failQueued(entry: Queued, error: Error): void {
+    this.swapBytes -= entry.preempted?.swapped?.state.length ?? 0;
     entry.detach();
     entry.channel.push({ type: "error", error });
     entry.channel.push({ type: "finish", reason: "error", usage: noUsage, text: "" });

@@ -1,5 +1,7 @@
 import { describe, expect, test } from "vitest";
 import type { BackendModel } from "../backend/index.js";
+import { BackendError } from "../errors/backend-error.js";
+import { withFaults } from "../testing/fault-injection.js";
 import { MockBackend } from "../testing/mock-backend.js";
 import { type AdmissionOptions, Engine } from "./engine.js";
 import type { StreamPart } from "./stream-part.js";
@@ -108,5 +110,51 @@ describe("on-demand admission and preemption (MockBackend)", () => {
     expect(engine.stats().preemption.swapBytes).toBe(0);
     expect((await a).tokens.length).toBe(200);
     expectIdle(engine);
+  });
+});
+
+describe("preemption corner cases (found by review probes)", () => {
+  test("a request recomputed, then swapped out while it re-prefills, resumes with room for the rest of its prefill; nobody else fails", async () => {
+    const model = await new MockBackend().loadModel();
+    const engine = new Engine({
+      model,
+      context: await model.createContext({ ctx: 256, slots: 4, batch: 4 }),
+      prefixCache: false,
+      // A budget that holds a short state but not a long one: the first preemption recomputes, a later one swaps.
+      admission: { preemption: "swap", swapBudgetBytes: 17355, headroomTokens: 1 },
+    });
+    const prompts = [model.tokenize("first one"), model.tokenize("second one"), model.tokenize("last " + "xy ".repeat(34))];
+    const maxTokens = [195, 166, 20];
+    const results = await Promise.all(prompts.map((prompt, i) => engine.complete(request(prompt, maxTokens[i]))));
+    expect(results.map((r) => r.reason)).toEqual(["length", "length", "length"]);
+    const { engine: roomy } = await setup({ ctx: 4096, slots: 1 });
+    for (const [i, prompt] of prompts.entries()) expect(results[i]!.tokens).toEqual((await roomy.complete(request(prompt, maxTokens[i]))).tokens);
+    expect(engine.stats().preemption.recomputes).toBeGreaterThan(0);
+    expectIdle(engine);
+  });
+
+  test("a state that cannot be read for a swap (getState fails) is recomputed instead; every request completes", async () => {
+    const backend = withFaults(new MockBackend(), (point) => (point === "getState" ? new BackendError({ code: "unavailable", message: "injected: state too large" }) : undefined));
+    const model = await backend.loadModel({ bytes: new Uint8Array() });
+    const engine = new Engine({ model, context: await model.createContext({ ctx: 384, slots: 6 }), prefixCache: false, admission: { preemption: "swap", headroomTokens: 8 } });
+    const reference = await solo(model);
+    const results = await Promise.all(texts.map((t) => engine.complete(request(model.tokenize(t)))));
+    expect(results.map((r) => r.tokens)).toEqual(reference);
+    expect([engine.stats().preemption.swaps, engine.stats().preemption.recomputes > 0]).toEqual([0, true]);
+    expectIdle(engine);
+  });
+
+  test("a request pinned to a slot resumes on that slot after a preemption", async () => {
+    const { model, engine } = await setup({ ctx: 256, slots: 4, admission: { preemption: "swap", headroomTokens: 4 }, decodeDelayMs: 1 });
+    const slots = new Set<number>();
+    const watch = async (stream: AsyncIterable<StreamPart>) => {
+      for await (const part of stream) if (part.type === "start") slots.add(part.slot);
+    };
+    const first = engine.complete(request(model.tokenize("the cat sat on the mat"), 150));
+    const pinned = watch(engine.generate({ ...request(model.tokenize("once upon a time there"), 150), slot: 2 }));
+    await Promise.all([first, pinned]);
+    expect(engine.stats().preemption.swaps).toBeGreaterThan(0);
+    expect(engine.slots().filter((s) => s.phase === "idle").map((s) => s.slot)).toContain(2);
+    expect([...slots]).toEqual([2]);
   });
 });

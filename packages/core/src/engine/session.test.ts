@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { InvalidSessionError } from "../errors/invalid-session-error.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
+import { decodeSession, encodeSession } from "../cache/session-file.js";
 import { MockBackend } from "../testing/mock-backend.js";
 import { Engine } from "./engine.js";
 
@@ -70,5 +71,28 @@ describe("saved sessions (MockBackend)", () => {
     const { engine, model } = await engineOn();
     await expect(engine.saveSession(model.tokenize("never ran"))).rejects.toThrow(InvalidArgumentError);
     await expect(engine.saveSession([1, -5] as never)).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe("saved sessions: crafted files and misuse (found by review probes)", () => {
+  test("a file whose token list does not match its state (valid checksum) is refused, nothing loaded", async () => {
+    const a = await engineOn();
+    const prompt = a.model.tokenize("user: hello there\nassistant: ");
+    const answer = (await a.engine.complete(ask(prompt))).tokens;
+    const saved = decodeSession(await a.engine.saveSession(concat(prompt, answer)), { modelIdentity: a.model.info.identity, geometry: a.engine["geometry"](), maxTokens: 4096, vocabSize: a.model.info.vocabSize });
+    const crafted = encodeSession({ ...saved, tokens: saved.tokens.subarray(0, saved.tokens.length - 1) });
+    const b = await engineOn();
+    const error = await b.engine.restoreSession(crafted).catch((e: unknown) => e);
+    expect(InvalidSessionError.isInstance(error) && error.reason).toBe("corrupt");
+    expect([b.engine.stats().slotsCached, b.engine.stats().poolCellsReserved]).toEqual([0, 0]);
+  });
+
+  test("restoring into an engine without a prefix cache is refused (the session could never be resumed from)", async () => {
+    const a = await engineOn();
+    const prompt = a.model.tokenize("user: hi\nassistant: ");
+    const bytes = await a.engine.saveSession(concat(prompt, (await a.engine.complete(ask(prompt))).tokens));
+    const model = await new MockBackend().loadModel();
+    const off = new Engine({ model, context: await model.createContext({ ctx: 2048, slots: 2 }), prefixCache: false });
+    await expect(off.restoreSession(bytes)).rejects.toThrow(/prefix cache is off/);
   });
 });

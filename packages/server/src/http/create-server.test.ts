@@ -164,3 +164,42 @@ test("createServer refuses options a JavaScript caller got wrong, before serving
   for (const extra of bad) expect(() => createServer({ engine, modelName: "mock", ...extra } as never), JSON.stringify(extra)).toThrow(/must be/);
   expect(() => new Engine({ model, context: engine["context"], reopen: "yes" } as never)).toThrow(/reopen must be a function/);
 });
+
+test("after a reopen that failed, completions answer 503 model_unavailable (not a 500 from the dead model)", async () => {
+  const backend = new MockBackend({ decodeDelayMs: 1 });
+  const faulty = withFaults(backend, (point, call) => (point === "decode" && call === 2 ? "crash" : undefined));
+  const model = await faulty.loadModel({ bytes: new Uint8Array() });
+  const engine = new Engine({
+    model,
+    context: await model.createContext({ ctx: 1024, slots: 1 }),
+    reopen: async () => {
+      await model.dispose();
+      throw new BackendError({ code: "load-failed", message: "injected: the model file is gone" });
+    },
+  });
+  const app = createServer({ engine, modelName: "mock", onError: () => {} });
+  const post = (path: string, body: unknown) => app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  expect((await post("/v1/chat/completions", chat({ max_tokens: 20 }))).status).toBe(500);
+  while (engine.stats().state !== "failed") await new Promise((resolve) => setTimeout(resolve, 5));
+  for (const [path, body] of [["/v1/chat/completions", chat()], ["/v1/completions", { model: "mock", prompt: "hi", max_tokens: 2 }]] as const) {
+    const response = await post(path, body);
+    expect(response.status, path).toBe(503);
+    expect(response.headers.get("retry-after")).toBe("5");
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("model_unavailable");
+  }
+});
+
+test("concurrent saves of one session name all succeed (each write has a temporary file of its own)", async () => {
+  const { mkdtempSync } = await import("node:fs");
+  const { tmpdir } = await import("node:os");
+  const { join } = await import("node:path");
+  const model = await new MockBackend().loadModel();
+  const engine = new Engine({ model, context: await model.createContext({ ctx: 1024, slots: 2 }) });
+  const app = createServer({ engine, modelName: "mock", sessionDir: mkdtempSync(join(tmpdir(), "hybrid-llm-sessions-unit-")) });
+  const post = (path: string, body: unknown) => app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body) });
+  const first = (await (await post("/v1/chat/completions", chat({ max_tokens: 6 }))).json()) as { choices: { message: { content: string } }[] };
+  const messages = [{ role: "user", content: "hi" }, { role: "assistant", content: first.choices[0]!.message.content }];
+  const statuses = await Promise.all(Array.from({ length: 8 }, async () => (await post("/v1/sessions/same/save", { model: "mock", messages })).status));
+  expect(statuses).toEqual(Array.from({ length: 8 }, () => 200));
+  expect((await post("/v1/sessions/same/restore", { model: "mock" })).status).toBe(200);
+});

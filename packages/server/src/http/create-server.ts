@@ -119,6 +119,7 @@ function openAiError(c: Context, error: unknown, onError: ((error: unknown) => v
       (onError ?? defaultOnError)(error.cause ?? error);
       return c.json({ error: { message: "internal server error", type: "server_error", param: null, code: null } }, 500);
     }
+    if (error.status === 503) c.header("Retry-After", "5");
     return c.json({ error: { message: error.message, type: error.type, param: error.param, code: error.code } }, error.status);
   }
   if (BackendError.isInstance(error) && error.code === "busy") {
@@ -474,8 +475,17 @@ export function createServer(options: ServerOptions): Hono {
     }
   };
 
+  /** While the engine reopens a crashed backend, or after it could not: 503 (its model cannot even tokenize). */
+  const ensureServing = () => {
+    const state = engine.stats().state;
+    if (state !== "running") {
+      throw new RequestError(503, `the model is unavailable (its backend ${state === "restarting" ? "crashed and is being restarted" : "crashed and could not be restarted"}); retry later`, "server_error", null, "model_unavailable");
+    }
+  };
+
   app.post("/v1/chat/completions", async (c) => {
     const body = await readBody<ChatCompletionBody>(c, chatFields);
+    ensureServing();
     const { chat } = chatTokens(body);
     return respond(c, "chat", body, chat.tokens, chat.messageEnds.slice(0, -1));
   });
@@ -486,6 +496,7 @@ export function createServer(options: ServerOptions): Hono {
 
   app.post("/v1/completions", async (c) => {
     const body = await readBody<CompletionBody>(c, completionFields);
+    ensureServing();
     const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
     if (typeof prompt !== "string" || prompt.length === 0) throw new RequestError(400, "prompt must be a non-empty string", "invalid_request_error", "prompt");
     return respond(c, "text", body, engine.model.tokenize(prompt));

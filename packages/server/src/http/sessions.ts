@@ -1,4 +1,5 @@
 import { mkdir, readFile, readdir, rename, writeFile } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
 import { join, resolve } from "node:path";
 import { type ChatMessage, type ChatPrompt, type Engine, InvalidArgumentError, InvalidSessionError } from "@hybrid-llm/core";
 import type { Context, Hono } from "hono";
@@ -72,7 +73,8 @@ export function registerSessionRoutes(app: Hono, deps: SessionRouteDeps): void {
       throw error;
     }
     await mkdir(directory, { recursive: true });
-    const temporary = join(directory, `.${c.req.param("name")}.${process.pid}.tmp`);
+    // A name of its own per write: concurrent saves of one session must not rename each other's files away.
+    const temporary = join(directory, `.${c.req.param("name")}.${randomUUID()}.tmp`);
     await writeFile(temporary, bytes);
     await rename(temporary, path);
     return c.json({ id: c.req.param("name"), object: "session", bytes: bytes.length });
@@ -95,7 +97,7 @@ export function registerSessionRoutes(app: Hono, deps: SessionRouteDeps): void {
       throw error;
     }
     const metadata = restored.metadata as { answers?: { text: string; tokens: number[] }[] } | null;
-    for (const answer of metadata?.answers ?? []) {
+    for (const answer of Array.isArray(metadata?.answers) ? metadata.answers : []) {
       if (typeof answer?.text === "string" && Array.isArray(answer.tokens)) {
         answers.remember(answer.text, Int32Array.from(answer.tokens), (t) => engine.model.detokenize(t));
       }
