@@ -15,8 +15,8 @@
  * own, `share` lets an empty sequence reference another's first written cells (llama.cpp's `seq_cp` in a unified
  * cache shares cells rather than copying them — the basis of prefix sharing), `truncate` gives back everything
  * past a position (llama.cpp's `seq_rm(seq, p, -1)`), and a segment returns to the free count when its last holder
- * lets go. Requests reserve what they may need (prompt + max tokens) when admitted, so a running request never finds
- * the pool full mid-generation; `written` tracks what was really filled. The pool owns the numbers, the scheduler
+ * lets go. A request reserves ahead of what it writes (its prompt and a headroom, or its whole maximum) and reserves
+ * more as it goes; a decode never writes past a reservation, and `written` tracks what was really filled. The pool owns the numbers, the scheduler
  * the policy. "Does not fit" is a return value (`false`); misuse throws.
  */
 export class CellPool {

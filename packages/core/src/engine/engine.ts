@@ -168,8 +168,10 @@ const noUsage: Usage = { promptTokens: 0, completionTokens: 0, cachedPromptToken
 /**
  * The scheduler: continuous batching of many requests on one context. Every step is one batch holding one decode
  * token per generating request plus prefill chunks of waiting prompts up to the context's batch size, so a long
- * prompt never stalls the others. A request is admitted when a slot is free and the shared KV pool can reserve
- * its prompt plus its maximum output; otherwise it waits in a bounded queue (first come, first served).
+ * prompt never stalls the others. A request is admitted when a slot is free and the shared KV pool has room for its
+ * prompt plus a headroom (on-demand; or its whole maximum output with `reserve: "worst-case"`); otherwise it waits
+ * in a bounded queue (first come, first served). Running requests claim cells as they generate; when the pool runs
+ * dry the latest arrival is preempted (swapped or recomputed, see `cache/preemption-policy.ts`) and resumes first.
  *
  * The cache decisions — which slot, which cached prefix to resume from, which cached prefixes to drop, where to
  * capture checkpoints — are the {@link CacheCoordinator}'s; the engine asks and carries them out between steps.
