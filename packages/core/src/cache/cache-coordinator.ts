@@ -432,15 +432,7 @@ export class CacheCoordinator {
     this.lastUsed[slot] = ++this.clock;
     // Shallowest first, each registered up to its depth (an index node must end there), then the whole sequence.
     for (const checkpoint of [...checkpoints].sort((a, b) => a.depth - b.depth)) {
-      if (checkpoint.depth > tokens.length) continue;
-      this.dropCheckpoints(this.index.hold(slot, tokens, checkpoint.depth));
-      if (!this.hasRecurrent || this.store.budgetBytes === 0 || this.index.hasCheckpointAt(tokens, checkpoint.depth)) continue;
-      const above = this.index.match(tokens, checkpoint.depth - 1).candidates.find((c) => c.checkpoint !== undefined)?.depth ?? 0;
-      const added = this.store.add(checkpoint.state, checkpoint.depth - above);
-      if (added === undefined) continue;
-      for (const id of added.evicted) this.index.detachCheckpoint(id);
-      const replaced = this.index.attachCheckpoint(tokens, checkpoint.depth, added.id);
-      if (replaced !== undefined) this.store.delete(replaced);
+      if (checkpoint.depth <= tokens.length) this.capture(slot, tokens, checkpoint.depth, checkpoint.state);
     }
     this.dropCheckpoints(this.index.hold(slot, tokens, tokens.length));
   }
@@ -580,14 +572,17 @@ export class CacheCoordinator {
     return best;
   }
 
-  /** Registers `tokens[0, depth)` as held by `slot` and stores a checkpoint of its recurrent state there. */
-  private capture(slot: number, tokens: ArrayLike<number>, depth: number): void {
+  /**
+   * Registers `tokens[0, depth)` as held by `slot` and stores a checkpoint of its recurrent state there: read from
+   * the slot, or `saved` (a checkpoint from a session file).
+   */
+  private capture(slot: number, tokens: ArrayLike<number>, depth: number, saved?: Uint8Array): void {
     this.dropCheckpoints(this.index.hold(slot, tokens, depth));
     if (!this.hasRecurrent || this.store.budgetBytes === 0 || this.index.hasCheckpointAt(tokens, depth)) return;
     const above = this.index.match(tokens, depth - 1).candidates.find((c) => c.checkpoint !== undefined)?.depth ?? 0;
     const marginal = depth - above;
     if (this.checkpointBytes !== undefined && !this.store.wouldAdmit(this.checkpointBytes, marginal)) return;
-    const state = this.context.getState(slot, { partial: true });
+    const state = saved ?? this.context.getState(slot, { partial: true });
     this.checkpointBytes = state.length;
     const added = this.store.add(state, marginal);
     if (added === undefined) return;
