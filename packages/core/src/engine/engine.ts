@@ -3,7 +3,6 @@ import type { BackendModel } from "../backend/backend-model.js";
 import { type CacheStats, CacheCoordinator, type PrefixCacheOptions, type SwappedSequence } from "../cache/cache-coordinator.js";
 import { checkpointBytes } from "../cache/checkpoint-store.js";
 import { type SessionGeometry, decodeSession, encodeSession } from "../cache/session-file.js";
-import { BackendError as SessionBusyError } from "../errors/backend-error.js";
 import { InvalidSessionError } from "../errors/invalid-session-error.js";
 import { type PreemptionSetting, PreemptionCosts, choosePreemption, chooseVictim } from "../cache/preemption-policy.js";
 import { planMemory } from "../plan/memory-plan.js";
@@ -415,7 +414,7 @@ export class Engine {
     if (session.tokens.length === 0) throw new InvalidSessionError({ reason: "corrupt", message: "the session holds no tokens" });
     await this.betweenSteps(() => {
       const decision = this.cache.plan(session.tokens, session.tokens.length, [], undefined, { restore: true, keepFree: this.growthReserve() });
-      if (decision.type !== "admit") throw new SessionBusyError({ code: "busy", message: "no slot or room is free for the session now (every slot serves a request); retry when one finishes" });
+      if (decision.type !== "admit") throw new BackendError({ code: "busy", message: "no slot or room is free for the session now (every slot serves a request); retry when one finishes" });
       this.cache.restoreIdle(decision, session.tokens, session.state, session.checkpoints.filter((c) => c.depth > 0));
     });
     return { tokens: session.tokens, metadata: session.metadata };
