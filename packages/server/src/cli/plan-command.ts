@@ -25,12 +25,12 @@ import {
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
 import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage } from "./backends.js";
-import { checkModelFile } from "./model-file.js";
+import { resolveModel } from "./model-source.js";
 import { integerOption } from "./options.js";
 import { count, renderTable } from "./table.js";
 import { UsageError } from "./usage-error.js";
 
-export const planUsage = `hybrid-llm plan <model.gguf> [options]
+export const planUsage = `hybrid-llm plan <model.gguf | hf:owner/repo/file.gguf | https://…> [options]
 hybrid-llm plan --preset <id> [options]
 hybrid-llm plan --list-presets
 
@@ -73,15 +73,15 @@ async function loadModel(positional: string | undefined, preset: string | undefi
     return { label: `${found.name} — preset ${found.id}`, spec: found.spec, weightsBytes: undefined, source: { preset: found.id } };
   }
   if (positional === undefined) throw new UsageError("give a model file or --preset <id>", planUsage);
-  await checkModelFile(positional);
-  const file = await readGgufFile(positional);
+  const path = await resolveModel(positional);
+  const file = await readGgufFile(path);
   const spec = cacheSpecFromMetadata(file.metadata);
   const name = file.metadata.get("general.name");
   return {
     label: `${name?.type === "string" ? name.value : positional}`,
     spec,
     weightsBytes: weightsBytesOf(file),
-    source: { file: positional },
+    source: { file: path },
   };
 }
 
