@@ -3,7 +3,8 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
+import type { ReadableStream as WebReadableStream } from "node:stream/web";
 
 /**
  * Why a download was refused: the server answered an error or stopped answering, or the file it sent is not the
@@ -122,7 +123,8 @@ export async function download(url: string, destination: string, options: Downlo
     }
     try {
       await pipeline(
-        response.body,
+        // (Node's web stream type: with the DOM lib, as typedoc builds, `body` is typed as the DOM's.)
+        Readable.fromWeb(response.body as WebReadableStream<Uint8Array>),
         new Transform({
           transform(chunk: Buffer, _, done) {
             hash.update(chunk);
