@@ -39,6 +39,13 @@ describe("readGgufFile: a path that names no GGUF is a typed error, not a raw EN
     expect((await readGgufFile(join(dir, "tiny.gguf"))).metadata.get("general.architecture")).toEqual({ type: "string", value: "nemotron_h" });
   });
 
+  test("an unreadable file (permissions, I/O): ModelFileError unreadable, in one line without Node's errno wrapping", () => {
+    const denied = ModelFileError.fromSystemError("m.gguf", Object.assign(new Error("EACCES: permission denied, open 'm.gguf'"), { code: "EACCES" }));
+    expect(denied).toMatchObject({ problem: "unreadable", code: "EACCES", message: "cannot read the model file m.gguf: permission denied" });
+    const io = ModelFileError.fromSystemError("m.gguf", Object.assign(new Error("EIO: i/o error, read"), { code: "EIO" }));
+    expect(io).toMatchObject({ problem: "unreadable", code: "EIO", message: "cannot read the model file m.gguf: EIO: i/o error, read" });
+  });
+
   test.each([[""], [undefined], [42]])("a path that is not a non-empty string (%j) is an InvalidArgumentError", async (path) => {
     expect(InvalidArgumentError.isInstance(await caught(readGgufFile(path as string)))).toBe(true);
   });
