@@ -26,6 +26,15 @@ export const workspaces = ["core", "node", "wasm", "server"];
 /** node-llama-cpp's GPU builds: left out with `cpuOnly`. */
 const gpuPackage = /^node_modules\/@node-llama-cpp\/[^/]*-(cuda|cuda-ext|vulkan)$/;
 
+/**
+ * The environment for the npm runs in the fresh project: this process's, less what an enclosing `npm test` set for
+ * the repository (its package, lifecycle and local prefix), so nothing there points back at the repository.
+ */
+export function projectEnv(extra = {}) {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_(package_|lifecycle_|config_local_prefix$)/.test(key) && key !== "INIT_CWD"));
+  return { ...env, ...extra };
+}
+
 /** `npm pack`s every workspace into `destination`; returns { name → tarball path }. */
 export async function packWorkspaces(destination) {
   await mkdir(destination, { recursive: true });
@@ -105,7 +114,7 @@ async function folderBytes(folder) {
  * Packs, writes the project (package.json, package-lock.json) into `project` and runs `npm ci --offline` there.
  * Returns { installMs, installedBytes, log, tarballs }.
  */
-export async function packAndInstall(project, { cpuOnly = false, env = process.env } = {}) {
+export async function packAndInstall(project, { cpuOnly = false, env = projectEnv() } = {}) {
   await mkdir(project, { recursive: true });
   const tarballs = await packWorkspaces(join(project, "tarballs"));
   const lock = await lockfileFor(project, tarballs, { cpuOnly });

@@ -107,6 +107,9 @@ describe("hybrid-llm pull and --model hf:… against a loopback hub", () => {
       expect(JSON.parse(generated.out).usage.completionTokens).toBe(4);
       const local = await cli("generate", "--model", cached(), "--prompt", "Once upon a time", "--temperature", "0", "--max-tokens", "4", "--json", "--gpu", "off");
       expect(JSON.parse(generated.out).tokens).toEqual(JSON.parse(local.out).tokens);
+      const planned = await cli("plan", "hf:owner/repo/tiny.gguf", "--json", "--ctx", "1024");
+      expect(planned.code).toBe(0);
+      expect(JSON.parse(planned.out).model).toEqual({ file: cached() });
     } finally {
       delete process.env.HYBRID_LLM_MODELS_DIR;
     }

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 // @ts-expect-error: a plain .mjs script without declarations
-import { packAndInstall, workspaces } from "../scripts/pack-install.mjs";
+import { packAndInstall, projectEnv, workspaces } from "../scripts/pack-install.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 const run = promisify(execFile);
@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 const generate = async (command: string, args: string[]) => {
-  const { stdout } = await run(command, args, { cwd: project, env: { ...process.env, NO_COLOR: "1" }, timeout: 120_000 });
+  const { stdout } = await run(command, args, { cwd: project, env: projectEnv({ NO_COLOR: "1" }), timeout: 120_000 });
   return JSON.parse(stdout.trim().split("\n").at(-1)!) as { runtime: string; backend: string; tokens: number[] };
 };
 
@@ -92,7 +92,7 @@ describe("the packed packages, installed from their tarballs", () => {
     const before = (await stat(addon)).mtimeMs;
     const { stdout, stderr } = await run("npm", ["rebuild", "@hybrid-llm/node", "--offline", "--foreground-scripts"], {
       cwd: project,
-      env: { ...process.env, HYBRID_LLM_BUILD_FROM_SOURCE: "1" },
+      env: projectEnv({ HYBRID_LLM_BUILD_FROM_SOURCE: "1" }),
       timeout: 240_000,
     });
     expect(`${stdout}${stderr}`).toContain(`built ${addon}`);
