@@ -116,6 +116,24 @@ describe("hybrid-llm pull and --model hf:… against a loopback hub", () => {
     expect(requests).toEqual([]);
   });
 
+  test("plan hf:… reads only the header, with a Range request, and caches nothing; plan --verify downloads", async () => {
+    process.env.HYBRID_LLM_MODELS_DIR = dir;
+    try {
+      const planned = await cli("plan", "hf:owner/repo/tiny.gguf", "--json", "--ctx", "1024");
+      expect(planned.code).toBe(0);
+      expect(JSON.parse(planned.out).model).toEqual({ file: "hf:owner/repo/tiny.gguf" });
+      expect(gets()).toEqual([{ method: "GET", url: "/cdn/tiny.gguf", range: `bytes=0-${(1 << 20) - 1}` }]);
+      expect(readdirSync(dir)).toEqual([]);
+      // The same plan (weights included) as from the file on disk.
+      const local = join(mkdtempSync(join(tmpdir(), "hybrid-llm-local-")), "tiny.gguf");
+      writeFileSync(local, model);
+      const fromFile = JSON.parse((await cli("plan", local, "--json", "--ctx", "1024")).out);
+      expect({ ...JSON.parse(planned.out), model: null }).toEqual({ ...fromFile, model: null });
+    } finally {
+      delete process.env.HYBRID_LLM_MODELS_DIR;
+    }
+  });
+
   test("a connection cut halfway is resumed with a Range request from where it stopped", async () => {
     const half = Math.floor(model.length / 2);
     behaviour = { cutAfter: half };

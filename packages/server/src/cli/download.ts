@@ -159,6 +159,40 @@ export async function download(url: string, destination: string, options: Downlo
   return remote;
 }
 
+/**
+ * The first bytes of `url` (at most `length`): a Range request, and a server that ignores it is cut off after
+ * `length` bytes instead of sending the whole file.
+ */
+export async function fetchPrefix(remote: RemoteFile, length: number, headers: Readonly<Record<string, string>> = {}): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(remote.url, { headers: { ...headers, Range: `bytes=0-${length - 1}` } });
+  } catch (error) {
+    throw new DownloadError(`cannot reach ${new URL(remote.url).host}: ${describe(error)}`, "network");
+  }
+  if (!response.ok || response.body === null) {
+    await response.body?.cancel();
+    throw new DownloadError(`${remote.url}: the server answered ${response.status} ${response.statusText}`.trim(), "http");
+  }
+  const prefix = new Uint8Array(length);
+  let filled = 0;
+  const reader = response.body.getReader();
+  try {
+    while (filled < length) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const take = Math.min(value.length, length - filled);
+      prefix.set(value.subarray(0, take), filled);
+      filled += take;
+    }
+  } catch (error) {
+    throw new DownloadError(`reading ${remote.url} stopped at ${filled} bytes: ${describe(error)}`, "network");
+  } finally {
+    await reader.cancel().catch(() => {});
+  }
+  return prefix.subarray(0, filled);
+}
+
 /** The SHA-256 (hex) of a file. */
 export async function sha256OfFile(path: string): Promise<string> {
   return (await hashFile(path)).hash.digest("hex");

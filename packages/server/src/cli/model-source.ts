@@ -2,7 +2,9 @@ import { existsSync } from "node:fs";
 import { homedir } from "node:os";
 import { basename, join } from "node:path";
 import { CommandError, exitCodes } from "./command-error.js";
-import { DownloadError, download, sha256OfFile } from "./download.js";
+import { type GgufFile, parseGgufPrefix } from "@hybrid-llm/core";
+import { readGgufFile } from "@hybrid-llm/core/node";
+import { DownloadError, download, fetchPrefix, probe, sha256OfFile } from "./download.js";
 import { checkModelFile } from "./model-file.js";
 
 /**
@@ -100,6 +102,34 @@ export async function resolveModel(spec: string, options: ResolveModelOptions = 
     return destination;
   } catch (error) {
     progress.done();
+    if (error instanceof DownloadError) throw new CommandError(`download failed: ${error.message}`, exitCodes.download);
+    throw error;
+  }
+}
+
+/**
+ * The GGUF header (metadata and tensor infos) of `--model`'s value without downloading the weights: for a URI not
+ * in the models folder yet, Range requests of 1 MiB, then 4, 16, … until the tensor-info table is complete (what
+ * `plan` needs); otherwise the local file's.
+ */
+export async function readModelHeader(spec: string, options: Pick<ResolveModelOptions, "modelsDir"> = {}): Promise<{ file: GgufFile; path: string | undefined }> {
+  const remote = parseModelUri(spec);
+  const cached = remote === undefined ? undefined : join(options.modelsDir ?? defaultModelsDir(), remote.cachePath);
+  if (remote === undefined || existsSync(cached!)) {
+    const path = cached ?? (await resolveModel(spec));
+    return { file: await readGgufFile(path), path };
+  }
+  try {
+    const announced = await probe(remote.url);
+    if (announced.size === null) throw new DownloadError(`${remote.url}: the server does not say the file's size`, "http");
+    for (let length = Math.min(announced.size, 1 << 20); ; length = Math.min(announced.size, length * 4)) {
+      const prefix = await fetchPrefix(announced, length);
+      if (prefix.length < length) throw new DownloadError(`${remote.url}: got ${prefix.length} bytes where ${length} were asked for`, "size");
+      const result = parseGgufPrefix(prefix, announced.size);
+      if (!("needMoreBytes" in result)) return { file: result, path: undefined };
+      if (length === announced.size) throw new DownloadError(`${remote.url}: the header does not end inside the file`, "size");
+    }
+  } catch (error) {
     if (error instanceof DownloadError) throw new CommandError(`download failed: ${error.message}`, exitCodes.download);
     throw error;
   }
