@@ -67,14 +67,18 @@ describe("the packed packages, installed from their tarballs", () => {
     expect(installLog).not.toContain("../../");
   });
 
-  test("generate with each backend from a plain .mjs, the same greedy tokens, under Node and Deno", async () => {
+  test("generate with each backend from a plain .mjs, the same greedy tokens, under Node and Deno (both backends)", async () => {
     const native = await generate(process.execPath, ["generate.mjs", "node"]);
     const wasm = await generate(process.execPath, ["generate.mjs", "wasm"]);
-    const deno = await generate(join(root, "node_modules", ".bin", "deno"), ["run", "--allow-read", "--allow-env", "--allow-write", "generate.mjs", "wasm"]);
+    const deno = join(root, "node_modules", ".bin", "deno");
+    const denoWasm = await generate(deno, ["run", "--allow-read", "--allow-env", "--allow-write", "generate.mjs", "wasm"]);
+    // The native addon under Deno too (Node-API needs --allow-ffi).
+    const denoNative = await generate(deno, ["run", "--allow-read", "--allow-env", "--allow-write", "--allow-ffi", "--allow-sys", "generate.mjs", "node"]);
     expect(native).toMatchObject({ runtime: "node", backend: "node" });
     expect(native.tokens).toHaveLength(8);
     expect(wasm).toEqual({ ...native, backend: "wasm" });
-    expect(deno).toEqual({ ...native, runtime: "deno", backend: "wasm" });
+    expect(denoWasm).toEqual({ ...native, runtime: "deno", backend: "wasm" });
+    expect(denoNative).toEqual({ ...native, runtime: "deno" });
   });
 
   test("the installed hybrid-llm command writes a fixture and generates from it", async () => {
