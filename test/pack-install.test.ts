@@ -73,7 +73,7 @@ describe("the packed packages, installed from their tarballs", () => {
     const deno = join(root, "node_modules", ".bin", "deno");
     const denoWasm = await generate(deno, ["run", "--allow-read", "--allow-env", "--allow-write", "generate.mjs", "wasm"]);
     // The native addon under Deno too (Node-API needs --allow-ffi).
-    const denoNative = await generate(deno, ["run", "--allow-read", "--allow-env", "--allow-write", "--allow-ffi", "--allow-sys", "generate.mjs", "node"]);
+    const denoNative = await generate(deno, ["run", "--allow-read", "--allow-env", "--allow-write", "--allow-ffi", "generate.mjs", "node"]);
     expect(native).toMatchObject({ runtime: "node", backend: "node" });
     expect(native.tokens).toHaveLength(8);
     expect(wasm).toEqual({ ...native, backend: "wasm" });
