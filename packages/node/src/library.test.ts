@@ -29,6 +29,7 @@ describe("the gpu option (the CLI's --gpu words)", () => {
     await expect(NodeBackend.create({ gpu: "bogus" as never })).rejects.toSatisfy((error) => InvalidArgumentError.isInstance(error) && /got "bogus"/.test((error as Error).message));
     await expect(NodeBackend.create(null as never)).rejects.toSatisfy(InvalidArgumentError.isInstance);
     await expect(NodeBackend.create({ libraryDir: 42 as never })).rejects.toSatisfy(InvalidArgumentError.isInstance);
+    await expect(NodeBackend.create({ verbose: "yes" as never })).rejects.toSatisfy(InvalidArgumentError.isInstance);
   });
 
   test("off and false choose the same (CPU) build", () => {

@@ -67,6 +67,9 @@ export class NodeBackend implements Backend {
     if (options.libraryDir !== undefined && typeof options.libraryDir !== "string") {
       throw new InvalidArgumentError({ argument: "libraryDir", message: `libraryDir must be a folder path (a string), got ${typeof options.libraryDir}` });
     }
+    if (options.verbose !== undefined && typeof options.verbose !== "boolean") {
+      throw new InvalidArgumentError({ argument: "verbose", message: `verbose must be true or false, got ${typeof options.verbose}` });
+    }
     const binding = loadAddon();
     const library = loadedLibrary ?? chooseLibrary(gpu, options.libraryDir);
     if (library === undefined) {
