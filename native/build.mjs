@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // Builds the Node-API addon (native/src) into packages/node/build/hybrid-llm.node with the machine's C++ compiler.
 //
+// It runs from two places: this repository (native/build.mjs, the addon goes to packages/node/build/), and the
+// installed @hybrid-llm/node package, which ships a copy of this script with the sources as native/ (packed by its
+// prepack step) and builds into its own build/ when its prebuilt addon does not load on the machine (install.mjs).
+//
 // No download, no node-gyp: llama.cpp's headers come from node-llama-cpp's gitRelease.bundle (the exact release its
 // prebuilt libraries were built from), Node-API's from the node-api-headers and node-addon-api packages. The addon
 // does not link llama.cpp: it dlopen()s the library chosen at run time (CPU / CUDA / Vulkan / Metal build).
@@ -13,13 +17,17 @@ import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const root = dirname(dirname(fileURLToPath(import.meta.url)));
-const require = createRequire(join(root, "packages", "node", "package.json"));
+/** native/ in the repository; <@hybrid-llm/node>/native in the installed package. */
+const here = dirname(fileURLToPath(import.meta.url));
+const repositoryPackage = join(here, "..", "packages", "node");
+/** The @hybrid-llm/node package folder: the addon goes to its build/, its dependencies give the headers. */
+const nodePackage = existsSync(join(repositoryPackage, "package.json")) ? repositoryPackage : dirname(here);
+const require = createRequire(join(nodePackage, "package.json"));
 const force = process.argv.includes("--force");
 const debug = process.argv.includes("--debug");
-const output = join(root, "packages", "node", "build", "hybrid-llm.node");
-const sourceDir = join(root, "native", "src");
-const objectDir = join(root, "native", "build", debug ? "debug" : "release");
+const output = join(nodePackage, "build", "hybrid-llm.node");
+const sourceDir = join(here, "src");
+const objectDir = join(here, "build", debug ? "debug" : "release");
 
 /** Folder of an installed package, found the way Node would (works for packages whose exports hide package.json). */
 export function packageDir(name) {
@@ -37,7 +45,7 @@ const log = (message) => process.stderr.write(`[hybrid-llm native +${((Date.now(
 export function llamaSourceDir() {
   const llamaDir = join(packageDir("node-llama-cpp"), "llama");
   const { tag } = JSON.parse(readFileSync(join(llamaDir, "llama.cpp.info.json"), "utf8"));
-  const checkout = join(root, "native", "build", `llama.cpp-${tag}`);
+  const checkout = join(here, "build", `llama.cpp-${tag}`);
   if (!existsSync(join(checkout, "include", "llama.h"))) {
     log(`extracting llama.cpp ${tag} headers from node-llama-cpp's gitRelease.bundle`);
     mkdirSync(dirname(checkout), { recursive: true });

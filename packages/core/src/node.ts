@@ -6,7 +6,9 @@
  */
 import { mkdir, open, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { InvalidArgumentError } from "./errors/invalid-argument-error.js";
 import { InvalidGgufError } from "./errors/invalid-gguf-error.js";
+import { ModelFileError } from "./errors/model-file-error.js";
 import { buildFixture } from "./fixtures/profiles.js";
 import { type GgufFile, parseGgufPrefix } from "./gguf/reader.js";
 
@@ -14,17 +16,37 @@ import { type GgufFile, parseGgufPrefix } from "./gguf/reader.js";
  * Reads the header, metadata and tensor infos of a GGUF file, reading only as much of it as they take (a few MB
  * for a large model: the tokenizer dominates).
  *
+ * @throws ModelFileError when `path` names no readable file (missing, a folder, unreadable).
  * @throws InvalidGgufError for a malformed or truncated file.
+ * @throws InvalidArgumentError when `path` is not a non-empty string.
  */
 export async function readGgufFile(path: string): Promise<GgufFile> {
-  const handle = await open(path, "r");
+  if (typeof path !== "string" || path === "") throw new InvalidArgumentError({ argument: "path", message: `a model path is a non-empty string, got ${JSON.stringify(path) ?? String(path)}` });
+  let handle;
   try {
-    const { size } = await handle.stat();
+    handle = await open(path, "r");
+  } catch (error) {
+    throw ModelFileError.fromSystemError(path, error);
+  }
+  try {
+    let size: number;
+    try {
+      const stats = await handle.stat();
+      if (!stats.isFile()) throw new ModelFileError({ path, problem: "not-a-file" });
+      size = stats.size;
+    } catch (error) {
+      throw ModelFileError.isInstance(error) ? error : ModelFileError.fromSystemError(path, error);
+    }
     if (size === 0) throw new InvalidGgufError({ message: "the file is empty", offset: 0 });
     let length = Math.min(size, 4 << 20);
     for (;;) {
       const prefix = new Uint8Array(length);
-      const { bytesRead } = await handle.read(prefix, 0, length, 0);
+      let bytesRead: number;
+      try {
+        ({ bytesRead } = await handle.read(prefix, 0, length, 0));
+      } catch (error) {
+        throw ModelFileError.fromSystemError(path, error);
+      }
       const result = parseGgufPrefix(prefix.subarray(0, bytesRead), size);
       if (!("needMoreBytes" in result)) return result;
       length = Math.min(size, length * 4);

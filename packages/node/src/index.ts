@@ -4,5 +4,5 @@
  * @packageDocumentation
  */
 export { addonPath } from "./addon.js";
-export { type GpuOption, type LlamaLibrary, chooseLibrary, prebuiltLibrary } from "./library.js";
+export { type GpuName, type GpuOption, type LlamaLibrary, chooseLibrary, defaultGpu, gpuNames, parseGpuOption, prebuiltLibrary } from "./library.js";
 export { NodeBackend, type NodeBackendOptions } from "./node-backend.js";

@@ -1,9 +1,36 @@
 import { existsSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
+import { InvalidArgumentError } from "@hybrid-llm/core";
 
-/** GPU choice for the native backend. */
-export type GpuOption = "auto" | "cuda" | "vulkan" | "metal" | false;
+/**
+ * The GPU choices of the native backend, the same words as the CLI's `--gpu`: `auto` (CUDA when an NVIDIA driver is
+ * present, Metal on Apple silicon, else CPU), a GPU API, or `off` (the CPU build).
+ */
+export const gpuNames = ["auto", "cuda", "vulkan", "metal", "off"] as const;
+
+/** One of {@link gpuNames}. */
+export type GpuName = (typeof gpuNames)[number];
+
+/** GPU choice for the native backend: a {@link GpuName}, or `false`, a deprecated alias of `"off"`. */
+export type GpuOption = GpuName | false;
+
+/** The default GPU choice, of the API and of every CLI command. */
+export const defaultGpu: GpuName = "auto";
+
+/**
+ * Checks a GPU choice as a JavaScript caller may pass it: undefined is {@link defaultGpu}, `false` is `"off"`, and
+ * anything else outside {@link gpuNames} is an InvalidArgumentError (it used to fall back to the CPU silently).
+ */
+export function parseGpuOption(value: unknown): GpuName {
+  if (value === undefined) return defaultGpu;
+  if (value === false) return "off";
+  if (typeof value === "string" && (gpuNames as readonly string[]).includes(value)) return value as GpuName;
+  throw new InvalidArgumentError({
+    argument: "gpu",
+    message: `gpu must be one of ${gpuNames.map((name) => `"${name}"`).join(", ")} (default "${defaultGpu}"), got ${typeof value === "string" ? `"${value}"` : String(value)}`,
+  });
+}
 
 /** A llama.cpp build the addon can load: a folder holding libllama and its ggml backends. */
 export interface LlamaLibrary {
@@ -55,7 +82,8 @@ function hasNvidiaDriver(): boolean {
  * CUDA build when asked for (or, with `auto`, when an NVIDIA driver is present), Metal on Apple silicon, Vulkan only
  * when asked for, else the CPU build. Returns undefined when no suitable build is installed.
  */
-export function chooseLibrary(gpu: GpuOption, libraryDir = process.env.HYBRID_LLM_LIBRARY_DIR): LlamaLibrary | undefined {
+export function chooseLibrary(option: GpuOption, libraryDir = process.env.HYBRID_LLM_LIBRARY_DIR): LlamaLibrary | undefined {
+  const gpu = parseGpuOption(option);
   if (libraryDir) return { dir: libraryDir, flavour: "custom" };
   if (gpu === "cuda" || gpu === "vulkan" || gpu === "metal") return prebuiltLibrary(gpu);
   if (gpu === "auto") {

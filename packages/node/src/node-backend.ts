@@ -15,13 +15,15 @@ import {
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
 import { loadAddon } from "./addon.js";
-import { type GpuOption, type LlamaLibrary, chooseLibrary } from "./library.js";
+import { type GpuOption, type LlamaLibrary, chooseLibrary, parseGpuOption } from "./library.js";
 
 /** Options of {@link NodeBackend.create}. */
 export interface NodeBackendOptions {
   /**
    * Which llama.cpp build to use: `auto` (CUDA when an NVIDIA driver is present, Metal on Apple silicon, else CPU),
-   * a specific GPU API, or `false` for CPU. Defaults to `auto`. One build per process: later backends reuse it.
+   * a specific GPU API (`cuda`, `vulkan`, `metal`), or `off` for CPU (`false` is a deprecated alias of `off`); the
+   * CLI's `--gpu` takes the same words. Defaults to `auto`. Anything else is an InvalidArgumentError. One build per
+   * process: later backends reuse it.
    */
   readonly gpu?: GpuOption;
   /** A folder with a libllama of the pinned release (e.g. a source build). Defaults to `$HYBRID_LLM_LIBRARY_DIR`. */
@@ -60,12 +62,20 @@ export class NodeBackend implements Backend {
   ) {}
 
   static async create(options: NodeBackendOptions = {}): Promise<NodeBackend> {
+    if (typeof options !== "object" || options === null) throw new InvalidArgumentError({ argument: "options", message: "NodeBackend.create takes an options object" });
+    const gpu = parseGpuOption(options.gpu);
+    if (options.libraryDir !== undefined && typeof options.libraryDir !== "string") {
+      throw new InvalidArgumentError({ argument: "libraryDir", message: `libraryDir must be a folder path (a string), got ${typeof options.libraryDir}` });
+    }
+    if (options.verbose !== undefined && typeof options.verbose !== "boolean") {
+      throw new InvalidArgumentError({ argument: "verbose", message: `verbose must be true or false, got ${typeof options.verbose}` });
+    }
     const binding = loadAddon();
-    const library = loadedLibrary ?? chooseLibrary(options.gpu ?? "auto", options.libraryDir);
+    const library = loadedLibrary ?? chooseLibrary(gpu, options.libraryDir);
     if (library === undefined) {
       throw new BackendError({
         code: "unavailable",
-        message: `no llama.cpp build for gpu: ${String(options.gpu ?? "auto")} on ${process.platform}-${process.arch} (is node-llama-cpp's prebuilt package installed?)`,
+        message: `no llama.cpp build for gpu: ${gpu} on ${process.platform}-${process.arch} (is node-llama-cpp's prebuilt package installed?)`,
       });
     }
     if (loadedLibrary === undefined) {

@@ -4,4 +4,5 @@
  * @packageDocumentation
  */
 export { type CliIo, runCli, usage, version } from "./cli/run-cli.js";
+export { exitCodes } from "./cli/command-error.js";
 export { type RunningServer, type ServerOptions, createServer, startServer } from "./http/index.js";

@@ -4,6 +4,8 @@ import {
   InvalidArgumentError,
   InvalidGgufError,
   InvalidPlanError,
+  ModelFileError,
+  type ModelFileProblem,
   ModelMetadataError,
   UnsupportedArchitectureError,
 } from "@hybrid-llm/core";
@@ -21,6 +23,11 @@ export function reviveError(error: SerializedError): Error {
       return new DisposedError({ object: String(f.object) });
     case "InvalidGgufError":
       return new InvalidGgufError({ message: error.message, offset: Number(f.offset) });
+    case "ModelFileError": {
+      const revived = new ModelFileError({ path: String(f.path), problem: f.problem as ModelFileProblem, ...(typeof f.code === "string" ? { code: f.code } : {}) });
+      revived.message = error.message;
+      return revived;
+    }
     case "ModelMetadataError":
       return new ModelMetadataError({ key: String(f.key), message: error.message });
     case "InvalidPlanError":

@@ -5,7 +5,7 @@ import type { SerializedError } from "./protocol.js";
 export function serializeError(error: unknown): SerializedError {
   if (error instanceof Error) {
     const fields: Record<string, unknown> = {};
-    for (const key of ["code", "argument", "object", "offset", "architecture", "key", "option"]) {
+    for (const key of ["code", "argument", "object", "offset", "architecture", "key", "option", "path", "problem"]) {
       const value = (error as unknown as Record<string, unknown>)[key];
       if (value !== undefined) fields[key] = value;
     }

@@ -5,6 +5,7 @@ export { HybridLlmError } from "./hybrid-llm-error.js";
 export { InvalidArgumentError } from "./invalid-argument-error.js";
 export { InvalidGgufError } from "./invalid-gguf-error.js";
 export { InvalidPlanError } from "./invalid-plan-error.js";
+export { ModelFileError, type ModelFileProblem } from "./model-file-error.js";
 export { ModelMetadataError } from "./model-metadata-error.js";
 export { QueueFullError } from "./queue-full-error.js";
 export { UnsupportedArchitectureError } from "./unsupported-architecture-error.js";

@@ -1,5 +1,5 @@
 import type { Backend } from "@hybrid-llm/core";
-import { NodeBackend } from "@hybrid-llm/node";
+import { type GpuName, NodeBackend, defaultGpu, gpuNames } from "@hybrid-llm/node";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { UsageError } from "./usage-error.js";
 
@@ -8,14 +8,11 @@ export const backendNames = ["node", "wasm"] as const;
 export type BackendName = (typeof backendNames)[number];
 
 /**
- * `--gpu` values: which llama.cpp build the native backend loads. `off` is the API's `gpu: false`; the Wasm backend
- * runs on the CPU whatever the value, so with `--backend wasm` only `auto` and `off` are accepted.
+ * `--gpu` values are the API's `NodeBackend.create({ gpu })` words ({@link gpuNames}, default {@link defaultGpu}):
+ * which llama.cpp build the native backend loads. The Wasm backend runs on the CPU whatever the value, so with
+ * `--backend wasm` only `auto` and `off` are accepted.
  */
-export const gpuNames = ["auto", "cuda", "vulkan", "metal", "off"] as const;
-export type GpuName = (typeof gpuNames)[number];
-
-/** The `--gpu` default of every command (the API's default too). */
-export const defaultGpu: GpuName = "auto";
+export { defaultGpu, type GpuName, gpuNames };
 
 /** The `--gpu` line every command's usage shows, after the option's name. */
 export const gpuUsage = `${gpuNames.join(", ")} (default: ${defaultGpu}: CUDA or Metal if present, else CPU)`;
@@ -39,7 +36,7 @@ export function gpuOption(text: string, usage: string, backend: BackendName = "n
 export async function createBackend(name: BackendName, gpu: GpuName): Promise<Backend> {
   switch (name) {
     case "node":
-      return NodeBackend.create({ gpu: gpu === "off" ? false : gpu });
+      return NodeBackend.create({ gpu });
     case "wasm":
       return WasmBackend.create();
   }

@@ -15,7 +15,8 @@ back. Each turn resumes from the prefix cache, so only the new message is evalua
 Ctrl-D). Ctrl-C stops an answer; at the prompt it exits. After each answer a line on stderr gives the tokens
 (how many came from the cache) and the speed.
 
-  --model <file>        GGUF model (its chat template; without one, a plain "role: content" template)
+  --model <file|uri>    GGUF model: a file, hf:<owner>/<repo>/<file.gguf> or an https:// URL (downloaded once);
+                        its chat template (without one, a plain "role: content" template)
   --system <text>       system message
   --max-tokens <n>      most tokens per answer (default: 512)
   --temperature <t>     0 = greedy (default: 0.8)

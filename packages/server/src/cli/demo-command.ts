@@ -14,7 +14,7 @@ Mamba2 geometry, random weights), prints the memory plan (one shared KV pool vs 
 llama.cpp), runs 8 concurrent generation streams with live per-slot progress and pool usage, and ends with what
 llama.cpp really allocated and the throughput. With --model, the same on a real model.
 
-  --model <file>      GGUF model (default: the generated twin)
+  --model <file|uri>  GGUF model, or hf:<owner>/<repo>/<file.gguf> / an https:// URL (default: the generated twin)
   --slots <n>         concurrent streams (default: 8)
   --ctx <n>           shared KV cells (default: 8192)
   --tokens <n>        tokens per stream (default: 48)

@@ -1,7 +1,7 @@
 import { parseArgs } from "node:util";
 import { type ChatMessage, InvalidArgumentError, generateOnce, renderChat } from "@hybrid-llm/core";
 import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage } from "./backends.js";
-import { checkModelFile } from "./model-file.js";
+import { resolveModel } from "./model-source.js";
 import { defaultThreads, loadProgressLine } from "./open-model.js";
 import { UsageError } from "./usage-error.js";
 
@@ -9,7 +9,7 @@ export const generateUsage = `hybrid-llm generate --model <file> --prompt <text>
 
 Generates one completion and streams it to stdout.
 
-  --model <file>        GGUF model
+  --model <file|uri>    GGUF model: a file, hf:<owner>/<repo>/<file.gguf> or an https:// URL (downloaded once)
   --prompt <text>       prompt text (with --chat: the user message)
   --chat                render the prompt with the model's chat template (tokenizer.chat_template)
   --system <text>       system message (with --chat)
@@ -57,13 +57,13 @@ export async function generateCommand(args: string[], print: (line: string) => v
 
   const backendName = backendOption(values.backend, generateUsage);
   const gpu = gpuOption(values.gpu, generateUsage, backendName);
-  await checkModelFile(values.model);
+  const modelPath = await resolveModel(values.model, { quiet: values.json === true });
 
   const loadStarted = performance.now();
   const backend = await createBackend(backendName, gpu);
   try {
-    const progress = loadProgressLine(values.model, !values.json && process.stderr.isTTY);
-    const model = await backend.loadModel({ path: values.model }, { onProgress: progress.onProgress }).finally(progress.done);
+    const progress = loadProgressLine(modelPath, !values.json && process.stderr.isTTY);
+    const model = await backend.loadModel({ path: modelPath }, { onProgress: progress.onProgress }).finally(progress.done);
     const loadMs = performance.now() - loadStarted;
     let prompt: Int32Array;
     if (values.chat) {

@@ -1,7 +1,7 @@
 import { availableParallelism } from "node:os";
 import { type Backend, type BackendContext, type BackendModel, type ContextOptions, type MemoryPlan, formatBytes, planContext } from "@hybrid-llm/core";
 import { backendOption, createBackend, gpuOption } from "./backends.js";
-import { checkModelFile } from "./model-file.js";
+import { resolveModel } from "./model-source.js";
 
 /**
  * Default CPU threads: 1 on small machines — on 2-vCPU machines llama.cpp's spinning thread pool made 2 threads
@@ -34,6 +34,8 @@ export function loadProgressLine(path: string, show: boolean): { onProgress: (fr
 
 /** What serve, bench and demo share: a backend, a model, a context, and the plan it was created from. */
 export interface OpenModel {
+  /** The model file (for an hf: URI or URL, its downloaded copy). */
+  readonly path: string;
   readonly backend: Backend;
   readonly model: BackendModel;
   readonly context: BackendContext;
@@ -42,9 +44,9 @@ export interface OpenModel {
 }
 
 /**
- * Loads a model (with a progress line on stderr when it is a terminal) and creates its serving context. A bad
- * `backend` or `gpu` is a usage error (with `usage`), a missing or unreadable file a one-line CommandError, both
- * before anything is loaded.
+ * Loads a model (a file, or an hf: URI / URL downloaded first; with a progress line on stderr when it is a
+ * terminal) and creates its serving context. A bad `backend` or `gpu` is a usage error (with `usage`), a missing or
+ * unreadable file a one-line ModelFileError, a failed download a CommandError, all before anything is loaded.
  */
 export async function openModel(options: {
   readonly path: string;
@@ -56,11 +58,11 @@ export async function openModel(options: {
 }): Promise<OpenModel> {
   const backendName = backendOption(options.backend, options.usage);
   const gpu = gpuOption(options.gpu, options.usage, backendName);
-  await checkModelFile(options.path);
+  const path = await resolveModel(options.path, { ...(options.quiet === undefined ? {} : { quiet: options.quiet }) });
   const backend = await createBackend(backendName, gpu);
   try {
-    const progress = loadProgressLine(options.path, !options.quiet && process.stderr.isTTY);
-    const model = await backend.loadModel({ path: options.path }, { onProgress: progress.onProgress }).finally(progress.done);
+    const progress = loadProgressLine(path, !options.quiet && process.stderr.isTTY);
+    const model = await backend.loadModel({ path }, { onProgress: progress.onProgress }).finally(progress.done);
     const { plan } = planContext(model.info.cacheSpec, options.context);
     if (!options.quiet) {
       process.stderr.write(
@@ -71,7 +73,7 @@ export async function openModel(options: {
       );
     }
     const context = await model.createContext(options.context);
-    return { backend, model, context, plan, dispose: () => backend.dispose() };
+    return { path, backend, model, context, plan, dispose: () => backend.dispose() };
   } catch (error) {
     await backend.dispose();
     throw error;

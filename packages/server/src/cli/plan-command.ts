@@ -25,17 +25,18 @@ import {
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
 import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage } from "./backends.js";
-import { checkModelFile } from "./model-file.js";
+import { readModelHeader, resolveModel } from "./model-source.js";
 import { integerOption } from "./options.js";
 import { count, renderTable } from "./table.js";
 import { UsageError } from "./usage-error.js";
 
-export const planUsage = `hybrid-llm plan <model.gguf> [options]
+export const planUsage = `hybrid-llm plan <model.gguf | hf:owner/repo/file.gguf | https://…> [options]
 hybrid-llm plan --preset <id> [options]
 hybrid-llm plan --list-presets
 
 Plans, before loading anything, exactly what llama.cpp will allocate for a model's attention KV cache and
-recurrent state, and contrasts one shared KV pool with per-slot streams and with pre-fix llama.cpp.
+recurrent state, and contrasts one shared KV pool with per-slot streams and with pre-fix llama.cpp. For an hf:
+URI or URL it reads only the file's header (Range requests), unless --verify, which downloads the model.
 
   --ctx <n>                 context tokens for all slots together (default: the model's trained context)
   --slots <n>               parallel sequences, 1–256 (default: 1)
@@ -63,7 +64,7 @@ interface Model {
   readonly source: { readonly file: string } | { readonly preset: string };
 }
 
-async function loadModel(positional: string | undefined, preset: string | undefined): Promise<Model> {
+async function loadModel(positional: string | undefined, preset: string | undefined, needFile: boolean): Promise<Model> {
   if (preset !== undefined) {
     if (positional !== undefined) throw new UsageError("give a model file or --preset, not both", planUsage);
     const found = modelPreset(preset);
@@ -73,15 +74,22 @@ async function loadModel(positional: string | undefined, preset: string | undefi
     return { label: `${found.name} — preset ${found.id}`, spec: found.spec, weightsBytes: undefined, source: { preset: found.id } };
   }
   if (positional === undefined) throw new UsageError("give a model file or --preset <id>", planUsage);
-  await checkModelFile(positional);
-  const file = await readGgufFile(positional);
+  // --verify loads the model, so a URI is downloaded; a plan alone reads only the header (over HTTP if need be).
+  let path: string | undefined;
+  let file;
+  if (needFile) {
+    path = await resolveModel(positional);
+    file = await readGgufFile(path);
+  } else {
+    ({ file, path } = await readModelHeader(positional));
+  }
   const spec = cacheSpecFromMetadata(file.metadata);
   const name = file.metadata.get("general.name");
   return {
     label: `${name?.type === "string" ? name.value : positional}`,
     spec,
     weightsBytes: weightsBytesOf(file),
-    source: { file: positional },
+    source: { file: path ?? positional },
   };
 }
 
@@ -129,7 +137,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
   if (positionals.length > 1) throw new UsageError(`expected one model file, got ${positionals.length}`, planUsage);
   const backendName = backendOption(values.backend, planUsage);
   const gpu = gpuOption(values.gpu, planUsage, backendName);
-  const model = await loadModel(positionals[0], values.preset);
+  const model = await loadModel(positionals[0], values.preset, values.verify === true);
 
   let checkpointBudget: number | undefined;
   if (values["checkpoint-budget"] !== undefined) {

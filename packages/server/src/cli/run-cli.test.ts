@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { buildFixture, parseGguf } from "@hybrid-llm/core";
+import { buildFixture, parseGguf, writeGguf } from "@hybrid-llm/core";
 import { describe, expect, test } from "vitest";
 import { runCli } from "./run-cli.js";
 
@@ -128,12 +128,34 @@ describe("hybrid-llm help and errors a newcomer meets", () => {
       expect({ label, code, err }).toEqual({ label, code: 1, err: `hybrid-llm ${argv[0]}: no such model file: nope.gguf` });
       expect(out).not.toMatch(/hybrid-llm/);
     }
-    const remote = await cli("generate", "--model", "hf:owner/repo/model.gguf", "--prompt", "hi");
-    expect(remote.code).toBe(1);
-    expect(remote.err).toMatch(/no such model file: hf:owner\/repo\/model\.gguf \(--model takes a local GGUF file; hf: and https:\/\/ models are not supported yet\)$/);
     const folder = await cli("generate", "--model", tmpdir(), "--prompt", "hi");
     expect(folder.code).toBe(1);
     expect(folder.err).toBe(`hybrid-llm generate: not a model file: ${tmpdir()} is a directory or a device, not a GGUF file`);
+  });
+
+  test("a file that is not a model: one line, exit 1, in generate and plan (a text file, an unsupported architecture)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "hybrid-llm-cli-"));
+    const text = join(dir, "notes.txt");
+    writeFileSync(text, "not a model\n");
+    const bert = join(dir, "bert.gguf");
+    writeFileSync(bert, writeGguf(new Map([["general.architecture", { type: "string", value: "bert" }]]), []));
+    for (const argv of [["generate", "--model", text, "--prompt", "hi", "--gpu", "off"], ["plan", text]]) {
+      const { code, err } = await cli(...argv);
+      expect({ argv, code }).toEqual({ argv, code: 1 });
+      expect(err).toMatch(new RegExp(`^hybrid-llm ${argv[0]}: Invalid GGUF at byte 0: [^\n]+$`));
+    }
+    for (const argv of [["generate", "--model", bert, "--prompt", "hi", "--gpu", "off"], ["plan", bert]]) {
+      const { code, err } = await cli(...argv);
+      expect({ argv, code }).toEqual({ argv, code: 1 });
+      expect(err).toMatch(new RegExp(`^hybrid-llm ${argv[0]}: [^\n]*"bert"[^\n]*$`));
+    }
+  });
+
+  test("the general help documents the exit codes and the model URIs; pull has its help", async () => {
+    const general = (await cli("help")).out;
+    expect(general).toMatch(/2 a usage error[\s\S]*3 a model download failed/);
+    expect(general).toMatch(/--model takes a GGUF file, hf:<owner>\/<repo>\/<file\.gguf>/);
+    expect((await cli("help", "pull")).out).toMatch(/^hybrid-llm pull <hf:owner\/repo\/file\.gguf/);
   });
 
   test("--gpu: one default (auto) documented in every command, an unknown value a usage error listing the values", async () => {

@@ -1,11 +1,12 @@
 import { HybridLlmError } from "@hybrid-llm/core";
 import { benchCommand, benchUsage } from "./bench-command.js";
 import { chatCommand, chatUsage } from "./chat-command.js";
-import { CommandError } from "./command-error.js";
+import { CommandError, exitCodes } from "./command-error.js";
 import { demoCommand, demoUsage } from "./demo-command.js";
 import { fixtureCommand, fixtureUsage } from "./fixture-command.js";
 import { generateCommand, generateUsage } from "./generate-command.js";
 import { planCommand, planUsage } from "./plan-command.js";
+import { pullCommand, pullUsage } from "./pull-command.js";
 import { serveCommand, serveUsage } from "./serve-command.js";
 import { UsageError } from "./usage-error.js";
 
@@ -18,6 +19,7 @@ const commands: Record<string, { run: (args: string[], print: (line: string) => 
   generate: { run: generateCommand, usage: generateUsage, summary: "one completion from a GGUF model, streamed" },
   chat: { run: chatCommand, usage: chatUsage, summary: "an interactive chat in the terminal, each turn resumed from the prefix cache" },
   bench: { run: benchCommand, usage: benchUsage, summary: "serving throughput with n concurrent requests, optionally vs node-llama-cpp" },
+  pull: { run: pullCommand, usage: pullUsage, summary: "download a model (hf:owner/repo/file.gguf or a URL) into the models folder" },
   fixture: { run: fixtureCommand, usage: fixtureUsage, summary: "write a tiny random-weight hybrid GGUF for tests" },
 };
 
@@ -35,9 +37,13 @@ ${Object.entries(commands)
 
 Run "hybrid-llm help <command>" (or "hybrid-llm <command> --help") for a command's options.
 
+--model takes a GGUF file, hf:<owner>/<repo>/<file.gguf>[#<revision>] or an https:// URL; models are downloaded
+once into ${"$"}HYBRID_LLM_MODELS_DIR (default ~/.cache/hybrid-llm/models), see "hybrid-llm help pull".
+
 Exit codes: 0 done; 1 the command failed (a missing or unreadable model file, not a GGUF, an unsupported
 architecture, an impossible plan), with one line on stderr saying why; 2 a usage error (unknown command or option,
-a bad value), with the usage.`;
+a bad value), with the usage; 3 a model download failed (unreachable, an HTTP error, a size or SHA-256 mismatch),
+one line.`;
 
 /** Output sinks, replaceable in tests. */
 export interface CliIo {
@@ -48,9 +54,9 @@ export interface CliIo {
 const processIo: CliIo = { out: (line) => process.stdout.write(`${line}\n`), err: (line) => process.stderr.write(`${line}\n`) };
 
 /**
- * Runs the `hybrid-llm` command line. Returns the exit code: 0 success, 1 a typed hybrid-llm error (bad model,
- * impossible plan), a CommandError or a file-system error, each as one line; 2 a usage error. Unexpected errors
- * propagate.
+ * Runs the `hybrid-llm` command line. Returns the exit code ({@link exitCodes}): 0 success, 1 a typed hybrid-llm
+ * error (bad model, impossible plan), a CommandError or a file-system error, each as one line; 2 a usage error; 3 a
+ * failed download (a CommandError carrying that code). Unexpected errors propagate.
  */
 export async function runCli(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   const [name, ...args] = argv;
@@ -89,9 +95,13 @@ export async function runCli(argv: readonly string[], io: CliIo = processIo): Pr
       io.err(`hybrid-llm ${name}: ${error.message}\n\n${command.usage}`);
       return 2;
     }
-    if (HybridLlmError.isInstance(error) || error instanceof CommandError) {
+    if (error instanceof CommandError) {
       io.err(`hybrid-llm ${name}: ${error.message}`);
-      return 1;
+      return error.exitCode;
+    }
+    if (HybridLlmError.isInstance(error)) {
+      io.err(`hybrid-llm ${name}: ${error.message}`);
+      return exitCodes.failed;
     }
     // A file the command could not read or write (model checks come first; this catches the rest, e.g. --out).
     if (error instanceof Error && "syscall" in error && typeof (error as NodeJS.ErrnoException).code === "string") {

@@ -12,7 +12,7 @@ export const serveUsage = `hybrid-llm serve --model <file> [options]
 Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST /v1/chat/completions,
 /v1/completions (streaming and not), GET /v1/models, /health, /metrics (Prometheus), /slots.
 
-  --model <file>          GGUF model
+  --model <file|uri>      GGUF model: a file, hf:<owner>/<repo>/<file.gguf> or an https:// URL (downloaded once)
   --slots <n>             parallel requests (recurrent slots) (default: 8)
   --ctx <n>               KV cells shared by all slots (default: 32768)
   --no-unified            one KV stream per slot instead of one shared pool
