@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "model.h"
+#include "state-buffer.h"
 
 Napi::Function Context::Define(Napi::Env env) {
     return DefineClass(env, "Context", {
@@ -384,7 +385,7 @@ Napi::Value Context::GetState(const Napi::CallbackInfo & info) {
     const int32_t seq = seq_arg(env, info, 0, c);
     const uint32_t flags = info.Length() > 1 ? info[1].As<Napi::Number>().Uint32Value() & 3u : 0u;
     const size_t size = llama_api.llama_state_seq_get_size_ext(c, seq, flags);
-    Napi::Uint8Array out = Napi::Uint8Array::New(env, size);
+    Napi::Uint8Array out = new_state_buffer(env, size);
     const size_t written = llama_api.llama_state_seq_get_data_ext(c, out.Data(), size, seq, flags);
     if (written != size) throw_error(env, error_code::decode_failed, "llama.cpp wrote " + std::to_string(written) + " of " + std::to_string(size) + " state bytes");
     return publish(env, out);
