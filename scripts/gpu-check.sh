@@ -12,12 +12,18 @@
 #     3. hybrid-llm bench on CUDA beside llama.cpp's own llama-batched-bench (same build, file, batch shape).
 # Every step runs whatever failed before it; logs and a summary go to $OUT (default /tmp/gpu-check).
 # GPU_CHECK_API=cpu runs the same steps on a CPU build (to rehearse the script on a machine without a GPU).
+# GPU_CHECK_STEPS picks steps (default: "plan prefix conformance bench peer"); GPU_CHECK_BENCH_ARGS adds options
+# to every bench run (e.g. "--temperature 0.8 --top-p 0.95" for the sampled path); GPU_CHECK_FIXTURES the fixture
+# profiles bench and peer run on (default: "bench-60m nemotron-3-nano-twin").
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 api=${GPU_CHECK_API:-cuda}
 ctx=${GPU_CHECK_CTX:-1048576}
 jobs=${GPU_CHECK_JOBS:-$(nproc)}
+steps=" ${GPU_CHECK_STEPS:-plan prefix conformance bench peer} "
+benched=${GPU_CHECK_FIXTURES:-bench-60m nemotron-3-nano-twin}
+wants() { [[ $steps == *" $1 "* ]]; }
 started=$(date +%s)
 step() { echo; echo "=== [+$(($(date +%s) - started)) s] $*"; }
 
@@ -68,35 +74,42 @@ run() {
   local gpu=$([ "$api" = cuda ] && echo cuda || echo off)
   local cli="node packages/server/dist/cli.js" fixtures=$root/.cache/gpu
   mkdir -p "$fixtures"
-  for f in nemotron-3-nano-twin bench-60m; do [ -f "$fixtures/$f.gguf" ] || $cli fixture $f --out "$fixtures/$f.gguf"; done
+  for f in nemotron-3-nano-twin bench-60m $benched; do [ -f "$fixtures/$f.gguf" ] || $cli fixture $f --out "$fixtures/$f.gguf"; done
   local twin=$fixtures/nemotron-3-nano-twin.gguf
 
+  if wants plan; then
   step "1. plan --verify --gpu $gpu: twin at $ctx tokens x 8 slots, one shared pool"
   $cli plan "$twin" --ctx "$ctx" --slots 8 --verify --gpu "$gpu" 2>&1 | tee "$OUT/plan-unified.txt"
+  fi
+  if wants prefix; then
   step "1b. the pre-fix allocation for real: 8 streams x $ctx cells (what llama.cpp < PR #19559 gave each slot)"
   $cli plan "$twin" --ctx $((ctx * 8)) --slots 8 --no-unified --verify --gpu "$gpu" 2>&1 | tail -8 | tee "$OUT/plan-prefix.txt"
-
+  fi
+  if wants conformance; then
   step "2. conformance on $api: batched == solo, prefix cache, preemption"
   node scripts/gpu-conformance.mjs --model "$twin" --gpu "$gpu" 2>&1 | tee "$OUT/conformance.txt"
   node scripts/gpu-conformance.mjs --model "$fixtures/bench-60m.gguf" --gpu "$gpu" 2>&1 | tee -a "$OUT/conformance.txt"
-
+  fi
+  if wants bench; then
   step "3. bench on $api"
-  for f in bench-60m nemotron-3-nano-twin; do
+  for f in $benched; do
     for n in 8 32; do
-      $cli bench --model "$fixtures/$f.gguf" --gpu "$gpu" --slots $n --prompt-tokens 128 --gen-tokens 64 2>&1 | tee -a "$OUT/bench.txt"
+      $cli bench --model "$fixtures/$f.gguf" --gpu "$gpu" --slots $n --prompt-tokens 128 --gen-tokens 64 ${GPU_CHECK_BENCH_ARGS:-} 2>&1 | tee -a "$OUT/bench.txt"
     done
   done
-
+  fi
+  if wants peer; then
   step "3b. the peer: llama-batched-bench from the same build (-npp 128 -ntg 64, unified KV, all layers on the GPU)"
   if [ ! -x "$lib/bin/llama-batched-bench" ]; then
     cmake --build "$lib" --target llama-batched-bench -j "$jobs" >"$OUT/cmake-build-peer.log" 2>&1 || tail -20 "$OUT/cmake-build-peer.log"
   fi
-  for f in bench-60m nemotron-3-nano-twin; do
+  for f in $benched; do
     for n in 8 32; do
       "$lib/bin/llama-batched-bench" -m "$fixtures/$f.gguf" -c $((n * 208)) -b 512 -ub 512 -npp 128 -ntg 64 -npl $n -kvu -ngl 99 \
         --output-format jsonl 2>>"$OUT/peer.log" | grep '^{' | sed "s|^|$f |" | tee -a "$OUT/peer.txt"
     done
   done
+  fi
   step "done"
 }
 
