@@ -10,7 +10,7 @@ import type { GenerateRequest } from "./generate-request.js";
 async function setup(options: { ctx?: number; slots?: number; admission?: AdmissionOptions; failDecodeAt?: number; decodeDelayMs?: number } = {}) {
   const mock = new MockBackend({ decodeDelayMs: options.decodeDelayMs ?? 0 });
   const backend = options.failDecodeAt === undefined ? mock : withFaults(mock, (point, call) => (point === "decode" && call === options.failDecodeAt ? new BackendError({ code: "decode-failed", message: "injected" }) : undefined));
-  const model: BackendModel = await backend.loadModel();
+  const model: BackendModel = await backend.loadModel({ bytes: new Uint8Array() });
   const context: BackendContext = await model.createContext({ ctx: options.ctx ?? 4096, slots: options.slots ?? 4 });
   const engine = new Engine({ model, context, ...(options.admission ? { admission: options.admission } : {}) });
   return { model, context, engine };
