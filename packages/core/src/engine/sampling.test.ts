@@ -94,4 +94,24 @@ describe("sampling through the engine (MockBackend)", () => {
     }
     for await (const part of engine.generate({ prompt: model.tokenize("abc"), maxTokens: 1, temperature: 0 })) if (part.type === "token") expect(part.logprob).toBeUndefined();
   });
+
+  test("after a crash and reopen, queued sampled requests get samplers on the new context; none is left on either", async () => {
+    const contexts: BackendContext[] = [];
+    const open = async () => {
+      const inner = new MockBackend({ decodeDelayMs: 1 });
+      const faulty = withFaults(inner, (point, call) => (contexts.length === 1 && point === "decode" && call === 5 ? "crash" : undefined));
+      const model = await faulty.loadModel({ bytes: new Uint8Array() });
+      const context = await model.createContext({ ctx: 4096, slots: 2 });
+      contexts.push(context);
+      return { model, context };
+    };
+    const first = await open();
+    const engine = new Engine({ ...first, reopen: async () => open() });
+    const prompts = ["the cat sat on", "once upon a time", "abc", "xyz xyz"].map((text) => first.model.tokenize(text));
+    const results = await Promise.all(prompts.map((prompt, seed) => engine.complete({ prompt, ...long, maxTokens: 20, seed, presencePenalty: 1 })));
+    expect(results.map((r) => r.reason)).toEqual(["error", "error", "length", "length"]);
+    await engine.idle();
+    expect(contexts).toHaveLength(2);
+    expect(contexts[1]!.samplerCount()).toBe(0);
+  });
 });
