@@ -136,21 +136,25 @@ NativeSampler * sampler_from_config(Napi::Env env, const Napi::Object & config, 
 namespace {
 
 // The depth below the best logit (in units of `scale`⁻¹ logits) past which every candidate together holds less than
-// 1e-7 of the probability mass, from a histogram of whole depths: each candidate at depth ≥ b has at most e^-b of the
-// best one's mass, so the bound is exact without one exp per token.
+// 1e-7 of the probability mass, from a histogram of quarter-logit depths: each candidate at depth ≥ d has at most e^-d
+// of the best one's mass, so the bound is exact without one exp per token. Branch-free: a NaN or -inf value counts
+// as the deepest bucket.
 float prune_depth(const float * values, size_t count, size_t stride, float best, float scale) {
-    constexpr int buckets = 64;
+    constexpr int per_logit = 4;
+    constexpr int buckets = 64 * per_logit;
     uint32_t histogram[buckets] = {};
+    const float to_bucket = scale * per_logit;
     for (size_t i = 0; i < count; ++i) {
-        const float depth = (best - values[i * stride]) * scale;
-        if (depth >= 0 && depth < buckets) ++histogram[static_cast<int>(depth)];  // -inf / NaN / deeper: negligible
+        float depth = (best - values[i * stride]) * to_bucket;
+        depth = depth < static_cast<float>(buckets - 1) ? depth : static_cast<float>(buckets - 1);
+        ++histogram[static_cast<int>(depth)];
     }
     double tail = 0;
     for (int b = buckets - 1; b >= 0; --b) {
-        tail += histogram[b] * std::exp(-static_cast<double>(b));
-        if (tail >= 1e-7) return static_cast<float>(b + 1) / scale;
+        tail += histogram[b] * std::exp(-static_cast<double>(b) / per_logit);
+        if (tail >= 1e-7) return static_cast<float>(b + 1) / to_bucket;
     }
-    return 1.0f / scale;
+    return 1.0f / to_bucket;
 }
 
 }  // namespace
@@ -164,8 +168,9 @@ int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_voc
             // Nothing changes the logits before the pick: prune while filling.
             const float cutoff = max_logit - prune_depth(logits, n_vocab, 1, max_logit, sampler.prune_scale);
             size_t kept = 0;
-            for (uint32_t t = 0; t < n_vocab; ++t) {
-                if (logits[t] > cutoff) candidates[kept++] = {static_cast<llama_token>(t), logits[t] - max_logit, 0.0f};
+            for (uint32_t t = 0; t < n_vocab; ++t) {  // branch-free: write always, keep when above the cutoff
+                candidates[kept] = {static_cast<llama_token>(t), logits[t] - max_logit, 0.0f};
+                kept += logits[t] > cutoff ? 1 : 0;
             }
             cur.size = kept;
         } else {
