@@ -19,6 +19,7 @@ import {
   type MemoryAllocation,
   type ModelInfo,
   type ModelSource,
+  type SamplerConfig,
   type NativeDevice,
   type StateOptions,
   type TokenizeOptions,
@@ -243,6 +244,11 @@ class WasmModel implements BackendModel {
     return this.backend.callSync(this.id, "tokenBytes", [token, options]);
   }
 
+  grammarError(grammar: string): string | null {
+    this.live();
+    return this.backend.callSync(this.id, "grammarError", [grammar]);
+  }
+
   async createContext(options: ContextOptions): Promise<BackendContext> {
     this.live();
     const { id, info } = await this.backend.call<{ id: number; info: ContextInfo }>(this.id, "createContext", [options]);
@@ -267,6 +273,7 @@ class WasmModel implements BackendModel {
 class WasmContext implements BackendContext {
   private disposed = false;
   private inFlight: Promise<unknown> | undefined;
+  private readonly samplers = new Set<number>();
 
   constructor(
     private readonly backend: WasmBackend,
@@ -322,6 +329,22 @@ class WasmContext implements BackendContext {
   }
   allocation(): MemoryAllocation | null {
     return this.sync("allocation", []);
+  }
+  createSampler(config: SamplerConfig): number {
+    const handle = this.sync<number>("createSampler", [config]);
+    this.samplers.add(handle);
+    return handle;
+  }
+  freeSampler(handle: number): void {
+    this.sync("freeSampler", [handle]);
+    this.samplers.delete(handle);
+  }
+  acceptSampler(handle: number, tokens: Int32Array): void {
+    this.sync("acceptSampler", [handle, tokens]);
+  }
+  /** Counted here (the worker's BindingContext counts the same handles), so it answers during a decode too. */
+  samplerCount(): number {
+    return this.samplers.size;
   }
 
   async dispose(): Promise<void> {
