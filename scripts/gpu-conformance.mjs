@@ -8,6 +8,7 @@
 //      device -> host -> device) and gives the tokens an engine without a prefix cache computes from scratch.
 //   3. preemption by swap: a context too small for 4 requests at once forces the engine to swap states out and back;
 //      every request's tokens equal its solo run.
+//   4. sampling inside llama.cpp: a fixed seed reproduces, another seed differs, a grammar holds on every output.
 // Prints one line per check and exits 1 when one fails.
 // Usage: node scripts/gpu-conformance.mjs --model <file.gguf> [--gpu cuda|auto|off] [--tokens 24] [--threads n]
 import { parseArgs } from "node:util";
@@ -142,6 +143,23 @@ let alone;
   await context.dispose();
   if (swaps === 0) failures++;
   report(`preemption (${swaps} swaps: 4 requests of 56 + 48 tokens in a 256-cell pool)`, together.map((r, index) => ({ index, ...compare(reference[index], r) })));
+}
+
+// 4. sampling inside llama.cpp (the chains run where the logits are; on CUDA they are copied back per row)
+{
+  const context = await model.createContext({ ctx: 64 * 48, slots: 32, batch: 512, ...threads });
+  const engine = new Engine({ model, context, prefixCache: false });
+  const p = prompts[0].slice(0, 16);
+  const text = async (request) => (await engine.complete({ prompt: p, maxTokens: 16, ...request })).text;
+  const [a, b, c] = await Promise.all([text({ temperature: 1, seed: 7 }), text({ temperature: 1, seed: 7 }), text({ temperature: 1, seed: 8 })]);
+  const grammar = 'root ::= [0-9]+ "."';
+  const outputs = await Promise.all(Array.from({ length: 64 }, (_, seed) => engine.complete({ prompt: p, maxTokens: 8, temperature: 1, seed, grammar })));
+  const valid = outputs.filter((r) => (r.reason === "stop" ? /^[0-9]+\.$/ : /^[0-9]*\.?$/).test(r.text)).length;
+  await engine.dispose();
+  await context.dispose();
+  const ok = a === b && a !== c && valid === outputs.length;
+  if (!ok) failures++;
+  console.log(`${ok ? "PASS" : "FAIL"} sampling: seed 7 twice ${a === b ? "equal" : "DIFFER"}, seed 8 ${a !== c ? "differs" : "EQUAL"}; grammar digits-only held on ${valid}/${outputs.length} outputs`);
 }
 
 await backend.dispose();
