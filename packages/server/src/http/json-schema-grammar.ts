@@ -42,7 +42,11 @@ const structural = new Set(["type", "enum", "const", "anyOf", "allOf", "$ref", "
 
 const primitives: Record<string, string> = {
   ws: `| " "`,
-  char: `[^"\\\\\\x7F\\x00-\\x1F] | "\\\\" (["\\\\/bfnrt] | "u" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2}))`,
+  char: `[^"\\\\\\x7F\\x00-\\x1F] | escape`,
+  // Printable ASCII: one character per code point and per UTF-16 unit, whatever bytes a vocabulary's tokens hold.
+  ascii: `[ !#-\\[\\]-~] | escape`,
+  // No lone surrogates.
+  escape: `"\\\\" (["\\\\/bfnrt] | "u" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2}))`,
   string: `"\\"" char* "\\""`,
   // Exponents of at most two digits: a longer one can parse to Infinity.
   number: `"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?`,
@@ -159,8 +163,10 @@ export class GrammarBuilder {
     const max = count(s.maxLength, `${path}/maxLength`);
     if (max !== undefined && max < min) throw new SchemaError(`${path}/maxLength`, "maxLength is below minLength");
     if (min === 0 && max === undefined) return this.primitive("string");
-    this.primitive("char");
-    return `"\\"" char{${min},${max ?? ""}} "\\""`;
+    // A length needs characters that count as one: llama.cpp's grammar takes some invalid UTF-8 (overlong
+    // three-byte forms, surrogates) as one code point, which decodes to several U+FFFD.
+    this.primitive("ascii");
+    return `"\\"" ascii{${min},${max ?? ""}} "\\""`;
   }
 
   private objectRule(s: Record<string, unknown>, path: string): string {
