@@ -25,6 +25,10 @@ Napi::Function Context::Define(Napi::Env env) {
         InstanceMethod("setState", &Context::SetState),
         InstanceMethod("allocation", &Context::Allocation),
         InstanceMethod("setThreads", &Context::SetThreads),
+        InstanceMethod("createSampler", &Context::CreateSampler),
+        InstanceMethod("freeSampler", &Context::FreeSampler),
+        InstanceMethod("acceptSampler", &Context::AcceptSampler),
+        InstanceMethod("samplerCount", &Context::SamplerCount),
         InstanceMethod("dispose", &Context::Dispose),
     });
 }
@@ -43,6 +47,7 @@ Context::Context(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Context>(in
 Context::~Context() {
     // Reached when JavaScript dropped the context without dispose(): free it and let its model go, or the model
     // would count it as live forever and refuse to be disposed.
+    if (!busy) samplers.clear();
     if (ctx != nullptr && !busy) llama_api.llama_free(ctx);
     if (model != nullptr) model->release();
 }
@@ -159,16 +164,14 @@ Napi::Value Context::Info(const Napi::CallbackInfo & info) {
 
 namespace {
 
-struct OutputRow {
-    int32_t batch_index;
-};
-
 class DecodeWorker : public Napi::AsyncWorker {
 public:
     DecodeWorker(Napi::Env env, Context * owner, Napi::Object owner_object, std::vector<int32_t> tokens, std::vector<int32_t> positions,
-                 std::vector<int32_t> seq_ids, std::vector<uint8_t> wants, bool return_logits)
+                 std::vector<int32_t> seq_ids, std::vector<uint8_t> wants, bool return_logits, std::vector<NativeSampler *> row_samplers,
+                 std::vector<int32_t> row_logprobs, int32_t top_stride)
         : Napi::AsyncWorker(env), deferred(Napi::Promise::Deferred::New(env)), owner(owner), tokens(std::move(tokens)),
-          positions(std::move(positions)), seq_ids(std::move(seq_ids)), wants(std::move(wants)), return_logits(return_logits) {
+          positions(std::move(positions)), seq_ids(std::move(seq_ids)), wants(std::move(wants)), return_logits(return_logits),
+          row_samplers(std::move(row_samplers)), row_logprobs_n(std::move(row_logprobs)), top_stride(top_stride) {
         owner_ref = Napi::Persistent(owner_object);
     }
     Napi::Promise promise() { return deferred.Promise(); }
@@ -192,8 +195,10 @@ public:
             return;
         }
         const uint32_t n_vocab = owner->n_vocab;
+        size_t output = 0;
         for (int32_t i = 0; i < n; ++i) {
             if (!wants[i]) continue;
+            const size_t row_index = output++;
             const float * row = llama_api.llama_get_logits_ith(owner->ctx, i);
             if (row == nullptr) {
                 status = -100;
@@ -216,6 +221,20 @@ public:
             argmax.push_back(static_cast<int32_t>(best));
             margins.push_back(best_value - second_value);
             if (return_logits) logits.insert(logits.end(), row, row + n_vocab);
+            int32_t token = static_cast<int32_t>(best);
+            if (!row_samplers.empty()) {
+                if (row_samplers[row_index] != nullptr) token = sample_row(*row_samplers[row_index], row, n_vocab, scratch);
+                sampled.push_back(token);
+            }
+            if (!row_logprobs_n.empty()) {
+                float chosen = NAN;
+                const int32_t top = row_logprobs_n[row_index];
+                const size_t at = top_logprobs.size();
+                top_tokens.resize(at + top_stride, -1);
+                top_logprobs.resize(at + top_stride, NAN);
+                if (top >= 0) row_logprobs(row, n_vocab, token, top, chosen, top_tokens.data() + at, top_logprobs.data() + at);
+                chosen_logprobs.push_back(chosen);
+            }
         }
     }
 
@@ -235,6 +254,12 @@ public:
         out.Set("argmax", output_array<int32_t>(env, argmax.data(), argmax.size()));
         out.Set("margins", output_array<float>(env, margins.data(), margins.size()));
         if (return_logits) out.Set("logits", output_array<float>(env, logits.data(), logits.size()));
+        if (!row_samplers.empty()) out.Set("tokens", output_array<int32_t>(env, sampled.data(), sampled.size()));
+        if (!row_logprobs_n.empty()) {
+            out.Set("logprobs", output_array<float>(env, chosen_logprobs.data(), chosen_logprobs.size()));
+            out.Set("topTokens", output_array<int32_t>(env, top_tokens.data(), top_tokens.size()));
+            out.Set("topLogprobs", output_array<float>(env, top_logprobs.data(), top_logprobs.size()));
+        }
         deferred.Resolve(out);
     }
 
@@ -255,6 +280,14 @@ private:
     std::vector<int32_t> argmax;
     std::vector<float> margins;
     std::vector<float> logits;
+    std::vector<NativeSampler *> row_samplers;  // per output row, nullptr = argmax; empty when none asked
+    std::vector<int32_t> row_logprobs_n;        // per output row, -1 = none; empty when none asked
+    int32_t top_stride;
+    SampleScratch scratch;
+    std::vector<int32_t> sampled;
+    std::vector<float> chosen_logprobs;
+    std::vector<int32_t> top_tokens;
+    std::vector<float> top_logprobs;
 };
 
 template <typename T>
@@ -268,8 +301,13 @@ std::vector<T> copy_array(Napi::Env env, const Napi::Value & value, napi_typedar
 
 }  // namespace
 
-// decode(tokens: Int32Array, positions: Int32Array, seqIds: Int32Array, wantLogits: Uint8Array, returnLogits: boolean)
-//   → Promise<{ argmax: Int32Array, margins: Float32Array, logits?: Float32Array }>, one entry per row that wanted logits.
+// decode(tokens: Int32Array, positions: Int32Array, seqIds: Int32Array, wantLogits: Uint8Array, returnLogits: boolean,
+//        samplers?: Int32Array, logprobs?: Int32Array)
+//   → Promise<{ argmax: Int32Array, margins: Float32Array, logits?: Float32Array, tokens?: Int32Array,
+//               logprobs?: Float32Array, topTokens?: Int32Array, topLogprobs?: Float32Array }>, one entry per output row.
+// samplers: a sampler handle per output row (-1 = argmax): `tokens` is then the sampled token per row (-1 when nothing
+// was allowed). logprobs: per output row, -1 = none, n ≥ 0 = the chosen token's log-probability and the n most likely
+// (topTokens / topLogprobs, rows × max n, padded with -1 / NaN).
 // Everything llama.cpp would abort on (a batch over n_batch, a sequence id ≥ n_seq_max, a token outside the vocabulary)
 // is refused here, before llama_decode; llama.cpp itself refuses inconsistent positions with status -1.
 Napi::Value Context::Decode(const Napi::CallbackInfo & info) {
@@ -299,8 +337,35 @@ Napi::Value Context::Decode(const Napi::CallbackInfo & info) {
         }
         if (positions[i] < 0) throw_error(env, error_code::invalid_argument, "negative position at row " + std::to_string(i));
     }
+    size_t n_outputs = 0;
+    for (uint8_t want : wants) n_outputs += want ? 1 : 0;
+    std::vector<NativeSampler *> row_samplers;
+    if (info.Length() > 5 && !info[5].IsUndefined() && !info[5].IsNull()) {
+        auto handles = copy_array<int32_t>(env, info[5], napi_int32_array, "samplers");
+        if (handles.size() != n_outputs) throw_error(env, error_code::invalid_argument, "samplers must have one entry per output row");
+        for (int32_t handle : handles) {
+            if (handle == -1) {
+                row_samplers.push_back(nullptr);
+                continue;
+            }
+            auto found = samplers.find(handle);
+            if (found == samplers.end()) throw_error(env, error_code::invalid_argument, "no sampler " + std::to_string(handle) + " in this context");
+            row_samplers.push_back(found->second.get());
+        }
+    }
+    std::vector<int32_t> row_logprobs;
+    int32_t top_stride = 0;
+    if (info.Length() > 6 && !info[6].IsUndefined() && !info[6].IsNull()) {
+        row_logprobs = copy_array<int32_t>(env, info[6], napi_int32_array, "logprobs");
+        if (row_logprobs.size() != n_outputs) throw_error(env, error_code::invalid_argument, "logprobs must have one entry per output row");
+        for (int32_t top : row_logprobs) {
+            if (top < -1 || top > 1024) throw_error(env, error_code::invalid_argument, "logprobs entries must be in [-1, 1024]");
+            top_stride = std::max(top_stride, top);
+        }
+    }
     busy = true;
-    auto * worker = new DecodeWorker(env, this, Value(), std::move(tokens), std::move(positions), std::move(seq_ids), std::move(wants), return_logits);
+    auto * worker = new DecodeWorker(env, this, Value(), std::move(tokens), std::move(positions), std::move(seq_ids), std::move(wants), return_logits,
+                                     std::move(row_samplers), std::move(row_logprobs), top_stride);
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
@@ -438,9 +503,64 @@ Napi::Value Context::SetThreads(const Napi::CallbackInfo & info) {
     return env.Undefined();
 }
 
+// createSampler(config) → handle. config: { temperature, topK, topP, minP, typicalP, repetitionPenalty, presencePenalty,
+// frequencyPenalty, penaltyLastN, seed, biasTokens?: Int32Array, biasValues?: Float32Array, grammar?: string }.
+Napi::Value Context::CreateSampler(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    get(env);
+    if (info.Length() < 1 || !info[0].IsObject()) throw_error(env, error_code::invalid_argument, "createSampler(config) needs a config object");
+    std::unique_ptr<NativeSampler> sampler(sampler_from_config(env, info[0].As<Napi::Object>(), llama_api.llama_model_get_vocab(model->get(env)), n_vocab));
+    const int32_t handle = next_sampler;
+    next_sampler = next_sampler == INT32_MAX ? 1 : next_sampler + 1;
+    samplers[handle] = std::move(sampler);
+    return Napi::Number::New(env, handle);
+}
+
+namespace {
+int32_t sampler_arg(Napi::Env env, const Napi::CallbackInfo & info) {
+    if (info.Length() < 1 || !info[0].IsNumber()) throw_error(env, error_code::invalid_argument, "a sampler handle is required");
+    return info[0].As<Napi::Number>().Int32Value();
+}
+}  // namespace
+
+// freeSampler(handle) → whether it existed.
+Napi::Value Context::FreeSampler(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    get(env);
+    return Napi::Boolean::New(env, samplers.erase(sampler_arg(env, info)) > 0);
+}
+
+// acceptSampler(handle, tokens: Int32Array): feeds tokens to the sampler's state (penalties, grammar) as if it had
+// sampled them, e.g. to rebuild a request's sampler on a reopened context. Throws when the grammar refuses a token.
+Napi::Value Context::AcceptSampler(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    get(env);
+    auto found = samplers.find(sampler_arg(env, info));
+    if (found == samplers.end()) throw_error(env, error_code::invalid_argument, "no such sampler in this context");
+    if (info.Length() < 2) throw_error(env, error_code::invalid_argument, "acceptSampler(handle, tokens) needs tokens");
+    auto tokens = copy_array<int32_t>(env, info[1], napi_int32_array, "tokens");
+    NativeSampler & sampler = *found->second;
+    for (int32_t token : tokens) {
+        if (token < 0 || token >= static_cast<int32_t>(n_vocab)) throw_error(env, error_code::invalid_argument, "token " + std::to_string(token) + " is outside the vocabulary");
+        if (!sampler_accepts(sampler, token, n_vocab)) throw_error(env, error_code::invalid_argument, "the sampler's grammar does not allow token " + std::to_string(token) + " here");
+        try {
+            llama_api.llama_sampler_accept(sampler.filter, token);
+            llama_api.llama_sampler_accept(sampler.pick, token);
+        } catch (const std::exception & error) {
+            throw_error(env, error_code::invalid_argument, std::string("llama.cpp refused token ") + std::to_string(token) + ": " + error.what());
+        }
+    }
+    return env.Undefined();
+}
+
+Napi::Value Context::SamplerCount(const Napi::CallbackInfo & info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(samplers.size()));
+}
+
 Napi::Value Context::Dispose(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (busy) throw_error(env, error_code::busy, "the context is busy: await its decode before disposing");
+    samplers.clear();
     if (ctx != nullptr) {
         llama_api.llama_free(ctx);
         ctx = nullptr;

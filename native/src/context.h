@@ -4,8 +4,11 @@
 #include <napi.h>
 
 #include <atomic>
+#include <memory>
+#include <unordered_map>
 
 #include "llama-api.h"
+#include "sampler.h"
 
 class Model;
 
@@ -20,6 +23,11 @@ public:
     Napi::ObjectReference model_ref;
     std::atomic<bool> busy{false};
     uint32_t n_vocab = 0;
+    // Per-request samplers by handle (not by sequence: a preempted request may resume on another slot). Only the
+    // JavaScript thread touches the map; a decode resolves its handles to pointers before it starts, and samplers
+    // cannot be freed while it runs (busy).
+    std::unordered_map<int32_t, std::unique_ptr<NativeSampler>> samplers;
+    int32_t next_sampler = 1;
 
 private:
     llama_context * get(Napi::Env env) const;  // throws when disposed, not created, or busy
@@ -39,5 +47,9 @@ private:
     Napi::Value SetState(const Napi::CallbackInfo & info);
     Napi::Value Allocation(const Napi::CallbackInfo & info);
     Napi::Value SetThreads(const Napi::CallbackInfo & info);
+    Napi::Value CreateSampler(const Napi::CallbackInfo & info);
+    Napi::Value FreeSampler(const Napi::CallbackInfo & info);
+    Napi::Value AcceptSampler(const Napi::CallbackInfo & info);
+    Napi::Value SamplerCount(const Napi::CallbackInfo & info);
     Napi::Value Dispose(const Napi::CallbackInfo & info);
 };

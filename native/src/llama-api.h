@@ -64,6 +64,22 @@
     X(llama_batch_free)                    \
     X(llama_decode)                        \
     X(llama_get_logits_ith)                \
+    X(llama_sampler_chain_default_params)  \
+    X(llama_sampler_chain_init)            \
+    X(llama_sampler_chain_add)             \
+    X(llama_sampler_apply)                 \
+    X(llama_sampler_accept)                \
+    X(llama_sampler_free)                  \
+    X(llama_sampler_init_greedy)           \
+    X(llama_sampler_init_dist)             \
+    X(llama_sampler_init_top_k)            \
+    X(llama_sampler_init_top_p)            \
+    X(llama_sampler_init_min_p)            \
+    X(llama_sampler_init_typical)          \
+    X(llama_sampler_init_temp)             \
+    X(llama_sampler_init_penalties)        \
+    X(llama_sampler_init_logit_bias)       \
+    X(llama_sampler_init_grammar)          \
     X(llama_set_n_threads)                 \
     X(ggml_backend_load_all_from_path)     \
     X(ggml_backend_dev_count)              \

@@ -1,4 +1,5 @@
 #include "model.h"
+#include "sampler.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -15,6 +16,7 @@ Napi::Function Model::Define(Napi::Env env) {
         InstanceMethod("tokenize", &Model::Tokenize),
         InstanceMethod("detokenize", &Model::Detokenize),
         InstanceMethod("tokenPiece", &Model::TokenPiece),
+        InstanceMethod("grammarError", &Model::GrammarError),
         InstanceMethod("dispose", &Model::Dispose),
     });
 }
@@ -194,6 +196,15 @@ Napi::Value Model::Info(const Napi::CallbackInfo & info) {
 }
 
 // tokenize(text, addSpecial, parseSpecial) → Int32Array
+// grammarError(gbnf) → null when the grammar parses (start rule "root"), else llama.cpp's reason.
+Napi::Value Model::GrammarError(const Napi::CallbackInfo & info) {
+    Napi::Env env = info.Env();
+    llama_model * m = get(env);
+    if (info.Length() < 1 || !info[0].IsString()) throw_error(env, error_code::invalid_argument, "grammarError() needs a string");
+    const std::string reason = grammar_error(llama_api.llama_model_get_vocab(m), info[0].As<Napi::String>().Utf8Value());
+    return reason.empty() ? env.Null() : Napi::String::New(env, reason);
+}
+
 Napi::Value Model::Tokenize(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     llama_model * m = get(env);

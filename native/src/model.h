@@ -29,5 +29,6 @@ private:
     Napi::Value Tokenize(const Napi::CallbackInfo & info);
     Napi::Value Detokenize(const Napi::CallbackInfo & info);
     Napi::Value TokenPiece(const Napi::CallbackInfo & info);
+    Napi::Value GrammarError(const Napi::CallbackInfo & info);
     Napi::Value Dispose(const Napi::CallbackInfo & info);
 };

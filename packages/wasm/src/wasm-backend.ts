@@ -19,6 +19,7 @@ import {
   type MemoryAllocation,
   type ModelInfo,
   type ModelSource,
+  type SamplerConfig,
   type NativeDevice,
   type StateOptions,
   type TokenizeOptions,
@@ -243,6 +244,11 @@ class WasmModel implements BackendModel {
     return this.backend.callSync(this.id, "tokenBytes", [token, options]);
   }
 
+  grammarError(grammar: string): string | null {
+    this.live();
+    return this.backend.callSync(this.id, "grammarError", [grammar]);
+  }
+
   async createContext(options: ContextOptions): Promise<BackendContext> {
     this.live();
     const { id, info } = await this.backend.call<{ id: number; info: ContextInfo }>(this.id, "createContext", [options]);
@@ -322,6 +328,18 @@ class WasmContext implements BackendContext {
   }
   allocation(): MemoryAllocation | null {
     return this.sync("allocation", []);
+  }
+  createSampler(config: SamplerConfig): number {
+    return this.sync("createSampler", [config]);
+  }
+  freeSampler(handle: number): void {
+    this.sync("freeSampler", [handle]);
+  }
+  acceptSampler(handle: number, tokens: Int32Array): void {
+    this.sync("acceptSampler", [handle, tokens]);
+  }
+  samplerCount(): number {
+    return this.sync("samplerCount", []);
   }
 
   async dispose(): Promise<void> {

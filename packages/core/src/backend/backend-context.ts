@@ -1,6 +1,7 @@
 import type { ContextInfo } from "./context-options.js";
 import type { DecodeBatch, DecodeOptions, DecodeResult } from "./decode-batch.js";
 import type { MemoryAllocation } from "./memory-allocation.js";
+import type { SamplerConfig } from "./sampler-config.js";
 
 /** Which part of a sequence's state to read or write. */
 export interface StateOptions {
@@ -46,6 +47,22 @@ export interface BackendContext {
   setState(sequence: number, state: Uint8Array, options?: StateOptions): number;
   /** Exact bytes llama.cpp allocated, or null when the linked llama.cpp cannot say. */
   allocation(): MemoryAllocation | null;
+  /**
+   * Creates a token sampler (a llama.cpp sampler chain) and returns its handle, for {@link DecodeOptions.samplers}.
+   * A sampler belongs to a request, not to a sequence: the same handle serves it on whichever slot it runs. It keeps
+   * its state (penalty history, grammar position, random generator) across decodes until {@link freeSampler}.
+   * Throws InvalidArgumentError (argument `grammar`) for a grammar that does not parse.
+   */
+  createSampler(config: SamplerConfig): number;
+  /** Frees a sampler. Unknown handles are ignored. */
+  freeSampler(handle: number): void;
+  /**
+   * Feeds tokens to a sampler's state as if it had sampled them (penalties, grammar): rebuilds a request's sampler
+   * on another context. Throws InvalidArgumentError when the grammar does not allow one of them.
+   */
+  acceptSampler(handle: number, tokens: Int32Array): void;
+  /** Samplers alive in this context (leak checks). */
+  samplerCount(): number;
   /** Frees the context. Idempotent; waits for an in-flight decode. */
   dispose(): Promise<void>;
 }

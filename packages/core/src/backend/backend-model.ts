@@ -28,6 +28,11 @@ export interface BackendModel {
   detokenize(tokens: Int32Array, options?: DetokenizeOptions): string;
   /** The raw bytes of one token's text (may be part of a UTF-8 sequence). */
   tokenBytes(token: number, options?: { readonly special?: boolean }): Uint8Array;
+  /**
+   * Parses a GBNF grammar (start rule `root`) against this model's vocabulary, as the grammar sampler would: null
+   * when it parses, else llama.cpp's reason.
+   */
+  grammarError(grammar: string): string | null;
   /** Creates a context (allocates the KV cache and recurrent state). */
   createContext(options: ContextOptions): Promise<BackendContext>;
   /** Frees the model and every context still open on it. Idempotent. */

@@ -15,6 +15,16 @@ export interface DecodeBatch {
 export interface DecodeOptions {
   /** Also return the full logits of every output row (rows × vocabSize floats). Defaults to `false`. */
   readonly returnLogits?: boolean;
+  /**
+   * A sampler handle ({@link BackendContext.createSampler}) per output row, in batch order; -1 = greedy (argmax).
+   * The sampled tokens come back in {@link DecodeResult.tokens}; the logits stay in the backend. Defaults to none.
+   */
+  readonly samplers?: Int32Array;
+  /**
+   * Log-probabilities per output row: -1 = none, n ≥ 0 = the chosen token's and the n most likely tokens' (0-20),
+   * computed in the backend as log_softmax of the raw logits. Defaults to none.
+   */
+  readonly logprobs?: Int32Array;
 }
 
 /** What a decode produced, one entry per row that asked for output, in batch order. */
@@ -27,4 +37,15 @@ export interface DecodeResult {
   readonly margins: Float32Array;
   /** Logits, row-major (`rows.length × vocabSize`), when `returnLogits` was set. */
   readonly logits?: Float32Array;
+  /** With `samplers`: the token chosen for each output row (argmax for -1 rows); -1 when the row's sampler allowed no token. */
+  readonly tokens?: Int32Array;
+  /** With `logprobs`: the chosen token's log-probability per output row (NaN for rows that asked none). */
+  readonly logprobs?: Float32Array;
+  /**
+   * With `logprobs`: the most likely tokens of each output row, most likely first, `rows × stride` where stride is
+   * the largest n asked; padded with -1.
+   */
+  readonly topTokens?: Int32Array;
+  /** Their log-probabilities, laid out like `topTokens`; padded with NaN. */
+  readonly topLogprobs?: Float32Array;
 }

@@ -7,3 +7,4 @@ export type { LoadModelOptions } from "./load-model-options.js";
 export type { BufferAllocation, MemoryAllocation } from "./memory-allocation.js";
 export type { ModelInfo } from "./model-info.js";
 export type { ModelSource } from "./model-source.js";
+export type { SamplerConfig } from "./sampler-config.js";

@@ -2,11 +2,14 @@ import type { BackendContext, StateOptions } from "../backend/backend-context.js
 import type { ContextInfo } from "../backend/context-options.js";
 import type { DecodeBatch, DecodeOptions, DecodeResult } from "../backend/decode-batch.js";
 import type { MemoryAllocation } from "../backend/memory-allocation.js";
+import type { SamplerConfig } from "../backend/sampler-config.js";
+import { BackendError } from "../errors/backend-error.js";
 import { DisposedError } from "../errors/disposed-error.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
-import type { NativeContext } from "./native-binding.js";
+import type { NativeContext, NativeDecodeResult } from "./native-binding.js";
 import { toTypedError, typed } from "./typed-errors.js";
 import { validateBatch } from "./validate-batch.js";
+import { nativeSamplerConfig, validateDecodeSampling } from "./validate-sampling.js";
 
 const PARTIAL_ONLY = 1; // LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY
 
@@ -14,6 +17,8 @@ const PARTIAL_ONLY = 1; // LLAMA_STATE_SEQ_FLAGS_PARTIAL_ONLY
 export class BindingContext implements BackendContext {
   private disposed = false;
   private inFlight: Promise<unknown> | undefined;
+  /** Handles of the samplers alive in the native context. */
+  private readonly samplers = new Set<number>();
 
   constructor(
     private readonly native: NativeContext,
@@ -49,9 +54,10 @@ export class BindingContext implements BackendContext {
     batch.outputs.forEach((wanted, i) => {
       if (wanted !== 0) rows.push(i);
     });
-    let call: Promise<{ argmax: Int32Array; margins: Float32Array; logits?: Float32Array }>;
+    validateDecodeSampling(options, rows.length, this.samplers);
+    let call: Promise<NativeDecodeResult>;
     try {
-      call = native.decode(batch.tokens, batch.positions, batch.sequenceIds, batch.outputs, options.returnLogits === true);
+      call = native.decode(batch.tokens, batch.positions, batch.sequenceIds, batch.outputs, options.returnLogits === true, options.samplers, options.logprobs);
     } catch (error) {
       throw toTypedError(error, "context");
     }
@@ -126,10 +132,55 @@ export class BindingContext implements BackendContext {
     return { buffers, contextBytes: sum("contextBytes"), modelBytes: sum("modelBytes"), computeBytes: sum("computeBytes") };
   }
 
+  createSampler(config: SamplerConfig): number {
+    const native = this.live();
+    this.idle();
+    const nativeConfig = nativeSamplerConfig(config, this.vocabSize);
+    const handle = typed("context", () => {
+      try {
+        return native.createSampler(nativeConfig);
+      } catch (error) {
+        const message = (error as Error)?.message ?? "";
+        if (message.startsWith("the grammar does not parse")) throw new InvalidArgumentError({ argument: "grammar", message, cause: error });
+        throw error;
+      }
+    });
+    this.samplers.add(handle);
+    return handle;
+  }
+
+  freeSampler(handle: number): void {
+    const native = this.live();
+    this.idle();
+    if (!this.samplers.delete(handle)) return;
+    typed("context", () => native.freeSampler(handle));
+  }
+
+  acceptSampler(handle: number, tokens: Int32Array): void {
+    const native = this.live();
+    this.idle();
+    if (!this.samplers.has(handle)) throw new InvalidArgumentError({ argument: "handle", message: `no sampler ${handle} in this context` });
+    if (!(tokens instanceof Int32Array)) throw new InvalidArgumentError({ argument: "tokens", message: "tokens must be an Int32Array" });
+    for (const token of tokens) {
+      if (token < 0 || token >= this.vocabSize) throw new InvalidArgumentError({ argument: "tokens", message: `token ${token} is outside the vocabulary` });
+    }
+    typed("context", () => native.acceptSampler(handle, tokens));
+  }
+
+  samplerCount(): number {
+    return this.samplers.size;
+  }
+
+  /** Samplers are used by the decode in flight: refuse to change them until it ends. */
+  private idle(): void {
+    if (this.inFlight !== undefined) throw new BackendError({ code: "busy", message: "the context is busy with a decode: await it first" });
+  }
+
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     await this.inFlight;
+    this.samplers.clear();
     this.native.dispose();
     this.onDispose(this);
   }

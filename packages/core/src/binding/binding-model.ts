@@ -100,6 +100,12 @@ export class BindingModel implements BackendModel {
     return typed("model", () => native.tokenPiece(token, options.special ?? false));
   }
 
+  grammarError(grammar: string): string | null {
+    const native = this.live();
+    if (typeof grammar !== "string") throw new InvalidArgumentError({ argument: "grammar", message: "grammar must be a string" });
+    return typed("model", () => native.grammarError(grammar));
+  }
+
   private checkTokens(tokens: Int32Array): void {
     if (!(tokens instanceof Int32Array)) throw new InvalidArgumentError({ argument: "tokens", message: "tokens must be an Int32Array" });
     for (const token of tokens) {

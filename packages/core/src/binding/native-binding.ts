@@ -58,6 +58,8 @@ export interface NativeModel {
   tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
   detokenize(tokens: Int32Array, removeSpecial: boolean, unparseSpecial: boolean): string;
   tokenPiece(token: number, special: boolean): Uint8Array;
+  /** null when the GBNF grammar parses (start rule "root"), else llama.cpp's reason. */
+  grammarError(grammar: string): string | null;
   dispose(): void;
 }
 
@@ -83,7 +85,9 @@ export interface NativeContext {
     sequenceIds: Int32Array,
     outputs: Uint8Array,
     returnLogits: boolean,
-  ): Promise<{ argmax: Int32Array; margins: Float32Array; logits?: Float32Array }>;
+    samplers?: Int32Array,
+    logprobs?: Int32Array,
+  ): Promise<NativeDecodeResult>;
   seqRemove(sequence: number, p0: number, p1: number): boolean;
   seqCopy(source: number, destination: number, p0: number, p1: number): void;
   seqKeep(sequence: number): void;
@@ -95,5 +99,37 @@ export interface NativeContext {
   setState(sequence: number, state: Uint8Array, flags: number): number;
   allocation(): { bufferType: string; model: number; context: number; compute: number }[] | null;
   setThreads(threads: number): void;
+  createSampler(config: NativeSamplerConfig): number;
+  freeSampler(handle: number): boolean;
+  acceptSampler(handle: number, tokens: Int32Array): void;
+  samplerCount(): number;
   dispose(): void;
+}
+
+/** What the native decode returns (see context.cpp): one entry per output row. */
+export interface NativeDecodeResult {
+  argmax: Int32Array;
+  margins: Float32Array;
+  logits?: Float32Array;
+  tokens?: Int32Array;
+  logprobs?: Float32Array;
+  topTokens?: Int32Array;
+  topLogprobs?: Float32Array;
+}
+
+/** A sampler as the binding builds it (sampler.cpp): SamplerConfig with the logit bias as two arrays. */
+export interface NativeSamplerConfig {
+  readonly temperature: number;
+  readonly topK: number;
+  readonly topP: number;
+  readonly minP: number;
+  readonly typicalP: number;
+  readonly repetitionPenalty: number;
+  readonly presencePenalty: number;
+  readonly frequencyPenalty: number;
+  readonly penaltyLastN: number;
+  readonly seed: number;
+  readonly biasTokens: Int32Array;
+  readonly biasValues: Float32Array;
+  readonly grammar?: string;
 }

@@ -1,5 +1,6 @@
 import type { BackendContext } from "../backend/backend-context.js";
 import type { BackendModel } from "../backend/backend-model.js";
+import type { DecodeResult } from "../backend/decode-batch.js";
 import { type CacheStats, CacheCoordinator, type PrefixCacheOptions, type SwappedSequence } from "../cache/cache-coordinator.js";
 import { checkpointBytes } from "../cache/checkpoint-store.js";
 import { type SessionGeometry, decodeSession, encodeSession } from "../cache/session-file.js";
@@ -12,7 +13,8 @@ import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { QueueFullError } from "../errors/queue-full-error.js";
 import { Channel } from "./channel.js";
 import { type GenerateRequest, validateRequest } from "./generate-request.js";
-import { Sampler } from "./sampler.js";
+import { RequestSampler } from "./request-sampler.js";
+import { resolveLogprobs, resolveSampling } from "./sampling-options.js";
 import type { FinishReason, StreamPart, Usage } from "./stream-part.js";
 import { TextOutput } from "./text-output.js";
 
@@ -136,7 +138,7 @@ interface Active {
   readonly maxTokens: number;
   /** What the prefill evaluates: the prompt; after a recompute, the prompt and the tokens generated before it. */
   prefillTokens: Int32Array;
-  readonly sampler: Sampler;
+  readonly sampling: RequestSampler;
   readonly text: TextOutput;
   readonly stopTokens: ReadonlySet<number>;
   readonly cachedTokens: number;
@@ -152,7 +154,7 @@ interface Active {
 interface Queued {
   readonly id: number;
   readonly request: GenerateRequest;
-  readonly sampler: Sampler;
+  readonly sampling: RequestSampler;
   readonly channel: Channel<StreamPart>;
   /** Cells to reserve at admission. */
   readonly cells: number;
@@ -210,6 +212,8 @@ export class Engine {
   private stepWaiters: (() => void)[] = [];
   private restarts = 0;
   private decodeStartedAt: number | undefined;
+  /** Samplers of requests that ended during a step: freed when it ends (the backend is busy until then). */
+  private samplersToClose: RequestSampler[] = [];
   private counters = { promptTokensEvaluated: 0, tokensGenerated: 0, steps: 0, stepMs: 0, decodeMs: 0 };
 
   constructor(options: EngineOptions) {
@@ -272,7 +276,12 @@ export class Engine {
     if (this.disposed) throw new InvalidArgumentError({ argument: "engine", message: "the engine was disposed" });
     if (this.failure !== undefined) throw this.failure;
     const { prompt, maxTokens } = validateRequest(request, { vocabSize: this.currentModel.info.vocabSize, slots: this.cache.slots, defaultMaxTokens: this.defaultMaxTokens });
-    const sampler = new Sampler(request); // validates the sampling options now, not mid-stream
+    // The sampling options are checked now, not mid-stream; the grammar is parsed by llama.cpp once here.
+    const sampling = new RequestSampler(resolveSampling(request, { vocabSize: this.currentModel.info.vocabSize, maxTokens }), resolveLogprobs(request.logprobs));
+    if (request.grammar !== undefined) {
+      const reason = this.currentModel.grammarError(request.grammar);
+      if (reason !== null) throw new InvalidArgumentError({ argument: "grammar", message: `the grammar does not parse: ${reason}` });
+    }
     const limit = this.sequenceLimit;
     // The prompt plus at least one generated token must fit one sequence.
     if (prompt.length + 1 > limit) throw new ContextOverflowError({ needed: prompt.length + 1, available: limit });
@@ -282,7 +291,7 @@ export class Engine {
     const entry: Queued = {
       id: this.nextId++,
       request,
-      sampler,
+      sampling,
       channel: new Channel<StreamPart>(() => this.cancel(entry)),
       cells: Math.min(prompt.length + (this.reserveMode === "worst-case" ? maxTokens : Math.min(maxTokens, this.headroom)), limit),
       maxTokens,
@@ -439,6 +448,7 @@ export class Engine {
 
   private endStep(): void {
     this.stepping = false;
+    for (const sampling of this.samplersToClose.splice(0)) sampling.close();
     for (const wake of this.stepWaiters.splice(0)) wake();
   }
 
@@ -510,6 +520,7 @@ export class Engine {
       }
       this.queue.splice(i, 1);
       try {
+        entry.sampling.open(this.context);
         this.cache.admit(decision, prompt);
       } catch (error) {
         // A crashed backend is not this request's fault: it stays first in line for the reopened one.
@@ -528,7 +539,7 @@ export class Engine {
         slot: decision.slot,
         maxTokens: Math.min(entry.maxTokens, this.sequenceLimit - prompt.length),
         prefillTokens: prompt,
-        sampler: entry.sampler,
+        sampling: entry.sampling,
         text: new TextOutput(entry.request.stop ?? []),
         stopTokens: new Set(entry.request.stopTokens ?? []),
         cachedTokens,
@@ -577,6 +588,7 @@ export class Engine {
     this.queue.splice(index, 1);
     const started = performance.now();
     try {
+      active.sampling.open(this.context, active.generated); // rebuilt only after a reopen; kept otherwise
       this.cache.admit(decision, tokens, swapped);
     } catch (error) {
       if (this.noteCrash(error)) {
@@ -666,7 +678,7 @@ export class Engine {
     }
     // Ahead of every request that arrived after it, behind preempted ones that arrived before it.
     const at = this.queue.findIndex((q) => q.preempted === undefined || q.id > active.id);
-    const entry: Queued = { id: active.id, request: active.request, sampler: active.sampler, channel: active.channel, cells: 0, maxTokens: active.maxTokens, detach: active.detach, preempted: { active, swapped } };
+    const entry: Queued = { id: active.id, request: active.request, sampling: active.sampling, channel: active.channel, cells: 0, maxTokens: active.maxTokens, detach: active.detach, preempted: { active, swapped } };
     this.queue.splice(at === -1 ? this.queue.length : at, 0, entry);
   }
 
@@ -679,6 +691,7 @@ export class Engine {
   /** Ends a request that never started with an error. */
   private failQueued(entry: Queued, error: Error): void {
     this.swapBytes -= entry.preempted?.swapped?.state.length ?? 0;
+    this.closeSampler(entry.sampling);
     entry.detach();
     entry.channel.push({ type: "error", error });
     entry.channel.push({ type: "finish", reason: "error", usage: noUsage, text: "" });
@@ -747,7 +760,11 @@ export class Engine {
       this.releaseFinished();
       return;
     }
-    const needsLogits = rows.some((row) => row.output && (row.active.sampler.needsLogits || row.active.request.returnLogits === true));
+    const outputs = rows.filter((row) => row.output);
+    const needsLogits = outputs.some((row) => row.active.request.returnLogits === true);
+    // Sampling and log-probabilities happen in the backend: only the chosen tokens (and the few numbers asked) come back.
+    const samplers = outputs.some((row) => row.active.sampling.row !== -1) ? Int32Array.from(outputs, (row) => row.active.sampling.row) : undefined;
+    const logprobs = outputs.some((row) => row.active.sampling.logprobs !== -1) ? Int32Array.from(outputs, (row) => row.active.sampling.logprobs) : undefined;
     this.stepping = true;
     let result;
     const decodeStarted = performance.now();
@@ -760,7 +777,7 @@ export class Engine {
           sequenceIds: Int32Array.from(rows, (r) => r.active.slot),
           outputs: Uint8Array.from(rows, (r) => (r.output ? 1 : 0)),
         },
-        { returnLogits: needsLogits },
+        { returnLogits: needsLogits, ...(samplers ? { samplers } : {}), ...(logprobs ? { logprobs } : {}) },
       );
     } catch (error) {
       this.endStep();
@@ -788,9 +805,13 @@ export class Engine {
       const row = rows[batchIndex]!;
       const active = row.active;
       if (active.cancelled || active.finished) return;
-      const logits = result.logits?.subarray(outputIndex * vocab, (outputIndex + 1) * vocab);
-      const token = active.sampler.needsLogits ? active.sampler.sample(logits!, active.generated) : result.argmax[outputIndex]!;
-      this.accept(active, token, result.margins[outputIndex]!, active.request.returnLogits ? logits!.slice() : undefined);
+      const logits = active.request.returnLogits ? result.logits!.slice(outputIndex * vocab, (outputIndex + 1) * vocab) : undefined;
+      const token = result.tokens?.[outputIndex] ?? result.argmax[outputIndex]!;
+      if (token === -1) {
+        this.finish(active, "error", new InvalidArgumentError({ argument: "grammar", message: "no token is allowed here: the grammar and the logit bias rule out every token" }));
+        return;
+      }
+      this.accept(active, token, result.margins[outputIndex]!, logits, tokenLogprobs(result, outputIndex, active.sampling.logprobs));
     });
     this.releaseFinished();
     this.account(started, decodeStarted, decodeEnded);
@@ -853,14 +874,14 @@ export class Engine {
   }
 
   /** A sampled token: end, stop, or keep going. */
-  private accept(active: Active, token: number, margin: number, logits: Float32Array | undefined): void {
+  private accept(active: Active, token: number, margin: number, logits: Float32Array | undefined, logprobs: TokenLogprobs | undefined): void {
     if ((this.endTokens.has(token) && !active.request.ignoreEndOfGeneration) || active.stopTokens.has(token)) {
       this.finish(active, "stop");
       return;
     }
     active.generated.push(token);
     this.counters.tokensGenerated++;
-    active.channel.push(logits !== undefined ? { type: "token", token, margin, logits } : { type: "token", token, margin });
+    active.channel.push({ type: "token", token, margin, ...(logits !== undefined ? { logits } : {}), ...logprobs });
     const { delta, stopped } = active.text.push(this.currentModel.tokenBytes(token));
     if (delta.length > 0) active.channel.push({ type: "text-delta", text: delta });
     if (stopped) {
@@ -893,7 +914,14 @@ export class Engine {
     });
     active.channel.close();
     active.detach();
+    this.closeSampler(active.sampling);
     if (!this.stepping) this.release(active);
+  }
+
+  /** Frees a request's sampler now, or when the step in flight ends (the backend is busy until then). */
+  private closeSampler(sampling: RequestSampler): void {
+    if (this.stepping) this.samplersToClose.push(sampling);
+    else sampling.close();
   }
 
   /**
@@ -921,6 +949,17 @@ export class Engine {
       if (active.finished) this.release(active);
     }
   }
+}
+
+type TokenLogprobs = { readonly logprob: number; readonly topLogprobs: readonly { token: number; logprob: number }[] };
+
+/** The log-probabilities of output row `index` when its request asked for them (`top` alternatives, -1 = none). */
+function tokenLogprobs(result: DecodeResult, index: number, top: number): TokenLogprobs | undefined {
+  if (top === -1 || result.logprobs === undefined) return undefined;
+  const stride = result.topTokens!.length / result.logprobs.length;
+  const topLogprobs: { token: number; logprob: number }[] = [];
+  for (let i = 0; i < top; i++) topLogprobs.push({ token: result.topTokens![index * stride + i]!, logprob: result.topLogprobs![index * stride + i]! });
+  return { logprob: result.logprobs[index]!, topLogprobs };
 }
 
 /** The tokens a request's cells hold, in order: its prompt, then what it generated (the last one not yet evaluated). */

@@ -1,7 +1,7 @@
 import type { BackendContext } from "../backend/backend-context.js";
 import type { BackendModel } from "../backend/backend-model.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
-import { Sampler, type SamplingOptions } from "./sampler.js";
+import { type SamplingOptions, resolveSampling } from "./sampling-options.js";
 
 /** Options of {@link generateOnce}. */
 export interface GenerateOnceOptions extends SamplingOptions {
@@ -50,12 +50,28 @@ export async function generateOnce(
       message: `the prompt (${prompt.length} tokens) plus maxTokens (${maxTokens}) exceeds the ${room} tokens one sequence can hold`,
     });
   }
-  const sampler = new Sampler(options);
+  const config = resolveSampling(options, { vocabSize: model.info.vocabSize, maxTokens });
   const endTokens = new Set(model.info.endOfGenerationTokens);
   context.seqRemove(sequence);
+  // Sampling runs in the backend (a llama.cpp sampler chain); plain greedy uses its argmax.
+  const handle = config === undefined ? -1 : context.createSampler(config);
+  try {
+    return await run(context, prompt, { ...options, maxTokens, sequence, handle, endTokens });
+  } finally {
+    if (handle !== -1) context.freeSampler(handle);
+  }
+}
+
+async function run(
+  context: BackendContext,
+  prompt: Int32Array,
+  options: GenerateOnceOptions & { maxTokens: number; sequence: number; handle: number; endTokens: ReadonlySet<number> },
+): Promise<GenerateOnceResult> {
+  const { maxTokens, sequence, handle, endTokens } = options;
+  const samplers = handle === -1 ? {} : { samplers: Int32Array.of(handle) };
 
   const started = performance.now();
-  let last: { argmax: number; logits: Float32Array | undefined } | undefined;
+  let last: number | undefined;
   for (let start = 0; start < prompt.length; start += context.info.batch) {
     const chunk = prompt.subarray(start, Math.min(prompt.length, start + context.info.batch));
     const outputs = new Uint8Array(chunk.length);
@@ -68,9 +84,9 @@ export async function generateOnce(
         sequenceIds: new Int32Array(chunk.length).fill(sequence),
         outputs,
       },
-      { returnLogits: isLast && sampler.needsLogits },
+      isLast ? samplers : {},
     );
-    if (isLast) last = { argmax: result.argmax[0]!, logits: result.logits };
+    if (isLast) last = result.tokens?.[0] ?? result.argmax[0]!;
   }
   const prefillMs = performance.now() - started;
 
@@ -82,7 +98,8 @@ export async function generateOnce(
       finishReason = "aborted";
       break;
     }
-    const token = sampler.needsLogits ? sampler.sample(last.logits!, tokens) : last.argmax;
+    const token = last;
+    if (token === -1) throw new InvalidArgumentError({ argument: "grammar", message: "no token is allowed here: the grammar and the logit bias rule out every token" });
     if (endTokens.has(token)) {
       finishReason = "stop";
       break;
@@ -92,9 +109,9 @@ export async function generateOnce(
     if (tokens.length >= maxTokens) break;
     const result = await context.decode(
       { tokens: Int32Array.of(token), positions: Int32Array.of(prompt.length + tokens.length - 1), sequenceIds: Int32Array.of(sequence), outputs: Uint8Array.of(1) },
-      { returnLogits: sampler.needsLogits },
+      samplers,
     );
-    last = { argmax: result.argmax[0]!, logits: result.logits };
+    last = result.tokens?.[0] ?? result.argmax[0]!;
   }
   return { tokens, finishReason, promptTokens: prompt.length, prefillMs, decodeMs: performance.now() - decodeStarted };
 }

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
-import type { SamplingOptions } from "./sampler.js";
+import type { SamplingOptions } from "./sampling-options.js";
 
 /** One generation request: tokens in, a stream of parts out. */
 export interface GenerateRequest extends SamplingOptions {
@@ -13,6 +13,12 @@ export interface GenerateRequest extends SamplingOptions {
   readonly stopTokens?: readonly number[];
   /** Attach to every `token` part the logits it was chosen from (costs a vocabulary-sized copy per token). Defaults to false. */
   readonly returnLogits?: boolean;
+  /**
+   * Return log-probabilities with every token: the chosen token's (`logprob`), plus this many most likely
+   * alternatives (`topLogprobs`, 0-20). Computed in the backend as log_softmax of the model's raw logits (before
+   * temperature, penalties and grammar), like OpenAI's. Defaults to none.
+   */
+  readonly logprobs?: number;
   /** Keep generating through end-of-generation tokens (benchmarks: always produce `maxTokens`). Defaults to false. */
   readonly ignoreEndOfGeneration?: boolean;
   /**
@@ -31,7 +37,7 @@ export interface GenerateRequest extends SamplingOptions {
 
 /**
  * Refuses what no step could handle, including what a JavaScript caller passes past the types (`stop: "zz"`, a
- * fractional stop token, a slot out of range). Sampling options are checked by the sampler. Returns the prompt and
+ * fractional stop token, a slot out of range). Sampling options are checked by `resolveSampling`. Returns the prompt and
  * the effective `maxTokens`.
  */
 export function validateRequest(

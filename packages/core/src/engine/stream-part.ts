@@ -33,6 +33,10 @@ export type StreamPart =
       readonly margin: number;
       /** The logits the token was chosen from, when the request asked for them (`returnLogits`). */
       readonly logits?: Float32Array;
+      /** The token's log-probability (natural log, of the model's raw distribution), when the request asked for `logprobs`. */
+      readonly logprob?: number;
+      /** The `logprobs` most likely tokens at this step and their log-probabilities, most likely first (when asked). */
+      readonly topLogprobs?: readonly { readonly token: number; readonly logprob: number }[];
     }
   | { readonly type: "text-delta"; readonly text: string }
   | { readonly type: "error"; readonly error: Error }

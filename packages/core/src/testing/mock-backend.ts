@@ -5,7 +5,10 @@ import type { ContextInfo, ContextOptions } from "../backend/context-options.js"
 import type { DecodeBatch, DecodeOptions, DecodeResult } from "../backend/decode-batch.js";
 import type { MemoryAllocation } from "../backend/memory-allocation.js";
 import type { ModelInfo } from "../backend/model-info.js";
+import type { SamplerConfig } from "../backend/sampler-config.js";
 import { validateBatch } from "../binding/validate-batch.js";
+import { nativeSamplerConfig, validateDecodeSampling } from "../binding/validate-sampling.js";
+import { Sampler } from "../engine/sampler.js";
 import type { CacheSpec } from "../cache/cache-spec.js";
 import { BackendError } from "../errors/backend-error.js";
 import { DisposedError } from "../errors/disposed-error.js";
@@ -129,6 +132,12 @@ class MockModel implements BackendModel {
     return options.special ? encoder.encode(["<unk>", "<s>", "</s>", "<|im_end|>"][token]) : new Uint8Array();
   }
 
+  /** The mock does not constrain output by grammars: it only asks for a `root` rule. */
+  grammarError(grammar: string): string | null {
+    this.live();
+    return /(^|\n)\s*root\s*::=/.test(grammar) ? null : "no root rule";
+  }
+
   async createContext(options: ContextOptions): Promise<BackendContext> {
     this.live();
     const slots = options.slots ?? 1;
@@ -181,6 +190,9 @@ interface MockSequence {
 
 class MockContext implements BackendContext {
   private readonly sequences = new Map<number, MockSequence>();
+  /** Samplers by handle: the TypeScript reference {@link Sampler} over the mock's one-hot logits. */
+  private readonly samplers = new Map<number, Sampler>();
+  private nextSampler = 1;
   private disposed = false;
   private busy = false;
 
@@ -214,6 +226,7 @@ class MockContext implements BackendContext {
   async decode(batch: DecodeBatch, options: DecodeOptions = {}): Promise<DecodeResult> {
     this.live();
     validateBatch(batch, { batch: this.info.batch, slots: this.info.slots, vocabSize: VOCAB });
+    validateDecodeSampling(options, batch.outputs.reduce((n, o) => n + (o ? 1 : 0), 0), new Set(this.samplers.keys()));
     const added = new Map<number, number>();
     for (let i = 0; i < batch.tokens.length; i++) {
       const id = batch.sequenceIds[i]!;
@@ -244,6 +257,11 @@ class MockContext implements BackendContext {
     const rows: number[] = [];
     const argmax: number[] = [];
     const logits: number[] = [];
+    const tokens: number[] = [];
+    const logprobs: number[] = [];
+    const topTokens: number[] = [];
+    const topLogprobs: number[] = [];
+    const topStride = Math.max(0, ...(options.logprobs ?? []));
     for (let i = 0; i < batch.tokens.length; i++) {
       const sequence = this.sequence(batch.sequenceIds[i]!);
       sequence.kv.push({ token: batch.tokens[i]! });
@@ -253,9 +271,23 @@ class MockContext implements BackendContext {
         // checkpoint with the wrong cells shows up as a different token.
         const consistent = sequence.kv.every((cell, p) => cell.token === sequence.recurrent[p]);
         const next = consistent ? nextToken(sequence.recurrent) : BYTE_OFFSET + ((nextToken(sequence.recurrent) - BYTE_OFFSET + 1) % 256);
+        const row = new Float32Array(VOCAB);
+        row[next] = 1;
+        const handle = options.samplers?.[rows.length] ?? -1;
+        const token = handle === -1 ? next : this.samplers.get(handle)!.sample(row);
+        const top = options.logprobs?.[rows.length] ?? -1;
         rows.push(i);
         argmax.push(next);
-        if (options.returnLogits) for (let t = 0; t < VOCAB; t++) logits.push(t === next ? 1 : 0);
+        tokens.push(token);
+        if (options.returnLogits) logits.push(...row);
+        // log_softmax of a one-hot row: the hot token first, then the others in id order.
+        const lse = Math.log(Math.E + VOCAB - 1);
+        logprobs.push(top === -1 ? Number.NaN : (token === next ? 1 : 0) - lse);
+        const order = [next, ...Array.from({ length: VOCAB }, (_, t) => t).filter((t) => t !== next)];
+        for (let k = 0; k < topStride; k++) {
+          topTokens.push(k < top ? order[k]! : -1);
+          topLogprobs.push(k < top ? (k === 0 ? 1 : 0) - lse : Number.NaN);
+        }
       }
     }
     return {
@@ -263,6 +295,8 @@ class MockContext implements BackendContext {
       argmax: Int32Array.from(argmax),
       margins: new Float32Array(rows.length).fill(1),
       ...(options.returnLogits ? { logits: Float32Array.from(logits) } : {}),
+      ...(options.samplers ? { tokens: Int32Array.from(tokens) } : {}),
+      ...(options.logprobs ? { logprobs: Float32Array.from(logprobs), topTokens: Int32Array.from(topTokens), topLogprobs: Float32Array.from(topLogprobs) } : {}),
     };
   }
 
@@ -346,6 +380,34 @@ class MockContext implements BackendContext {
   allocation(): MemoryAllocation | null {
     this.live();
     return null;
+  }
+
+  createSampler(config: SamplerConfig): number {
+    this.live();
+    const checked = nativeSamplerConfig(config, VOCAB);
+    if (checked.grammar !== undefined) {
+      const reason = /(^|\n)\s*root\s*::=/.test(checked.grammar) ? null : "no root rule";
+      if (reason !== null) throw new InvalidArgumentError({ argument: "grammar", message: `the grammar does not parse: ${reason}` });
+    }
+    const handle = this.nextSampler++;
+    this.samplers.set(handle, new Sampler(config));
+    return handle;
+  }
+
+  freeSampler(handle: number): void {
+    this.live();
+    this.samplers.delete(handle);
+  }
+
+  acceptSampler(handle: number, tokens: Int32Array): void {
+    this.live();
+    const sampler = this.samplers.get(handle);
+    if (sampler === undefined) throw new InvalidArgumentError({ argument: "handle", message: `no sampler ${handle}` });
+    for (const token of tokens) sampler.accept(token);
+  }
+
+  samplerCount(): number {
+    return this.samplers.size;
   }
 
   async dispose(): Promise<void> {

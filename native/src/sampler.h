@@ -1,0 +1,47 @@
+// Per-request token samplers: llama.cpp sampler chains, and the native sampling / log-probability step of a decode.
+#pragma once
+
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "llama-api.h"
+
+// One request's sampler, as two llama.cpp chains:
+//   filter: logit bias, penalties, grammar — they only change or ban logits (and keep state through accept);
+//   pick:   greedy, or top-k / typical / top-p / min-p / temperature / dist (seeded).
+// Split so the step can see when the filter left no allowed token (a grammar dead end, everything banned) before
+// anything normalizes over an all -inf row.
+struct NativeSampler {
+    llama_sampler * filter = nullptr;
+    llama_sampler * pick = nullptr;
+    bool can_ban = false;  // has a grammar or a logit bias: rows may end up with no allowed token
+    ~NativeSampler();
+    NativeSampler() = default;
+    NativeSampler(const NativeSampler &) = delete;
+    NativeSampler & operator=(const NativeSampler &) = delete;
+};
+
+// Builds a sampler from a config object (checked in TypeScript first; checked again here for what would abort).
+// Throws a typed JS error (invalid_argument with llama.cpp's reason for a grammar that does not parse).
+NativeSampler * sampler_from_config(Napi::Env env, const Napi::Object & config, const llama_vocab * vocab, uint32_t n_vocab);
+
+// Parses a GBNF grammar (start rule "root") and returns llama.cpp's reason when it does not parse, "" when it does.
+std::string grammar_error(const llama_vocab * vocab, const std::string & grammar);
+
+// Scratch space of the sampling step, reused across rows.
+struct SampleScratch {
+    std::vector<llama_token_data> candidates;
+};
+
+// Samples one token from a row of logits and feeds it to the sampler's state (penalties, grammar). Returns -1 when
+// no token is allowed (or llama.cpp refused the token); never throws.
+int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, SampleScratch & scratch);
+
+// Whether the sampler's filter (logit bias, grammar) allows `token` next; reads state only.
+bool sampler_accepts(NativeSampler & sampler, int32_t token, uint32_t n_vocab);
+
+// log_softmax of a row: the log-probability of `token` and the `top` most likely tokens (most likely first).
+void row_logprobs(const float * logits, uint32_t n_vocab, int32_t token, int32_t top, float & chosen, int32_t * top_tokens, float * top_logprobs);

@@ -1,0 +1,162 @@
+import { type Backend, type BackendContext, type BackendModel, Engine, type GenerateRequest, InvalidArgumentError, type StreamPart } from "@hybrid-llm/core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { fixturePath } from "../support/fixtures.js";
+
+interface Run {
+  tokens: number[];
+  parts: Extract<StreamPart, { type: "token" }>[];
+  finish: Extract<StreamPart, { type: "finish" }>;
+  error?: Error;
+}
+
+async function run(engine: Engine, request: GenerateRequest): Promise<Run> {
+  const parts: Extract<StreamPart, { type: "token" }>[] = [];
+  let error: Error | undefined;
+  for await (const part of engine.generate(request)) {
+    if (part.type === "token") parts.push(part);
+    if (part.type === "error") error = part.error;
+    if (part.type === "finish") return { tokens: parts.map((p) => p.token), parts, finish: part, ...(error ? { error } : {}) };
+  }
+  throw new Error("no finish");
+}
+
+function logSoftmax(logits: Float32Array): Float64Array {
+  let max = Number.NEGATIVE_INFINITY;
+  for (const v of logits) max = Math.max(max, v);
+  let sum = 0;
+  for (const v of logits) sum += Math.exp(v - max);
+  const lse = max + Math.log(sum);
+  return Float64Array.from(logits, (v) => v - lse);
+}
+
+/** Repeated tokens in a sequence: length minus distinct. */
+const repeats = (tokens: readonly number[]) => tokens.length - new Set(tokens).size;
+
+/**
+ * Sampling inside llama.cpp through a backend (the engine's sampler chains): seeds, truncation, penalties, logit
+ * bias, grammar, log-probabilities, and that every sampler handle is freed however its request ends.
+ */
+export function defineSamplingSuite(name: string, createBackend: () => Promise<Backend>): void {
+  describe(`sampling in llama.cpp on the ${name} backend (nemotron-3-nano-twin)`, () => {
+    let backend: Backend;
+    let model: BackendModel;
+    let context: BackendContext;
+    let engine: Engine;
+    let prompt: Int32Array;
+    const long = { maxTokens: 24, ignoreEndOfGeneration: true, stopTokens: [] } as const;
+
+    beforeAll(async () => {
+      backend = await createBackend();
+      model = await backend.loadModel({ path: await fixturePath("nemotron-3-nano-twin") });
+      context = await model.createContext({ ctx: 4096, slots: 8, threads: 1, batch: 256 });
+      engine = new Engine({ model, context, prefixCache: false, maxQueue: 200 });
+      prompt = model.tokenize("Once upon a time, in a land far away");
+    });
+    afterAll(async () => {
+      await engine?.dispose();
+      await backend?.dispose();
+    });
+
+    test("a fixed seed reproduces; different seeds and unseeded requests differ; top-k 1 is greedy", async () => {
+      const seeded = (seed: number) => run(engine, { prompt, ...long, temperature: 1.5, seed });
+      const [a, b, c, d] = await Promise.all([seeded(7), seeded(7), seeded(8), seeded(9)]);
+      expect(a.tokens).toHaveLength(24);
+      expect(b.tokens).toEqual(a.tokens);
+      expect(new Set([a, c, d].map((r) => r.tokens.join(","))).size).toBe(3);
+      const unseeded = await Promise.all([1, 2, 3].map(() => run(engine, { prompt, ...long, temperature: 1.5 })));
+      expect(new Set(unseeded.map((r) => r.tokens.join(","))).size).toBe(3);
+      const greedy = await run(engine, { prompt, ...long, temperature: 0 });
+      const topK1 = await run(engine, { prompt, ...long, temperature: 1.5, topK: 1, seed: 3 });
+      expect(topK1.tokens).toEqual(greedy.tokens);
+      // top-p ≈ 0 keeps only the most likely token too.
+      expect((await run(engine, { prompt, ...long, temperature: 1, topP: 0, seed: 5 })).tokens).toEqual(greedy.tokens);
+    });
+
+    test("penalties and logit bias change what they should", async () => {
+      const greedy = await run(engine, { prompt, ...long, maxTokens: 32, temperature: 0 });
+      expect(repeats(greedy.tokens)).toBeGreaterThan(0); // a random-weight model loops: there is something to penalize
+      const frequency = await run(engine, { prompt, ...long, maxTokens: 32, temperature: 0, frequencyPenalty: 2 });
+      expect(repeats(frequency.tokens)).toBeLessThan(repeats(greedy.tokens));
+      const presence = await run(engine, { prompt, ...long, maxTokens: 32, temperature: 0, presencePenalty: 2 });
+      expect(repeats(presence.tokens)).toBeLessThan(repeats(greedy.tokens));
+      // A banned token never appears, even where greedy would pick it first.
+      const first = greedy.tokens[0]!;
+      const banned = await Promise.all([1, 2, 3, 4].map((seed) => run(engine, { prompt, ...long, temperature: 1, seed, logitBias: { [first]: Number.NEGATIVE_INFINITY } })));
+      for (const r of banned) expect(r.tokens).not.toContain(first);
+      expect((await run(engine, { prompt, ...long, temperature: 0, logitBias: { [first]: Number.NEGATIVE_INFINITY } })).tokens[0]).not.toBe(first);
+      // A large positive bias forces a token.
+      const forced = model.tokenize("z", { addSpecial: false })[0]!;
+      expect((await run(engine, { prompt, ...long, temperature: 1, seed: 1, logitBias: { [forced]: 100 } })).tokens).toEqual(new Array(24).fill(forced));
+    });
+
+    test("a grammar constrains every sampled output (100 requests, digits only)", async () => {
+      const grammar = 'root ::= [0-9]+ "."';
+      const results = await Promise.all(Array.from({ length: 100 }, (_, seed) => run(engine, { prompt, maxTokens: 8, temperature: 1, seed, grammar })));
+      let complete = 0;
+      for (const r of results) {
+        expect(r.finish.reason).toMatch(/stop|length/);
+        expect(r.finish.text).toMatch(r.finish.reason === "stop" ? /^[0-9]+\.$/ : /^[0-9]*\.?$/);
+        if (r.finish.reason === "stop") complete++;
+      }
+      // The grammar allows end-of-generation only once complete; some outputs get there within 8 tokens.
+      expect(complete).toBeGreaterThan(0);
+      expect(new Set(results.map((r) => r.finish.text)).size).toBeGreaterThan(10);
+    });
+
+    test("a grammar that does not parse is refused by generate(); a dead end fails the request typed", async () => {
+      let refused: unknown;
+      try {
+        engine.generate({ prompt, grammar: "root ::= [0-9" });
+      } catch (error) {
+        refused = error;
+      }
+      expect(refused).toBeInstanceOf(InvalidArgumentError);
+      expect((refused as InvalidArgumentError).argument).toBe("grammar");
+      expect(engine.stats().queueDepth).toBe(0);
+      // The grammar is complete after "7", and end-of-generation is banned: nothing is allowed next.
+      const eog = model.info.endOfGenerationTokens;
+      const bias = Object.fromEntries(eog.map((t) => [t, Number.NEGATIVE_INFINITY]));
+      const dead = await run(engine, { prompt, maxTokens: 8, temperature: 1, seed: 1, grammar: 'root ::= "7"', logitBias: bias });
+      expect(dead.finish.reason).toBe("error");
+      expect(dead.error).toBeInstanceOf(InvalidArgumentError);
+      expect(model.detokenize(Int32Array.from(dead.tokens))).toBe("7");
+    });
+
+    test("logprobs are log_softmax of the model's raw logits (within 1e-4), chosen and top-5", async () => {
+      for (const request of [
+        { temperature: 0 },
+        { temperature: 0.8, topP: 0.95, seed: 4 },
+      ]) {
+        const r = await run(engine, { prompt, maxTokens: 8, ignoreEndOfGeneration: true, stopTokens: [], logprobs: 5, returnLogits: true, ...request });
+        expect(r.parts).toHaveLength(8);
+        for (const part of r.parts) {
+          const reference = logSoftmax(part.logits!);
+          expect(Math.abs(part.logprob! - reference[part.token]!)).toBeLessThan(1e-4);
+          const order = [...reference.keys()].sort((x, y) => reference[y]! - reference[x]! || x - y).slice(0, 5);
+          expect(part.topLogprobs!.map((t) => t.token)).toEqual(order);
+          for (const t of part.topLogprobs!) expect(Math.abs(t.logprob - reference[t.token]!)).toBeLessThan(1e-4);
+        }
+      }
+      // Without logprobs, none are attached.
+      const plain = await run(engine, { prompt, maxTokens: 2, temperature: 1, seed: 1 });
+      expect(plain.parts[0]!.logprob).toBeUndefined();
+    });
+
+    test("sampler handles are freed on finish, cancel, stop and error", async () => {
+      const cancel = new AbortController();
+      const cancelled = run(engine, { prompt, maxTokens: 500, ignoreEndOfGeneration: true, temperature: 1, signal: cancel.signal });
+      const finished = Promise.all([1, 2, 3].map((seed) => run(engine, { prompt, ...long, temperature: 0.8, seed, frequencyPenalty: 0.5 })));
+      const stopped = run(engine, { prompt, maxTokens: 50, temperature: 1, seed: 2, grammar: 'root ::= "12"' });
+      const failed = run(engine, { prompt, maxTokens: 8, temperature: 1, seed: 1, grammar: 'root ::= "7"', logitBias: Object.fromEntries(model.info.endOfGenerationTokens.map((t) => [t, Number.NEGATIVE_INFINITY])) });
+      while (engine.stats().tokensGenerated < 4) await new Promise((resolve) => setTimeout(resolve, 1));
+      expect(context.samplerCount()).toBeGreaterThan(0);
+      cancel.abort();
+      expect((await cancelled).finish.reason).toBe("cancelled");
+      expect((await stopped).finish.text).toBe("12");
+      expect((await failed).finish.reason).toBe("error");
+      await finished;
+      await engine.idle();
+      expect(context.samplerCount()).toBe(0);
+    });
+  });
+}

@@ -1,0 +1,4 @@
+import { WasmBackend } from "@hybrid-llm/wasm";
+import { defineSamplingSuite } from "./conformance/sampling-suite.js";
+
+defineSamplingSuite("wasm", () => WasmBackend.create());
