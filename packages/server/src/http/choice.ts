@@ -34,12 +34,6 @@ export interface ChoiceResult {
   readonly firstTokenAt?: number;
 }
 
-/** The log-probability fields of a token part (present when the request asked for logprobs). */
-interface TokenLogprobFields {
-  readonly logprob?: number;
-  readonly topLogprobs?: readonly { readonly token: number; readonly logprob: number }[];
-}
-
 /** Runs one choice's stream to its end; `onDelta` (streaming) is awaited for each delta. */
 export async function runChoice(stream: AsyncIterable<StreamPart>, kind: AnswerKind, onDelta?: (delta: ChoiceDelta) => Promise<void>): Promise<ChoiceResult> {
   const tokens: number[] = [];
@@ -58,7 +52,7 @@ export async function runChoice(stream: AsyncIterable<StreamPart>, kind: AnswerK
     if (part.type === "token") {
       firstTokenAt ??= performance.now();
       tokens.push(part.token);
-      const { logprob, topLogprobs } = part as TokenLogprobFields;
+      const { logprob, topLogprobs } = part;
       if (logprob !== undefined) {
         const entry = { token: part.token, logprob, top: topLogprobs ?? [] };
         logprobs.push(entry);

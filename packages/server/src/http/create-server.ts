@@ -20,7 +20,7 @@ import { AnswerTokens } from "./answer-tokens.js";
 import { chatMessages } from "./chat-messages.js";
 import { type ChoiceDelta, type ChoiceResult, runChoice } from "./choice.js";
 import { type TokenLogprob, chatLogprobs, completionLogprobs } from "./logprobs.js";
-import { type EngineRequest, type RequestShape, requestShape } from "./request-shape.js";
+import { type RequestShape, requestShape } from "./request-shape.js";
 import { type SamplingDefaults, checkSamplingDefaults, requestSampling, samplingFields } from "./sampling-fields.js";
 import { type ToolCall, type ToolRequest, templateUsesTools, toolCallsText, toolRequest, toolSystemPrompt } from "./tools.js";
 import { RequestError } from "./request-error.js";
@@ -301,7 +301,7 @@ export function createServer(options: ServerOptions): Hono {
    * The engine request(s) for a body: `n` of them (choice i seeded `seed + i`), validated before any is queued.
    * `grammar`: what the answer must follow (response_format, tools or a raw `grammar`).
    */
-  const generation = (body: Record<string, unknown>, prompt: Int32Array, signal: AbortSignal, checkpointAt: readonly number[], shape: RequestShape): EngineRequest[] => {
+  const generation = (body: Record<string, unknown>, prompt: Int32Array, signal: AbortSignal, checkpointAt: readonly number[], shape: RequestShape): GenerateRequest[] => {
     const requested = number(body, "max_completion_tokens", (v) => Number.isInteger(v) && v >= 1) ?? number(body, "max_tokens", (v) => Number.isInteger(v) && v >= 1);
     if (requested !== undefined && prompt.length + requested > engine.sequenceLimit) {
       throw new RequestError(
@@ -319,7 +319,7 @@ export function createServer(options: ServerOptions): Hono {
       throw new RequestError(400, "stop must be a string or up to 4 strings", "invalid_request_error", "stop");
     }
     const sampling = requestSampling(body, samplingDefaults, engine.model.info.vocabSize);
-    const request: EngineRequest = {
+    const request: GenerateRequest = {
       prompt,
       maxTokens,
       signal,
@@ -349,7 +349,7 @@ export function createServer(options: ServerOptions): Hono {
     const detachClient = () => c.req.raw.signal?.removeEventListener("abort", onClientGone);
     const streams: AsyncIterable<StreamPart>[] = [];
     try {
-      for (const request of generation(body, prompt, controller.signal, checkpointAt, shape)) streams.push(engine.generate(request as GenerateRequest));
+      for (const request of generation(body, prompt, controller.signal, checkpointAt, shape)) streams.push(engine.generate(request));
     } catch (error) {
       // Choices already queued go with the request.
       controller.abort();

@@ -1,8 +1,6 @@
-import type { GenerateRequest } from "@hybrid-llm/core";
 import type { AnswerKind } from "./choice.js";
 import { SchemaError, jsonObjectGrammar, jsonSchemaGrammar } from "./json-schema-grammar.js";
 import { RequestError } from "./request-error.js";
-import type { RequestSampling } from "./sampling-fields.js";
 import type { ToolRequest } from "./tools.js";
 
 /** What a request's answer looks like, besides sampling: how many choices, logprobs, the grammar it must follow. */
@@ -16,9 +14,6 @@ export interface RequestShape {
   /** Whether the answer is content or tool calls (see choice.ts). */
   readonly answer: AnswerKind;
 }
-
-/** What the server hands the engine (the engine's GenerateRequest with the sampling options of the sampling contract). */
-export type EngineRequest = GenerateRequest & RequestSampling & { readonly grammar?: string; readonly logprobs?: number };
 
 /** The largest `n`: choices run as separate requests sharing the prompt through the prefix cache. */
 export const maxChoices = 16;
