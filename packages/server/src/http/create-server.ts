@@ -487,6 +487,16 @@ export function createServer(options: ServerOptions): Hono {
       }
       return { role: message.role, content: [message.content, toolCallsText(message.toolCalls)].filter((text) => text.length > 0).join("\n") };
     });
+    if (tools !== undefined && rendersTools) {
+      // The template writes the tools into its markup, which is tokenized with special tokens parsed: refuse tool
+      // definitions that spell one (a description holding "<|im_end|>" would end the system turn).
+      const text = JSON.stringify(tools.templateTools);
+      const asText = engine.model.tokenize(text, { addSpecial: false, parseSpecial: false });
+      const parsed = engine.model.tokenize(text, { addSpecial: false, parseSpecial: true });
+      if (asText.length !== parsed.length || asText.some((token, i) => token !== parsed[i])) {
+        throw new RequestError(400, "tools must not contain the model's special tokens", "invalid_request_error", "tools");
+      }
+    }
     if (tools !== undefined && !rendersTools) {
       const prompt = toolSystemPrompt(tools);
       if (messages[0]?.role === "system") messages[0] = { ...messages[0], content: `${messages[0].content}\n\n${prompt}` };

@@ -120,7 +120,7 @@ export class GrammarBuilder {
     }
 
     if (s.$ref !== undefined) {
-      if (Object.keys(s).some((key) => !annotations.has(key) && key !== "$ref")) throw new SchemaError(path, "$ref cannot be combined with other keywords");
+      if (Object.keys(s).some((key) => !annotations.has(key) && key !== "$ref" && key !== "$defs" && key !== "definitions")) throw new SchemaError(path, "$ref cannot be combined with other keywords");
       return this.ref(s.$ref, `${path}/$ref`);
     }
     if (s.const !== undefined) return this.add(gbnfLiteral(JSON.stringify(s.const)));
