@@ -223,7 +223,7 @@ public:
             if (return_logits) logits.insert(logits.end(), row, row + n_vocab);
             int32_t token = static_cast<int32_t>(best);
             if (!row_samplers.empty()) {
-                if (row_samplers[row_index] != nullptr) token = sample_row(*row_samplers[row_index], row, n_vocab, scratch);
+                if (row_samplers[row_index] != nullptr) token = sample_row(*row_samplers[row_index], row, n_vocab, best_value, owner->sample_scratch);
                 sampled.push_back(token);
             }
             if (!row_logprobs_n.empty()) {
@@ -283,7 +283,6 @@ private:
     std::vector<NativeSampler *> row_samplers;  // per output row, nullptr = argmax; empty when none asked
     std::vector<int32_t> row_logprobs_n;        // per output row, -1 = none; empty when none asked
     int32_t top_stride;
-    SampleScratch scratch;
     std::vector<int32_t> sampled;
     std::vector<float> chosen_logprobs;
     std::vector<int32_t> top_tokens;

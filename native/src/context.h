@@ -28,6 +28,7 @@ public:
     // cannot be freed while it runs (busy).
     std::unordered_map<int32_t, std::unique_ptr<NativeSampler>> samplers;
     int32_t next_sampler = 1;
+    SampleScratch sample_scratch;  // reused by every decode (one at a time): no vocabulary-sized allocation per step
 
 private:
     llama_context * get(Napi::Env env) const;  // throws when disposed, not created, or busy

@@ -100,10 +100,12 @@ NativeSampler * sampler_from_config(Napi::Env env, const Napi::Object & config, 
     if (!bias.empty()) {
         llama_api.llama_sampler_chain_add(sampler->filter, llama_api.llama_sampler_init_logit_bias(static_cast<int32_t>(n_vocab), static_cast<int32_t>(bias.size()), bias.data()));
         sampler->can_ban = true;
+        sampler->filters = true;
     }
     if ((repeat != 1 || presence != 0 || frequency != 0) && last_n > 0) {
         llama_api.llama_sampler_chain_add(sampler->filter, llama_api.llama_sampler_init_penalties(static_cast<int32_t>(n_vocab), static_cast<int32_t>(last_n), static_cast<float>(repeat),
                                                                                                   static_cast<float>(frequency), static_cast<float>(presence)));
+        sampler->filters = true;
     }
     if (!grammar.empty()) {
         std::string reason;
@@ -114,7 +116,9 @@ NativeSampler * sampler_from_config(Napi::Env env, const Napi::Object & config, 
         }
         llama_api.llama_sampler_chain_add(sampler->filter, g);
         sampler->can_ban = true;
+        sampler->filters = true;
     }
+    sampler->prune_scale = static_cast<float>(1.0 / std::max(1.0, temperature));
     if (temperature <= 0) {
         llama_api.llama_sampler_chain_add(sampler->pick, llama_api.llama_sampler_init_greedy());
     } else {
@@ -129,23 +133,63 @@ NativeSampler * sampler_from_config(Napi::Env env, const Napi::Object & config, 
     return sampler;
 }
 
-int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, SampleScratch & scratch) {
+namespace {
+
+// The depth below the best logit (in units of `scale`⁻¹ logits) past which every candidate together holds less than
+// 1e-7 of the probability mass, from a histogram of quarter-logit depths: each candidate at depth ≥ d has at most e^-d
+// of the best one's mass, so the bound is exact without one exp per token. Branch-free: a NaN or -inf value counts
+// as the deepest bucket.
+float prune_depth(const float * values, size_t count, size_t stride, float best, float scale) {
+    constexpr int per_logit = 4;
+    constexpr int buckets = 64 * per_logit;
+    uint32_t histogram[buckets] = {};
+    const float to_bucket = scale * per_logit;
+    for (size_t i = 0; i < count; ++i) {
+        float depth = (best - values[i * stride]) * to_bucket;
+        depth = depth < static_cast<float>(buckets - 1) ? depth : static_cast<float>(buckets - 1);
+        ++histogram[static_cast<int>(depth)];
+    }
+    double tail = 0;
+    for (int b = buckets - 1; b >= 0; --b) {
+        tail += histogram[b] * std::exp(-static_cast<double>(b) / per_logit);
+        if (tail >= 1e-7) return static_cast<float>(b + 1) / to_bucket;
+    }
+    return 1.0f / to_bucket;
+}
+
+}  // namespace
+
+int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, float max_logit, SampleScratch & scratch) {
     auto & candidates = scratch.candidates;
     candidates.resize(n_vocab);
-    for (uint32_t t = 0; t < n_vocab; ++t) candidates[t] = {static_cast<llama_token>(t), logits[t], 0.0f};
-    llama_token_data_array cur = {candidates.data(), candidates.size(), -1, false};
+    llama_token_data_array cur = {candidates.data(), 0, -1, false};
     try {
-        llama_api.llama_sampler_apply(sampler.filter, &cur);
-        if (sampler.can_ban) {
-            // Keep only allowed tokens: the pick stage then never normalizes over an all -inf row.
+        if (!sampler.filters) {
+            // Nothing changes the logits before the pick: prune while filling.
+            const float cutoff = max_logit - prune_depth(logits, n_vocab, 1, max_logit, sampler.prune_scale);
+            size_t kept = 0;
+            for (uint32_t t = 0; t < n_vocab; ++t) {  // branch-free: write always, keep when above the cutoff
+                candidates[kept] = {static_cast<llama_token>(t), logits[t] - max_logit, 0.0f};
+                kept += logits[t] > cutoff ? 1 : 0;
+            }
+            cur.size = kept;
+        } else {
+            for (uint32_t t = 0; t < n_vocab; ++t) candidates[t] = {static_cast<llama_token>(t), logits[t], 0.0f};
+            cur.size = n_vocab;
+            llama_api.llama_sampler_apply(sampler.filter, &cur);
+            // Keep only allowed tokens (the pick stage then never normalizes over an all -inf row), and prune.
+            float best = -INFINITY;
+            for (size_t i = 0; i < cur.size; ++i) best = std::max(best, cur.data[i].logit);
+            if (best == -INFINITY || std::isnan(best)) return -1;
+            const float cutoff = best - prune_depth(&cur.data[0].logit, cur.size, sizeof(llama_token_data) / sizeof(float), best, sampler.prune_scale);
             size_t kept = 0;
             for (size_t i = 0; i < cur.size; ++i) {
-                if (cur.data[i].logit != -INFINITY) cur.data[kept++] = cur.data[i];
+                if (cur.data[i].logit > cutoff) cur.data[kept++] = {cur.data[i].id, cur.data[i].logit - best, 0.0f};
             }
             cur.size = kept;
             cur.sorted = false;
-            if (kept == 0) return -1;
         }
+        if (cur.size == 0) return -1;
         cur.selected = -1;
         llama_api.llama_sampler_apply(sampler.pick, &cur);
         if (cur.selected < 0 || static_cast<size_t>(cur.selected) >= cur.size) return -1;

@@ -17,7 +17,9 @@
 struct NativeSampler {
     llama_sampler * filter = nullptr;
     llama_sampler * pick = nullptr;
-    bool can_ban = false;  // has a grammar or a logit bias: rows may end up with no allowed token
+    bool can_ban = false;       // has a grammar or a logit bias: rows may end up with no allowed token
+    bool filters = false;       // the filter chain is not empty
+    float prune_scale = 1.0f;   // 1 / max(1, temperature): the flattest distribution the pick stage computes
     ~NativeSampler();
     NativeSampler() = default;
     NativeSampler(const NativeSampler &) = delete;
@@ -36,9 +38,16 @@ struct SampleScratch {
     std::vector<llama_token_data> candidates;
 };
 
-// Samples one token from a row of logits and feeds it to the sampler's state (penalties, grammar). Returns -1 when
-// no token is allowed (or llama.cpp refused the token); never throws.
-int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, SampleScratch & scratch);
+// Samples one token from a row of logits (whose largest value is `max_logit`) and feeds it to the sampler's state
+// (penalties, grammar). Returns -1 when no token is allowed (or llama.cpp refused the token); never throws.
+//
+// After the filter, the least likely candidates that together hold under 1e-7 of the probability mass (bounded from
+// a histogram of their depth below the best logit, at the flattest temperature the chain uses) are dropped before the
+// truncation samplers: the probabilities of the others move by less than float rounding, while top-k / top-p / min-p
+// and the draw (softmaxes and sorts in llama.cpp) see a fraction of the vocabulary. The kept logits are shifted so the
+// best is 0 (every pick-stage sampler is shift-invariant), which puts them in the range where llama.cpp's bucketed
+// partial sort (logits in [-10, 10]) finds the top few hundred without sorting the rest.
+int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, float max_logit, SampleScratch & scratch);
 
 // Whether the sampler's filter (logit bias, grammar) allows `token` next; reads state only.
 bool sampler_accepts(NativeSampler & sampler, int32_t token, uint32_t n_vocab);

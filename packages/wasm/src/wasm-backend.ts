@@ -273,6 +273,7 @@ class WasmModel implements BackendModel {
 class WasmContext implements BackendContext {
   private disposed = false;
   private inFlight: Promise<unknown> | undefined;
+  private readonly samplers = new Set<number>();
 
   constructor(
     private readonly backend: WasmBackend,
@@ -330,16 +331,20 @@ class WasmContext implements BackendContext {
     return this.sync("allocation", []);
   }
   createSampler(config: SamplerConfig): number {
-    return this.sync("createSampler", [config]);
+    const handle = this.sync<number>("createSampler", [config]);
+    this.samplers.add(handle);
+    return handle;
   }
   freeSampler(handle: number): void {
     this.sync("freeSampler", [handle]);
+    this.samplers.delete(handle);
   }
   acceptSampler(handle: number, tokens: Int32Array): void {
     this.sync("acceptSampler", [handle, tokens]);
   }
+  /** Counted here (the worker's BindingContext counts the same handles), so it answers during a decode too. */
   samplerCount(): number {
-    return this.sync("samplerCount", []);
+    return this.samplers.size;
   }
 
   async dispose(): Promise<void> {

@@ -168,7 +168,7 @@ export class BindingContext implements BackendContext {
   }
 
   samplerCount(): number {
-    return this.samplers.size;
+    return this.disposed ? 0 : this.samplers.size;
   }
 
   /** Samplers are used by the decode in flight: refuse to change them until it ends. */

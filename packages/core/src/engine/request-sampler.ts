@@ -25,8 +25,9 @@ export class RequestSampler {
 
   /**
    * Creates the backend sampler on `context` (idempotent there). `history`: tokens the request already generated,
-   * fed to the new sampler so its penalties and grammar continue where the old one was. Throws what the backend
-   * throws, holding nothing.
+   * fed to the new sampler so its penalties and grammar continue where the old one was (its random draws restart from
+   * the seed: after a crash a seeded request's remaining tokens may differ from an uncrashed run). Throws what the
+   * backend throws, holding nothing.
    */
   open(context: BackendContext, history: readonly number[] = []): void {
     if (this.config === undefined || this.context === context) return;

@@ -7,7 +7,7 @@ export type { SamplingOptions } from "./sampling-options.js";
  * A token sampler in TypeScript over a full row of logits: logit bias, repetition / presence / frequency penalties,
  * temperature, top-k, top-p, min-p, deterministic for a seed. Not the serving path — requests are sampled inside
  * llama.cpp (`BackendContext.createSampler`), and the logits never reach JavaScript there. This one is the
- * {@link MockBackend}'s implementation of samplers, and a reference in tests. It does not implement typical-p or
+ * `MockBackend`'s implementation of samplers, and a reference in tests. It does not implement typical-p or
  * grammars (the mock ignores them).
  */
 export class Sampler {

@@ -103,12 +103,21 @@ class ByteSink {
     return at;
   }
 
+  /**
+   * Reserves `n` bytes at the end (now at `this.length - n`) and returns the view to write them through: the view of
+   * the grown buffer, which `this.view.setX(this.reserve(n), …)` would miss (the old view is read before reserve runs).
+   */
+  private room(n: number): DataView {
+    this.reserve(n);
+    return this.view;
+  }
+
   u32(v: number): void {
-    this.view.setUint32(this.reserve(4), v, true);
+    this.room(4).setUint32(this.length - 4, v, true);
   }
 
   u64(v: bigint): void {
-    this.view.setBigUint64(this.reserve(8), v, true);
+    this.room(8).setBigUint64(this.length - 8, v, true);
   }
 
   string(s: string): void {
@@ -131,40 +140,40 @@ class ByteSink {
   private scalar(type: GgufScalarTypeName, v: number | bigint | boolean | string): void {
     switch (type) {
       case "uint8":
-        this.view.setUint8(this.reserve(1), v as number);
+        this.room(1).setUint8(this.length - 1, v as number);
         return;
       case "int8":
-        this.view.setInt8(this.reserve(1), v as number);
+        this.room(1).setInt8(this.length - 1, v as number);
         return;
       case "uint16":
-        this.view.setUint16(this.reserve(2), v as number, true);
+        this.room(2).setUint16(this.length - 2, v as number, true);
         return;
       case "int16":
-        this.view.setInt16(this.reserve(2), v as number, true);
+        this.room(2).setInt16(this.length - 2, v as number, true);
         return;
       case "uint32":
-        this.view.setUint32(this.reserve(4), v as number, true);
+        this.room(4).setUint32(this.length - 4, v as number, true);
         return;
       case "int32":
-        this.view.setInt32(this.reserve(4), v as number, true);
+        this.room(4).setInt32(this.length - 4, v as number, true);
         return;
       case "float32":
-        this.view.setFloat32(this.reserve(4), v as number, true);
+        this.room(4).setFloat32(this.length - 4, v as number, true);
         return;
       case "bool":
-        this.view.setUint8(this.reserve(1), v ? 1 : 0);
+        this.room(1).setUint8(this.length - 1, v ? 1 : 0);
         return;
       case "string":
         this.string(v as string);
         return;
       case "uint64":
-        this.view.setBigUint64(this.reserve(8), v as bigint, true);
+        this.room(8).setBigUint64(this.length - 8, v as bigint, true);
         return;
       case "int64":
-        this.view.setBigInt64(this.reserve(8), v as bigint, true);
+        this.room(8).setBigInt64(this.length - 8, v as bigint, true);
         return;
       case "float64":
-        this.view.setFloat64(this.reserve(8), v as number, true);
+        this.room(8).setFloat64(this.length - 8, v as number, true);
         return;
     }
   }

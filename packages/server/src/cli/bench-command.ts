@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
-import { Engine, SeededRandom } from "@hybrid-llm/core";
+import { Engine, InvalidArgumentError, SeededRandom, type SamplingOptions, resolveSampling } from "@hybrid-llm/core";
 import { backendNames, defaultGpu, gpuUsage } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { count, renderTable } from "./table.js";
@@ -11,9 +11,9 @@ import { UsageError } from "./usage-error.js";
 
 export const benchUsage = `hybrid-llm bench --model <file> [options]
 
-Serving throughput: n concurrent requests, each a p-token prompt generating g tokens (greedy, through end-of-
-generation tokens), all submitted at once. Aggregate prefill and decode tokens/s, and the share of step time spent
-in JavaScript (scheduling, sampling, streaming) rather than in llama.cpp.
+Serving throughput: n concurrent requests, each a p-token prompt generating g tokens (greedy unless sampling
+options are given; through end-of-generation tokens), all submitted at once. Aggregate prefill and decode tokens/s,
+and the share of step time spent in JavaScript (scheduling, streaming) rather than in llama.cpp (which also samples).
 
   --model <file>         GGUF model
   --slots <n>            concurrent requests (default: 8)
@@ -23,6 +23,11 @@ in JavaScript (scheduling, sampling, streaming) rather than in llama.cpp.
   --threads <n>          CPU threads, both sides (default: ${defaultThreads()} here)
   --backend <name>       ${backendNames.join(", ")} (default: node)
   --gpu <api>            ${gpuUsage}
+  --temperature <t>      sample at this temperature (default: 0, greedy, so figures compare across versions)
+  --top-p <p>            nucleus sampling (default: 1, off)
+  --top-k <k>            keep the k most likely tokens (default: 0, off)
+  --min-p <p>            min-p sampling (default: 0, off)
+  --seed <n>             seed of every request's sampler (default: a random seed per request)
   --vs node-llama-cpp    run the same workload on node-llama-cpp (same file, threads, sequences, device) and report the ratio
   --json                 print one JSON object`;
 
@@ -45,6 +50,11 @@ export async function benchCommand(args: string[], print: (line: string) => void
       backend: { type: "string", default: "node" },
       gpu: { type: "string", default: defaultGpu },
       vs: { type: "string" },
+      temperature: { type: "string", default: "0" },
+      "top-p": { type: "string" },
+      "top-k": { type: "string" },
+      "min-p": { type: "string" },
+      seed: { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -58,6 +68,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
   const g = integer("gen-tokens", values["gen-tokens"], 2);
   const threads = integer("threads", values.threads, 1);
   const batch = integer("batch", values.batch, 1);
+  const sampling = samplingOptions(values);
 
   const opened = await openModel({
     path: values.model,
@@ -93,7 +104,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
     await Promise.all(
       prompts.map(async (prompt) => {
         let first = true;
-        for await (const part of engine.generate({ prompt: Int32Array.from(prompt), maxTokens: g, temperature: 0, ignoreEndOfGeneration: true })) {
+        for await (const part of engine.generate({ prompt: Int32Array.from(prompt), maxTokens: g, ...sampling, ignoreEndOfGeneration: true })) {
           if (part.type === "token" && first) {
             first = false;
             firstTokens.push(performance.now());
@@ -123,7 +134,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
     // Bundled beside cli.js; from the TypeScript sources (tests) the built one.
     const script = fileURLToPath(import.meta.url.endsWith(".ts") ? new URL("../../dist/bench-peer.js", import.meta.url) : new URL("./bench-peer.js", import.meta.url));
     const { stdout } = await promisify(execFile)(process.execPath, [script, values.model, String(n), String(p), String(g), String(threads), String(batch), device], {
-      env: { ...process.env, HYBRID_LLM_BENCH_PROMPTS: JSON.stringify(prompts) },
+      env: { ...process.env, HYBRID_LLM_BENCH_PROMPTS: JSON.stringify(prompts), HYBRID_LLM_BENCH_SAMPLING: JSON.stringify(sampling) },
       maxBuffer: 1 << 20,
     });
     peer = JSON.parse(stdout.trim().split("\n").at(-1)!) as BenchResult;
@@ -140,6 +151,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
         genTokens: g,
         threads,
         batch,
+        sampling,
         ...ours,
         ...(peer === undefined ? {} : { peer: { name: "node-llama-cpp", ...peer }, ratio, prefillRatio: ours.aggregatePrefillTokensPerSecond / peer.aggregatePrefillTokensPerSecond }),
       }),
@@ -152,7 +164,41 @@ export async function benchCommand(args: string[], print: (line: string) => void
     rows.push(["node-llama-cpp", fmt(peer.aggregatePrefillTokensPerSecond), fmt(peer.aggregateDecodeTokensPerSecond), count(Math.round(peer.wallMs))]);
     rows.push(["ratio", `${(ours.aggregatePrefillTokensPerSecond / peer.aggregatePrefillTokensPerSecond).toFixed(2)}×`, `${ratio!.toFixed(2)}×`, ""]);
   }
-  print(`${n} concurrent requests × (${p} prompt + ${g} generated tokens), ${threads} thread(s), batch ${batch}`);
+  print(`${n} concurrent requests × (${p} prompt + ${g} generated tokens), ${threads} thread(s), batch ${batch}, ${describeSampling(sampling)}`);
   print(renderTable(rows, [1, 2, 3]));
   print(`JavaScript share of step time: ${(ours.jsShareOfStepTime * 100).toFixed(1)} % over ${ours.steps} steps`);
+}
+
+/** The sampling options of the command line (temperature 0 = greedy unless given), checked like a request's. */
+function samplingOptions(values: Record<string, string | boolean | undefined>): SamplingOptions {
+  const read = (flag: string): number | undefined => {
+    const text = values[flag];
+    if (typeof text !== "string") return undefined;
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isFinite(value)) throw new UsageError(`--${flag} must be a number, got "${text}"`, benchUsage);
+    return value;
+  };
+  const entries: [keyof SamplingOptions, string][] = [["temperature", "temperature"], ["topP", "top-p"], ["topK", "top-k"], ["minP", "min-p"], ["seed", "seed"]];
+  const options: Record<string, number> = {};
+  for (const [key, flag] of entries) {
+    const value = read(flag);
+    if (value !== undefined) options[key] = value;
+  }
+  try {
+    resolveSampling(options, { vocabSize: 1, maxTokens: 1 });
+  } catch (error) {
+    if (InvalidArgumentError.isInstance(error)) throw new UsageError(`--${entries.find(([key]) => key === error.argument)?.[1] ?? error.argument}: ${error.message}`, benchUsage);
+    throw error;
+  }
+  return options;
+}
+
+function describeSampling(options: SamplingOptions): string {
+  if (options.temperature === 0) return "greedy";
+  const parts = [`temperature ${options.temperature}`];
+  if (options.topP !== undefined) parts.push(`top-p ${options.topP}`);
+  if (options.topK !== undefined) parts.push(`top-k ${options.topK}`);
+  if (options.minP !== undefined) parts.push(`min-p ${options.minP}`);
+  if (options.seed !== undefined) parts.push(`seed ${options.seed}`);
+  return `sampled in llama.cpp (${parts.join(", ")})`;
 }
