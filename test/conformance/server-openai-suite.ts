@@ -159,7 +159,7 @@ export function defineServerOpenAiSuite(name: string, createBackend: () => Promi
       expect(outputs.some(({ body }) => body.choices[0].finish_reason === "stop")).toBe(true);
     });
 
-    const tools: OpenAI.Chat.Completions.ChatCompletionTool[] = [
+    const tools: OpenAI.Chat.Completions.ChatCompletionFunctionTool[] = [
       {
         type: "function",
         function: {

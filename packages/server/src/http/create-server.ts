@@ -435,13 +435,12 @@ export function createServer(options: ServerOptions): Hono {
           await send(JSON.stringify(chunk(index, choice)));
         });
         record(results);
-        for (const [index, result] of results.entries()) {
+        for (const result of results) {
           remember(result);
           if (result.reason === "error") {
             (options.onError ?? defaultOnError)(result.error);
             await send(JSON.stringify({ error: { message: "generation failed", type: "server_error", param: null, code: null } }));
           }
-          void index;
         }
         // A failed or cancelled stream ends without a finish_reason or [DONE]: the client sees it did not complete.
         if (results.some((result) => result.reason === "cancelled" || result.reason === "error")) return;
