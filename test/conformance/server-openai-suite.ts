@@ -299,6 +299,12 @@ export function defineServerOpenAiSuite(name: string, createBackend: () => Promi
       const banned = await client.chat.completions.create({ ...request, temperature: 0, logprobs: true, logit_bias: { [String(firstId[0])]: -100 } });
       expect(banned.choices[0]!.logprobs!.content!.every((entry) => entry.token !== first.token)).toBe(true);
 
+      // A raw grammar (llama-server's extension) holds; one llama.cpp cannot parse is a 400 naming it, nothing queued.
+      const yesNo = await post("/v1/chat/completions", { messages: request.messages, grammar: 'root ::= "yes" | "no"', seed: 2, max_tokens: 8 });
+      expect(["yes", "no"]).toContain(yesNo.body.choices[0].message.content);
+      const broken = await post("/v1/chat/completions", { messages: request.messages, grammar: "root ::= (", max_tokens: 8 });
+      expect([broken.status, broken.body.error.param]).toEqual([400, "grammar"]);
+
       const n = await client.chat.completions.create({ ...request, n: 4, seed: 5 });
       expect(n.choices.map((choice) => choice.index)).toEqual([0, 1, 2, 3]);
       expect(new Set(n.choices.map((choice) => choice.message.content)).size).toBeGreaterThan(1);

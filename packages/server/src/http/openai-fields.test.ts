@@ -147,6 +147,8 @@ describe("request fields -> engine request", () => {
     expect(requests[7]!.grammar).toMatch(/\| \[\^<\] \.\*$/m); // auto: text not starting with "<", or calls
     await json("/v1/chat/completions", { messages, max_tokens: 2, grammar: 'root ::= "yes" | "no"' });
     expect(requests[8]!.grammar).toBe('root ::= "yes" | "no"');
+    await json("/v1/completions", { prompt: "x", max_tokens: 2, response_format: { type: "json_schema", json_schema: { name: "n", schema: { type: "integer" } } } });
+    expect(requests[9]!.grammar).toMatch(/^root ::= r0$/m);
   });
 
   test("tools reach the prompt: in a system message for a template without tools, through `tools` for one with them; tool history is accepted", async () => {
