@@ -10,6 +10,8 @@ export interface TokenizeChatOptions {
    * generated as, so the next turn continues the cached sequence token for token. Return undefined to tokenize.
    */
   readonly contentTokens?: (message: ChatMessage, index: number) => Int32Array | undefined;
+  /** Function tools for the template (`tools`, OpenAI's shape). Defaults to none. */
+  readonly tools?: readonly unknown[];
 }
 
 /** A tokenized chat. */
@@ -38,7 +40,12 @@ export function tokenizeChat(model: BackendModel, template: string, messages: re
   const info = model.info;
   const special = (token: number) => (token >= 0 ? new TextDecoder().decode(model.tokenBytes(token, { special: true })) : "");
   const render = (contents: readonly ChatMessage[]) =>
-    renderChat(template, contents, { addGenerationPrompt: options.addGenerationPrompt ?? true, bosToken: special(info.bosToken), eosToken: special(info.eosToken) });
+    renderChat(template, contents, {
+      addGenerationPrompt: options.addGenerationPrompt ?? true,
+      bosToken: special(info.bosToken),
+      eosToken: special(info.eosToken),
+      ...(options.tools === undefined ? {} : { tools: options.tools }),
+    });
   const marked = render(messages.map((message, i) => ({ ...message, content: `${open}${i}${close}` })));
 
   const pieces: { text: string; content?: number }[] = [];

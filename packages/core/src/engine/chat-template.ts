@@ -5,6 +5,10 @@ import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 export interface ChatMessage {
   readonly role: "system" | "user" | "assistant" | "tool";
   readonly content: string;
+  /** An assistant's function calls, in OpenAI's shape (arguments as an object), for templates that render them. */
+  readonly tool_calls?: readonly unknown[];
+  /** A tool message's call id. */
+  readonly tool_call_id?: string;
 }
 
 /**
@@ -14,7 +18,13 @@ export interface ChatMessage {
 export function renderChat(
   template: string,
   messages: readonly ChatMessage[],
-  options: { readonly addGenerationPrompt?: boolean; readonly bosToken?: string; readonly eosToken?: string } = {},
+  options: {
+    readonly addGenerationPrompt?: boolean;
+    readonly bosToken?: string;
+    readonly eosToken?: string;
+    /** Function tools in OpenAI's shape, for templates that render them (`tools`). Defaults to none. */
+    readonly tools?: readonly unknown[];
+  } = {},
 ): string {
   let compiled: Template;
   try {
@@ -27,5 +37,6 @@ export function renderChat(
     add_generation_prompt: options.addGenerationPrompt ?? true,
     bos_token: options.bosToken ?? "",
     eos_token: options.eosToken ?? "",
+    ...(options.tools === undefined ? {} : { tools: options.tools }),
   });
 }

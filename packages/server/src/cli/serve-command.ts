@@ -36,6 +36,10 @@ Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST 
   --swap-budget <b>       host memory for swapped-out requests, e.g. 4GiB (default: 1GiB)
   --session-dir <dir>     enable saved sessions (POST /v1/sessions/<name>/save and /restore), kept as
                           <dir>/<name>.session (default: off)
+  --temperature <t>       sampling default for requests that give none, 0-2 (default: 1, OpenAI's)
+  --top-p <p>             default top_p, (0, 1]; 1 = off (default: 1)
+  --top-k <k>             default top_k; 0 = off (default: 0)
+  --min-p <p>             default min_p, 0-1; 0 = off (default: 0)
   --max-tokens-limit <n>  largest max_tokens accepted (default: 4096)
   --max-body <bytes>      largest request body (default: 1048576)
   --body-timeout <s>      a request body must arrive within this, else 408 (default: 30)
@@ -68,6 +72,10 @@ export async function serveCommand(args: string[], print: (line: string) => void
       preemption: { type: "string", default: "auto" },
       "swap-budget": { type: "string", default: "1GiB" },
       "session-dir": { type: "string" },
+      temperature: { type: "string", default: "1" },
+      "top-p": { type: "string", default: "1" },
+      "top-k": { type: "string", default: "0" },
+      "min-p": { type: "string", default: "0" },
       "max-tokens-limit": { type: "string", default: "4096" },
       "max-body": { type: "string", default: String(1 << 20) },
       "body-timeout": { type: "string", default: "30" },
@@ -87,6 +95,17 @@ export async function serveCommand(args: string[], print: (line: string) => void
   if (reserve !== "on-demand" && reserve !== "worst-case") throw new UsageError(`--reserve must be on-demand or worst-case, got ${reserve}`, serveUsage);
   const preemption = values.preemption;
   if (preemption !== "auto" && preemption !== "swap" && preemption !== "recompute") throw new UsageError(`--preemption must be auto, swap or recompute, got ${preemption}`, serveUsage);
+  const fraction = (name: string, text: string, ok: (n: number) => boolean, range: string) => {
+    const value = Number(text);
+    if (text.trim() === "" || !Number.isFinite(value) || !ok(value)) throw new UsageError(`--${name} must be ${range}, got "${text}"`, serveUsage);
+    return value;
+  };
+  const sampling = {
+    temperature: fraction("temperature", values.temperature, (v) => v >= 0 && v <= 2, "a number from 0 to 2"),
+    topP: fraction("top-p", values["top-p"], (v) => v > 0 && v <= 1, "a number above 0, at most 1"),
+    topK: integer("top-k", values["top-k"], 0),
+    minP: fraction("min-p", values["min-p"], (v) => v >= 0 && v <= 1, "a number from 0 to 1"),
+  };
   const swapBudgetBytes = parseByteSize(values["swap-budget"]);
   if (swapBudgetBytes === undefined) throw new UsageError(`--swap-budget must be a size like 4GiB or 500MB, got ${values["swap-budget"]}`, serveUsage);
   if (!isKvCacheType(kvType)) throw new UsageError(`--kv-type must be one of ${kvCacheTypes.join(", ")}`, serveUsage);
@@ -125,6 +144,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
     engine,
     modelName: name,
     ...(values["api-key"] === undefined ? {} : { apiKey: values["api-key"] }),
+    sampling,
     maxTokensLimit: integer("max-tokens-limit", values["max-tokens-limit"], 1),
     maxBodyBytes: integer("max-body", values["max-body"], 1024),
     ...(values["session-dir"] === undefined ? {} : { sessionDir: values["session-dir"] }),

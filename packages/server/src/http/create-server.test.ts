@@ -36,7 +36,7 @@ describe("createServer: refusals and errors (MockBackend)", () => {
     expect(((await unknown.json()) as { error: { code: string } }).error.code).toBe("model_not_found");
     expect((await post("/v1/chat/completions", chat({ model: undefined }))).status).toBe(400);
     expect((await post("/v1/chat/completions", chat({ stream: "yes" }))).status).toBe(400);
-    for (const field of [{ tools: [{ type: "function", function: { name: "f" } }] }, { logprobs: true }, { presence_penalty: 0.5 }, { response_format: { type: "json_object" } }, { frobnicate: 1 }]) {
+    for (const field of [{ functions: [{ name: "f" }] }, { prediction: { type: "content", content: "x" } }, { modalities: ["audio"] }, { reasoning_effort: "low" }, { frobnicate: 1 }]) {
       const response = await post("/v1/chat/completions", chat(field));
       expect(response.status, JSON.stringify(field)).toBe(400);
       expect(((await response.json()) as { error: unknown }).error).toMatchObject({ code: "unsupported_parameter", param: Object.keys(field)[0] });
@@ -44,6 +44,8 @@ describe("createServer: refusals and errors (MockBackend)", () => {
     // Fields that ask for nothing beyond the default are fine.
     expect((await post("/v1/chat/completions", chat({ presence_penalty: 0, logprobs: false, user: "u1", tools: [] }))).status).toBe(200);
     expect((await post("/v1/completions", { model: "mock", prompt: "x", max_tokens: 2, echo: true })).status).toBe(400);
+    expect((await post("/v1/completions", { model: "mock", prompt: "x", max_tokens: 2, best_of: 2 })).status).toBe(400);
+    expect((await post("/v1/completions", { model: "mock", prompt: "x", max_tokens: 2, tools: [] })).status).toBe(400);
   });
 
   test("max_tokens that cannot fit beside the prompt is refused with context_length_exceeded", async () => {

@@ -5,7 +5,6 @@ import {
   HybridLlmError,
   ContextOverflowError,
   type Engine,
-  type FinishReason,
   type GenerateRequest,
   InvalidArgumentError,
   QueueFullError,
@@ -18,6 +17,12 @@ import type { MiddlewareHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { streamSSE } from "hono/streaming";
 import { AnswerTokens } from "./answer-tokens.js";
+import { chatMessages } from "./chat-messages.js";
+import { type ChoiceDelta, type ChoiceResult, runChoice } from "./choice.js";
+import { type TokenLogprob, chatLogprobs, completionLogprobs } from "./logprobs.js";
+import { type RequestShape, requestShape } from "./request-shape.js";
+import { type SamplingDefaults, checkSamplingDefaults, requestSampling, samplingFields } from "./sampling-fields.js";
+import { type ToolCall, type ToolRequest, templateUsesTools, toolCallsText, toolRequest, toolSystemPrompt } from "./tools.js";
 import { RequestError } from "./request-error.js";
 import { registerSessionRoutes } from "./sessions.js";
 import { Metrics } from "./metrics.js";
@@ -55,6 +60,11 @@ export interface ServerOptions {
    * (files only inside it, named by the session's name). Unset: no session routes.
    */
   readonly sessionDir?: string;
+  /**
+   * Sampling for requests that leave a field out. Defaults to OpenAI's: temperature 1, top_p 1 (off), and neither
+   * top_k nor min_p (llama-server's extensions; 0 = off).
+   */
+  readonly sampling?: SamplingDefaults;
   /** Called with every internal error answered with a generic 500 (the client never sees its text). Defaults to stderr. */
   readonly onError?: (error: unknown) => void;
 }
@@ -65,22 +75,14 @@ const CHATML =
 
 /**
  * Request fields each endpoint understands. Anything else is refused with a 400 naming it, rather than silently
- * ignored (a client asking for tools or logprobs must not get an answer without them).
+ * ignored (a client asking for something the server does not do must not get an answer without it).
  */
-const commonFields = ["model", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "min_p", "repetition_penalty", "seed", "stop", "stream", "stream_options", "n", "user", "metadata", "store", "service_tier"];
-const chatFields = new Set([...commonFields, "messages"]);
+const commonFields = ["model", "max_tokens", "max_completion_tokens", ...samplingFields, "stop", "stream", "stream_options", "n", "logprobs", "response_format", "grammar", "user", "metadata", "store", "service_tier"];
+const chatFields = new Set([...commonFields, "messages", "top_logprobs", "tools", "tool_choice", "parallel_tool_calls"]);
 const completionFields = new Set([...commonFields, "prompt"]);
 const sessionFields = new Set(["model", "messages", "prompt"]);
 /** Fields accepted when they ask for nothing beyond the default. */
 const neutralValues: Record<string, (value: unknown) => boolean> = {
-  presence_penalty: (v) => v === 0,
-  frequency_penalty: (v) => v === 0,
-  logprobs: (v) => v === false,
-  logit_bias: (v) => typeof v === "object" && v !== null && Object.keys(v).length === 0,
-  response_format: (v) => typeof v === "object" && v !== null && (v as { type?: unknown }).type === "text",
-  tool_choice: (v) => v === "none",
-  tools: (v) => Array.isArray(v) && v.length === 0,
-  parallel_tool_calls: () => true,
   echo: (v) => v === false,
   best_of: (v) => v === 1,
   suffix: (v) => v === null,
@@ -202,6 +204,14 @@ function checkServerOptions(options: ServerOptions): void {
   }
   if (options.onError !== undefined && typeof options.onError !== "function") fail("onError", "a function", options.onError);
   if (options.describe !== undefined && typeof options.describe !== "function") fail("describe", "a function", options.describe);
+  if (options.sampling !== undefined) {
+    if (typeof options.sampling !== "object" || options.sampling === null) fail("sampling", "an object", options.sampling);
+    try {
+      checkSamplingDefaults(options.sampling);
+    } catch (error) {
+      throw new InvalidArgumentError({ argument: "sampling", message: (error as Error).message });
+    }
+  }
 }
 
 function defaultOnError(error: unknown): void {
@@ -215,16 +225,6 @@ function number(body: Record<string, unknown>, key: string, check: (n: number) =
   return value;
 }
 
-function messageText(content: ChatCompletionBody["messages"][number]["content"]): string {
-  if (typeof content === "string") return content;
-  if (content === null) return "";
-  if (!Array.isArray(content)) throw new RequestError(400, "message content must be a string or an array of text parts", "invalid_request_error", "messages");
-  return content.map((part) => {
-    if (part?.type !== "text" || typeof part.text !== "string") throw new RequestError(400, "only text content parts are supported", "invalid_request_error", "messages");
-    return part.text;
-  }).join("");
-}
-
 /**
  * The OpenAI-compatible HTTP server over an {@link Engine}: `POST /v1/chat/completions` and `/v1/completions`
  * (streaming SSE and not), `GET /v1/models`, `/health`, `/metrics` (Prometheus), `/slots`. A client that
@@ -236,6 +236,7 @@ export function createServer(options: ServerOptions): Hono {
   const maxTokensLimit = options.maxTokensLimit ?? 4096;
   const defaultMaxTokens = options.defaultMaxTokens ?? 256;
   checkServerOptions(options);
+  const samplingDefaults = options.sampling ?? {};
   const template = () => options.chatTemplate ?? engine.model.info.chatTemplate ?? CHATML;
   const answers = new AnswerTokens();
   const app = new Hono();
@@ -296,7 +297,11 @@ export function createServer(options: ServerOptions): Hono {
     return body as T & Record<string, unknown>;
   };
 
-  const generation = (body: Record<string, unknown>, prompt: Int32Array, signal: AbortSignal, checkpointAt: readonly number[]): GenerateRequest => {
+  /**
+   * The engine request(s) for a body: `n` of them (choice i seeded `seed + i`), validated before any is queued.
+   * `grammar`: what the answer must follow (response_format, tools or a raw `grammar`).
+   */
+  const generation = (body: Record<string, unknown>, prompt: Int32Array, signal: AbortSignal, checkpointAt: readonly number[], shape: RequestShape): GenerateRequest[] => {
     const requested = number(body, "max_completion_tokens", (v) => Number.isInteger(v) && v >= 1) ?? number(body, "max_tokens", (v) => Number.isInteger(v) && v >= 1);
     if (requested !== undefined && prompt.length + requested > engine.sequenceLimit) {
       throw new RequestError(
@@ -307,40 +312,31 @@ export function createServer(options: ServerOptions): Hono {
         "context_length_exceeded",
       );
     }
-    const n = number(body, "n", (v) => Number.isInteger(v) && v >= 1);
-    if (n !== undefined && n !== 1) throw new RequestError(400, "only n = 1 is supported", "invalid_request_error", "n");
     const maxTokens = requested ?? defaultMaxTokens;
     if (maxTokens > maxTokensLimit) throw new RequestError(400, `max_tokens ${maxTokens} exceeds this server's limit of ${maxTokensLimit}`, "invalid_request_error", "max_tokens");
     const stop = body.stop;
     if (stop !== undefined && stop !== null && typeof stop !== "string" && !(Array.isArray(stop) && stop.every((s) => typeof s === "string") && stop.length <= 4)) {
       throw new RequestError(400, "stop must be a string or up to 4 strings", "invalid_request_error", "stop");
     }
-    const temperature = number(body, "temperature", (v) => v >= 0 && v <= 2);
-    const topP = number(body, "top_p", (v) => v > 0 && v <= 1);
-    const topK = number(body, "top_k", (v) => Number.isInteger(v) && v >= 0);
-    const minP = number(body, "min_p", (v) => v >= 0 && v <= 1);
-    const repetitionPenalty = number(body, "repetition_penalty", (v) => v > 0);
-    const seed = number(body, "seed", (v) => Number.isInteger(v));
-    return {
+    const sampling = requestSampling(body, samplingDefaults, engine.model.info.vocabSize);
+    const request: GenerateRequest = {
       prompt,
       maxTokens,
       signal,
       checkpointAt,
-      temperature: temperature ?? 1,
-      ...(topP === undefined ? {} : { topP }),
-      ...(topK === undefined ? {} : { topK }),
-      ...(minP === undefined ? {} : { minP }),
-      ...(repetitionPenalty === undefined ? {} : { repetitionPenalty }),
-      ...(seed === undefined ? {} : { seed: seed >>> 0 }),
+      ...sampling,
+      ...(shape.grammar === undefined ? {} : { grammar: shape.grammar }),
+      ...(shape.logprobs === undefined ? {} : { logprobs: shape.logprobs }),
       stop: typeof stop === "string" ? [stop] : ((stop as string[] | undefined | null) ?? []),
     };
+    return Array.from({ length: shape.n }, (_, i) => (i === 0 || sampling.seed === undefined ? request : { ...request, seed: (sampling.seed + i) >>> 0 }));
   };
 
   /**
-   * Runs a request, streaming (SSE) or not, in OpenAI's shapes. `checkpointAt`: prompt positions worth a
-   * checkpoint (message boundaries). A chat answer's tokens are remembered for the next turn.
+   * Runs a request, streaming (SSE) or not, in OpenAI's shapes, with `shape.n` choices. `checkpointAt`: prompt
+   * positions worth a checkpoint (message boundaries). Chat answers' tokens are remembered for the next turn.
    */
-  const respond = (c: Context, kind: "chat" | "text", body: Record<string, unknown>, prompt: Int32Array, checkpointAt: readonly number[] = []) => {
+  const respond = (c: Context, kind: "chat" | "text", body: Record<string, unknown>, prompt: Int32Array, shape: RequestShape, checkpointAt: readonly number[] = []) => {
     const id = `${kind === "chat" ? "chatcmpl" : "cmpl"}-${randomUUID()}`;
     const created = Math.floor(Date.now() / 1000);
     const started = performance.now();
@@ -351,32 +347,54 @@ export function createServer(options: ServerOptions): Hono {
     const onClientGone = () => controller.abort();
     c.req.raw.signal?.addEventListener("abort", onClientGone, { once: true });
     const detachClient = () => c.req.raw.signal?.removeEventListener("abort", onClientGone);
-    let stream: AsyncIterable<StreamPart>;
+    const streams: AsyncIterable<StreamPart>[] = [];
     try {
-      stream = engine.generate(generation(body, prompt, controller.signal, checkpointAt));
+      for (const request of generation(body, prompt, controller.signal, checkpointAt, shape)) streams.push(engine.generate(request));
     } catch (error) {
+      // Choices already queued go with the request.
+      controller.abort();
       detachClient();
       metrics.recordRequest("rejected");
       throw error;
     }
-    const generated: number[] = [];
-    const remember = (part: Extract<StreamPart, { type: "finish" }>) => {
-      if (kind === "chat" && (part.reason === "stop" || part.reason === "length")) {
-        answers.remember(part.text, Int32Array.from(generated), (tokens) => engine.model.detokenize(tokens));
+    const spell = (token: number) => engine.model.tokenBytes(token);
+    const remember = (result: ChoiceResult) => {
+      if (kind === "chat" && result.toolCalls === undefined && (result.reason === "stop" || result.reason === "length")) {
+        answers.remember(result.text, Int32Array.from(result.tokens), (tokens) => engine.model.detokenize(tokens));
       }
     };
-    const finishReason = (reason: FinishReason) => (reason === "length" ? "length" : "stop");
-    const usageOf = (usage: { promptTokens: number; completionTokens: number; cachedPromptTokens: number }) => ({
-      prompt_tokens: usage.promptTokens,
-      completion_tokens: usage.completionTokens,
-      total_tokens: usage.promptTokens + usage.completionTokens,
-      prompt_tokens_details: { cached_tokens: usage.cachedPromptTokens },
-    });
-    let firstTokenAt: number | undefined;
-    const record = (reason: FinishReason) => {
-      detachClient();
-      metrics.recordRequest(reason, (performance.now() - started) / 1000, firstTokenAt === undefined ? undefined : (firstTokenAt - started) / 1000);
+    const finishReason = (result: ChoiceResult) => (result.toolCalls !== undefined ? "tool_calls" : result.reason === "length" ? "length" : "stop");
+    const usageOf = (results: readonly ChoiceResult[]) => {
+      const first = results[0]!.usage;
+      const completion = results.reduce((sum, result) => sum + result.usage.completionTokens, 0);
+      return {
+        prompt_tokens: first.promptTokens,
+        completion_tokens: completion,
+        total_tokens: first.promptTokens + completion,
+        prompt_tokens_details: { cached_tokens: first.cachedPromptTokens },
+      };
     };
+    const record = (results: readonly ChoiceResult[]) => {
+      detachClient();
+      const failed = results.find((result) => result.reason === "error" || result.reason === "cancelled");
+      const firstTokenAt = Math.min(...results.map((result) => result.firstTokenAt ?? Number.POSITIVE_INFINITY));
+      metrics.recordRequest((failed ?? results[0]!).reason, (performance.now() - started) / 1000, Number.isFinite(firstTokenAt) ? (firstTokenAt - started) / 1000 : undefined);
+    };
+    const toolCallsOf = (calls: readonly ToolCall[]) => calls.map((call, index) => ({ index, ...call }));
+    /** One choice's streamed or final logprobs, in the endpoint's shape; `offset`: completions' text offset. */
+    const logprobsOf = (entries: readonly TokenLogprob[], offset: number) => {
+      if (shape.logprobs === undefined) return null;
+      return kind === "chat" ? { content: chatLogprobs(entries, spell), refusal: null } : completionLogprobs(entries, spell, offset, shape.logprobs);
+    };
+    /** Runs every choice; a failed or cancelled one cancels the others. */
+    const runAll = (onDelta?: (index: number, delta: ChoiceDelta) => Promise<void>) =>
+      Promise.all(
+        streams.map(async (stream, index) => {
+          const result = await runChoice(stream, shape.answer, onDelta === undefined ? undefined : (delta) => onDelta(index, delta));
+          if (result.reason === "error" || result.reason === "cancelled") controller.abort();
+          return result;
+        }),
+      );
 
     if (body.stream === true) {
       const includeUsage = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
@@ -384,89 +402,112 @@ export function createServer(options: ServerOptions): Hono {
       return streamSSE(c, async (sse) => {
         sse.onAbort(() => controller.abort());
         let cutOff = false;
+        let writing = Promise.resolve();
         // An event the client does not take in time: it stopped reading. Cancel its request and drop the connection
-        // (under Node; the socket would otherwise hold the buffered stream until the OS gives up).
-        const send = async (data: string) => {
-          if (cutOff) return;
-          await withDeadline(sse.writeSSE({ data }), performance.now() + writeTimeoutMs, async () => {
-            cutOff = true;
-            controller.abort();
-            (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing?.destroy();
-          });
-        };
-        const chunk = (choice: Record<string, unknown>) => ({
+        // (under Node; the socket would otherwise hold the buffered stream until the OS gives up). Choices write one
+        // event at a time.
+        const send = (data: string) =>
+          (writing = writing.then(async () => {
+            if (cutOff) return;
+            await withDeadline(sse.writeSSE({ data }), performance.now() + writeTimeoutMs, async () => {
+              cutOff = true;
+              controller.abort();
+              (c.env as { outgoing?: { destroy(): void } } | undefined)?.outgoing?.destroy();
+            });
+          }));
+        const chunk = (index: number, choice: Record<string, unknown>) => ({
           id,
           object: kind === "chat" ? "chat.completion.chunk" : "text_completion",
           created,
           model: options.modelName,
-          choices: [{ index: 0, ...choice }],
+          choices: [{ index, ...choice }],
         });
-        if (kind === "chat") await send(JSON.stringify(chunk({ delta: { role: "assistant", content: "" }, finish_reason: null })));
-        for await (const part of stream) {
-          if (part.type === "token") {
-            firstTokenAt ??= performance.now();
-            generated.push(part.token);
-          }
-          if (part.type === "text-delta") {
-            const choice = kind === "chat" ? { delta: { content: part.text }, finish_reason: null } : { text: part.text, finish_reason: null, logprobs: null };
-            await send(JSON.stringify(chunk(choice)));
-          }
-          if (part.type === "error") {
-            (options.onError ?? defaultOnError)(part.error);
+        if (kind === "chat") for (let i = 0; i < streams.length; i++) await send(JSON.stringify(chunk(i, { delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null })));
+        const offsets = streams.map(() => 0);
+        const results = await runAll(async (index, delta) => {
+          const logprobs = logprobsOf(delta.logprobs, offsets[index]!);
+          let choice: Record<string, unknown>;
+          if (kind === "text") {
+            choice = { text: delta.content ?? "", finish_reason: null, logprobs };
+            offsets[index]! += (delta.content ?? "").length;
+          } else if (delta.toolCalls !== undefined) choice = { delta: { tool_calls: toolCallsOf(delta.toolCalls) }, logprobs, finish_reason: null };
+          else choice = { delta: { content: delta.content ?? "" }, logprobs, finish_reason: null };
+          await send(JSON.stringify(chunk(index, choice)));
+        });
+        record(results);
+        for (const result of results) {
+          remember(result);
+          if (result.reason === "error") {
+            (options.onError ?? defaultOnError)(result.error);
             await send(JSON.stringify({ error: { message: "generation failed", type: "server_error", param: null, code: null } }));
           }
-          if (part.type === "finish") {
-            record(part.reason);
-            remember(part);
-            // A failed or cancelled stream ends without a finish_reason or [DONE]: the client sees it did not complete.
-            if (part.reason === "cancelled" || part.reason === "error") return;
-            const choice = kind === "chat" ? { delta: {}, finish_reason: finishReason(part.reason) } : { text: "", finish_reason: finishReason(part.reason), logprobs: null };
-            await send(JSON.stringify(chunk(choice)));
-            if (includeUsage) await send(JSON.stringify({ ...chunk({}), choices: [], usage: usageOf(part.usage) }));
-            await send("[DONE]");
-          }
         }
+        // A failed or cancelled stream ends without a finish_reason or [DONE]: the client sees it did not complete.
+        if (results.some((result) => result.reason === "cancelled" || result.reason === "error")) return;
+        for (const [index, result] of results.entries()) {
+          const choice = kind === "chat" ? { delta: {}, logprobs: null, finish_reason: finishReason(result) } : { text: "", finish_reason: finishReason(result), logprobs: null };
+          await send(JSON.stringify(chunk(index, choice)));
+        }
+        if (includeUsage) await send(JSON.stringify({ id, object: kind === "chat" ? "chat.completion.chunk" : "text_completion", created, model: options.modelName, choices: [], usage: usageOf(results) }));
+        await send("[DONE]");
       });
     }
 
     return (async () => {
-      let error: Error | undefined;
-      for await (const part of stream) {
-        if (part.type === "token") {
-          firstTokenAt ??= performance.now();
-          generated.push(part.token);
-        }
-        if (part.type === "error") error = part.error;
-        if (part.type === "finish") {
-          record(part.reason);
-          remember(part);
-          if (part.reason === "error") throw new RequestError(500, "generation failed", "server_error", null, null, error);
-          const choice =
-            kind === "chat"
-              ? { index: 0, message: { role: "assistant", content: part.text }, finish_reason: finishReason(part.reason), logprobs: null }
-              : { index: 0, text: part.text, finish_reason: finishReason(part.reason), logprobs: null };
-          return c.json({ id, object: kind === "chat" ? "chat.completion" : "text_completion", created, model: options.modelName, choices: [choice], usage: usageOf(part.usage) });
-        }
-      }
-      throw new RequestError(500, "the stream ended without finishing", "server_error", null, null, new Error("the stream ended without finishing"));
+      const results = await runAll();
+      record(results);
+      const failed = results.find((result) => result.reason === "error");
+      if (failed !== undefined) throw new RequestError(500, "generation failed", "server_error", null, null, failed.error);
+      results.forEach(remember);
+      const choices = results.map((result, index) => {
+        const logprobs = logprobsOf(result.logprobs, 0);
+        if (kind === "text") return { index, text: result.text, finish_reason: finishReason(result), logprobs };
+        const message =
+          result.toolCalls === undefined ? { role: "assistant", content: result.text } : { role: "assistant", content: null, tool_calls: toolCallsOf(result.toolCalls).map(({ index: _, ...call }) => call) };
+        return { index, message, finish_reason: finishReason(result), logprobs };
+      });
+      return c.json({ id, object: kind === "chat" ? "chat.completion" : "text_completion", created, model: options.modelName, choices, usage: usageOf(results) });
     })();
   };
 
   /**
    * A chat's tokens: contents tokenized as text (only the template's markup becomes special tokens); an earlier
    * answer sent back comes in as the tokens it was generated as, so the turn continues the cached sequence exactly.
+   * With tools, the template gets them as `tools`; a template that does not render tools gets them (and earlier
+   * calls) as text instead (see tools.ts).
    */
-  const chatTokens = (body: { messages: ChatCompletionBody["messages"] }, addGenerationPrompt = true) => {
-    if (!Array.isArray(body.messages) || body.messages.length === 0) throw new RequestError(400, "messages must be a non-empty array", "invalid_request_error", "messages");
-    const roles = new Set(["system", "user", "assistant", "tool", "developer"]);
-    const messages: ChatMessage[] = body.messages.map((message) => {
-      if (typeof message !== "object" || message === null || !roles.has(message.role)) {
-        throw new RequestError(400, "each message needs a role of system, user, assistant, tool or developer", "invalid_request_error", "messages");
+  const chatTokens = (body: { messages: ChatCompletionBody["messages"] }, addGenerationPrompt = true, tools?: ToolRequest) => {
+    const given = chatMessages(body.messages);
+    const rendersTools = templateUsesTools(template());
+    const messages: ChatMessage[] = given.map((message) => {
+      if (message.toolCalls === undefined || rendersTools) {
+        const { toolCalls, ...rest } = message;
+        return toolCalls === undefined ? rest : { ...rest, tool_calls: toolCalls.map((call) => ({ id: call.id, type: "function", function: { name: call.name, arguments: call.arguments } })) };
       }
-      return { role: (message.role === "developer" ? "system" : message.role) as ChatMessage["role"], content: messageText(message.content) };
+      return { role: message.role, content: [message.content, toolCallsText(message.toolCalls)].filter((text) => text.length > 0).join("\n") };
     });
+    if (tools !== undefined && rendersTools) {
+      // The template writes the tools into its markup, which is tokenized with special tokens parsed: refuse tool
+      // definitions that spell one (a description holding "<|im_end|>" would end the system turn).
+      const text = JSON.stringify(tools.templateTools);
+      const asText = engine.model.tokenize(text, { addSpecial: false, parseSpecial: false });
+      const parsed = engine.model.tokenize(text, { addSpecial: false, parseSpecial: true });
+      if (asText.length !== parsed.length || asText.some((token, i) => token !== parsed[i])) {
+        throw new RequestError(400, "tools must not contain the model's special tokens", "invalid_request_error", "tools");
+      }
+    }
+    if (tools !== undefined && !rendersTools) {
+      const prompt = toolSystemPrompt(tools);
+      if (messages[0]?.role === "system") messages[0] = { ...messages[0], content: `${messages[0].content}\n\n${prompt}` };
+      else messages.unshift({ role: "system", content: prompt });
+    }
     try {
-      return { messages, chat: tokenizeChat(engine.model, template(), messages, { addGenerationPrompt, contentTokens: (message) => (message.role === "assistant" ? answers.lookup(message.content) : undefined) }) };
+      const chat = tokenizeChat(engine.model, template(), messages, {
+        addGenerationPrompt,
+        contentTokens: (message) => (message.role === "assistant" ? answers.lookup(message.content) : undefined),
+        ...(tools === undefined ? {} : { tools: tools.templateTools }),
+      });
+      return { messages, chat };
     } catch (error) {
       // The backend's own failures (a crash) are not the request's fault; a template's raise_exception (roles must
       // alternate, no system message, …) is.
@@ -486,8 +527,10 @@ export function createServer(options: ServerOptions): Hono {
   app.post("/v1/chat/completions", async (c) => {
     const body = await readBody<ChatCompletionBody>(c, chatFields);
     ensureServing();
-    const { chat } = chatTokens(body);
-    return respond(c, "chat", body, chat.tokens, chat.messageEnds.slice(0, -1));
+    const tools = toolRequest(body);
+    const shape = requestShape(body, "chat", tools);
+    const { chat } = chatTokens(body, true, tools);
+    return respond(c, "chat", body, chat.tokens, shape, chat.messageEnds.slice(0, -1));
   });
 
   if (options.sessionDir !== undefined) {
@@ -499,7 +542,8 @@ export function createServer(options: ServerOptions): Hono {
     ensureServing();
     const prompt = Array.isArray(body.prompt) && body.prompt.length === 1 ? body.prompt[0] : body.prompt;
     if (typeof prompt !== "string" || prompt.length === 0) throw new RequestError(400, "prompt must be a non-empty string", "invalid_request_error", "prompt");
-    return respond(c, "text", body, engine.model.tokenize(prompt));
+    const shape = requestShape(body, "text", undefined);
+    return respond(c, "text", body, engine.model.tokenize(prompt), shape);
   });
 
   app.notFound((c) => c.json({ error: { message: `no route for ${c.req.method} ${c.req.path}`, type: "invalid_request_error", param: null, code: null } }, 404));
