@@ -44,6 +44,8 @@ export const familyProfiles = [
   { profile: "llama-tiny", attentionLayers: 4, recurrentLayers: 0 },
   { profile: "qwen3next-tiny", attentionLayers: 1, recurrentLayers: 3 },
   { profile: "jamba-tiny", attentionLayers: 1, recurrentLayers: 3 },
+  { profile: "lfm2moe-tiny", attentionLayers: 2, recurrentLayers: 4 },
+  { profile: "mamba-tiny", attentionLayers: 0, recurrentLayers: 4 },
 ];
 
 /**
