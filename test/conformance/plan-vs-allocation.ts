@@ -9,6 +9,7 @@ export interface PlanPoint {
   readonly unified: boolean;
   readonly kvType: KvCacheType;
   readonly flashAttention?: boolean;
+  readonly recurrentSnapshots?: number;
 }
 
 /** The Nemotron-H profiles at production-like sizes: long contexts, up to 16 slots, every KV type. */
@@ -24,7 +25,7 @@ const nemotronPoints: PlanPoint[] = [
 /**
  * Every other family (family-profiles.ts) over a small representative grid: 1, 4 and 16 slots, unified and per-slot
  * streams (3000 cells over 4 streams pads each to 768), f16, q8_0 and q4_0 with flash attention, and once without
- * it (V stored transposed).
+ * it (V stored transposed), and once with recurrent rollback snapshots.
  */
 export const familyPoints: PlanPoint[] = [
   { ctx: 1024, slots: 1, unified: true, kvType: "f16" },
@@ -33,6 +34,8 @@ export const familyPoints: PlanPoint[] = [
   { ctx: 3000, slots: 4, unified: false, kvType: "q8_0" },
   { ctx: 2048, slots: 4, unified: false, kvType: "f16", flashAttention: false },
   { ctx: 3000, slots: 16, unified: false, kvType: "q4_0" },
+  // llama.cpp keeps rollback snapshots only for some architectures (LFM2 here) and drops them for the rest.
+  { ctx: 1024, slots: 2, unified: true, kvType: "f16", recurrentSnapshots: 2 },
 ];
 
 /** One profile per family beside Nemotron-H, with the layers each has of each cache (from its layer pattern). */
@@ -68,7 +71,7 @@ export function definePlanVsAllocation(name: string, createBackend: () => Promis
       await backend?.dispose();
     });
 
-    test.each(points)("ctx $ctx × $slots slots, unified $unified, $kvType, flash attention $flashAttention", async ({ ctx, slots, unified, kvType, flashAttention }) => {
+    test.each(points)("ctx $ctx × $slots slots, unified $unified, $kvType, flash attention $flashAttention, snapshots $recurrentSnapshots", async ({ ctx, slots, unified, kvType, flashAttention, recurrentSnapshots }) => {
       const model = await backend.loadModel({ path });
       const spec = model.info.cacheSpec;
       await model.dispose();
@@ -77,7 +80,7 @@ export function definePlanVsAllocation(name: string, createBackend: () => Promis
         expect(spec.attention.layers.length).toBe(layers.attentionLayers);
         expect(spec.recurrent?.layers.length ?? 0).toBe(layers.recurrentLayers);
       }
-      const plan = planMemory(spec, { ctx, slots, unified, kvType, flashAttention: flashAttention ?? true });
+      const plan = planMemory(spec, { ctx, slots, unified, kvType, flashAttention: flashAttention ?? true, recurrentSnapshots: recurrentSnapshots ?? 0 });
       const allocated = await verifyPlan(backend, path, plan);
       expect(allocated.kvCells).toBe(plan.kvCells);
       expect(allocated.contextBytes).toBe(plan.attentionKvBytes + plan.recurrentStateBytes);
