@@ -34,7 +34,7 @@ export const familyPoints: PlanPoint[] = [
   { ctx: 3000, slots: 4, unified: false, kvType: "q8_0" },
   { ctx: 2048, slots: 4, unified: false, kvType: "f16", flashAttention: false },
   { ctx: 3000, slots: 16, unified: false, kvType: "q4_0" },
-  // llama.cpp keeps rollback snapshots only for some architectures (LFM2 here) and drops them for the rest.
+  // llama.cpp keeps rollback snapshots only for some architectures (LFM2 and Qwen3.5 here) and drops them for the rest.
   { ctx: 1024, slots: 2, unified: true, kvType: "f16", recurrentSnapshots: 2 },
 ];
 
@@ -49,6 +49,8 @@ export const familyProfiles = [
   { profile: "jamba-tiny", attentionLayers: 1, recurrentLayers: 3 },
   { profile: "lfm2moe-tiny", attentionLayers: 2, recurrentLayers: 4 },
   { profile: "mamba-tiny", attentionLayers: 0, recurrentLayers: 4 },
+  { profile: "qwen35-tiny", attentionLayers: 1, recurrentLayers: 3 },
+  { profile: "qwen35moe-tiny", attentionLayers: 1, recurrentLayers: 3 },
 ];
 
 /**
