@@ -51,6 +51,7 @@ export const familyProfiles = [
   { profile: "mamba-tiny", attentionLayers: 0, recurrentLayers: 4 },
   { profile: "qwen35-tiny", attentionLayers: 1, recurrentLayers: 3 },
   { profile: "qwen35moe-tiny", attentionLayers: 1, recurrentLayers: 3 },
+  { profile: "kimi-linear-tiny", attentionLayers: 1, recurrentLayers: 3 },
 ];
 
 /**
