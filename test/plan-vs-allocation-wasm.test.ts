@@ -1,4 +1,8 @@
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { definePlanVsAllocation } from "./conformance/plan-vs-allocation.js";
 
-definePlanVsAllocation("wasm", () => WasmBackend.create());
+// A smaller grid for the other families on Wasm: shared and per-slot streams, q8_0 with flash attention, f16 without.
+definePlanVsAllocation("wasm", () => WasmBackend.create(), [
+  { ctx: 1024, slots: 4, unified: true, kvType: "q8_0" },
+  { ctx: 2048, slots: 4, unified: false, kvType: "f16", flashAttention: false },
+]);

@@ -2,7 +2,18 @@ import { type Backend, type KvCacheType, planMemory, verifyPlan } from "@hybrid-
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "../support/fixtures.js";
 
-const points: { ctx: number; slots: number; unified: boolean; kvType: KvCacheType; flashAttention?: boolean }[] = [
+/** One context configuration to plan and allocate. */
+export interface PlanPoint {
+  readonly ctx: number;
+  readonly slots: number;
+  readonly unified: boolean;
+  readonly kvType: KvCacheType;
+  readonly flashAttention?: boolean;
+  readonly recurrentSnapshots?: number;
+}
+
+/** The Nemotron-H profiles at production-like sizes: long contexts, up to 16 slots, every KV type. */
+const nemotronPoints: PlanPoint[] = [
   { ctx: 4096, slots: 1, unified: true, kvType: "f16" },
   { ctx: 10000, slots: 3, unified: true, kvType: "q8_0" },
   { ctx: 10000, slots: 3, unified: false, kvType: "q8_0" },
@@ -11,9 +22,48 @@ const points: { ctx: number; slots: number; unified: boolean; kvType: KvCacheTyp
   { ctx: 3000, slots: 16, unified: false, kvType: "q4_0" },
 ];
 
-/** The planner against what llama.cpp really allocates through a backend, byte for byte. */
-export function definePlanVsAllocation(name: string, createBackend: () => Promise<Backend>): void {
-  describe.each(["tiny", "nemotron-3-nano-twin"])(`${name} backend: planned == allocated on %s`, (profile) => {
+/**
+ * Every other family (family-profiles.ts) over a small representative grid: 1, 4 and 16 slots, unified and per-slot
+ * streams (3000 cells over 4 streams pads each to 768), f16, q8_0 and q4_0 with flash attention, and once without
+ * it (V stored transposed), and once with recurrent rollback snapshots.
+ */
+export const familyPoints: PlanPoint[] = [
+  { ctx: 1024, slots: 1, unified: true, kvType: "f16" },
+  { ctx: 1024, slots: 4, unified: true, kvType: "q8_0" },
+  { ctx: 3000, slots: 4, unified: false, kvType: "f16" },
+  { ctx: 3000, slots: 4, unified: false, kvType: "q8_0" },
+  { ctx: 2048, slots: 4, unified: false, kvType: "f16", flashAttention: false },
+  { ctx: 3000, slots: 16, unified: false, kvType: "q4_0" },
+  // llama.cpp keeps rollback snapshots only for some architectures (LFM2 and Qwen3.5 here) and drops them for the rest.
+  { ctx: 1024, slots: 2, unified: true, kvType: "f16", recurrentSnapshots: 2 },
+];
+
+/** One profile per family beside Nemotron-H, with the layers each has of each cache (from its layer pattern). */
+export const familyProfiles = [
+  { profile: "granitehybrid-tiny", attentionLayers: 2, recurrentLayers: 4 },
+  { profile: "lfm2-tiny", attentionLayers: 2, recurrentLayers: 4 },
+  { profile: "falcon-h1-tiny", attentionLayers: 4, recurrentLayers: 4 },
+  { profile: "mamba2-tiny", attentionLayers: 0, recurrentLayers: 4 },
+  { profile: "llama-tiny", attentionLayers: 4, recurrentLayers: 0 },
+  { profile: "qwen3next-tiny", attentionLayers: 1, recurrentLayers: 3 },
+  { profile: "jamba-tiny", attentionLayers: 1, recurrentLayers: 3 },
+  { profile: "lfm2moe-tiny", attentionLayers: 2, recurrentLayers: 4 },
+  { profile: "mamba-tiny", attentionLayers: 0, recurrentLayers: 4 },
+  { profile: "qwen35-tiny", attentionLayers: 1, recurrentLayers: 3 },
+  { profile: "qwen35moe-tiny", attentionLayers: 1, recurrentLayers: 3 },
+  { profile: "kimi-linear-tiny", attentionLayers: 1, recurrentLayers: 3 },
+];
+
+/**
+ * The planner against what llama.cpp really allocates through a backend, byte for byte: the Nemotron-H profiles
+ * at `nemotronPoints`, every other family at `points` (the Wasm suite passes a smaller grid).
+ */
+export function definePlanVsAllocation(name: string, createBackend: () => Promise<Backend>, points: readonly PlanPoint[] = familyPoints): void {
+  const cases = [
+    ...["tiny", "nemotron-3-nano-twin"].map((profile) => ({ profile, points: nemotronPoints, layers: undefined })),
+    ...familyProfiles.map(({ profile, ...layers }) => ({ profile, points, layers })),
+  ];
+  describe.each(cases)(`${name} backend: planned == allocated on $profile`, ({ profile, points, layers }) => {
     let backend: Backend;
     let path: string;
     beforeAll(async () => {
@@ -24,16 +74,24 @@ export function definePlanVsAllocation(name: string, createBackend: () => Promis
       await backend?.dispose();
     });
 
-    test.each(points)("ctx $ctx × $slots slots, unified $unified, $kvType", async ({ ctx, slots, unified, kvType, flashAttention }) => {
+    test.each(points)("ctx $ctx × $slots slots, unified $unified, $kvType, flash attention $flashAttention, snapshots $recurrentSnapshots", async ({ ctx, slots, unified, kvType, flashAttention, recurrentSnapshots }) => {
       const model = await backend.loadModel({ path });
       const spec = model.info.cacheSpec;
       await model.dispose();
-      const plan = planMemory(spec, { ctx, slots, unified, kvType, flashAttention: flashAttention ?? true });
+      if (layers !== undefined) {
+        // The layer filters, against the layer pattern the fixture was written with.
+        expect(spec.attention.layers.length).toBe(layers.attentionLayers);
+        expect(spec.recurrent?.layers.length ?? 0).toBe(layers.recurrentLayers);
+      }
+      const plan = planMemory(spec, { ctx, slots, unified, kvType, flashAttention: flashAttention ?? true, recurrentSnapshots: recurrentSnapshots ?? 0 });
       const allocated = await verifyPlan(backend, path, plan);
       expect(allocated.kvCells).toBe(plan.kvCells);
       expect(allocated.contextBytes).toBe(plan.attentionKvBytes + plan.recurrentStateBytes);
       expect(allocated.attentionKvBytes).toBe(plan.attentionKvBytes);
       expect(allocated.recurrentStateBytes).toBe(plan.recurrentStateBytes);
+      // Each family has the cache its kind says: no silent zero on either side.
+      expect(plan.attentionKvBytes > 0).toBe(spec.attention.layers.length > 0);
+      expect(plan.recurrentStateBytes > 0).toBe(spec.recurrent !== null);
     });
   });
 }

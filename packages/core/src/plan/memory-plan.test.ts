@@ -93,6 +93,15 @@ describe("planMemory follows llama.cpp's padding rules", () => {
     expect(plan.recurrentStateBytes).toBe(12 * 3 * (960 + 4096) * 4);
   });
 
+  test("snapshots are kept only where llama.cpp can roll the state back; elsewhere it clamps n_rs_seq to 0", () => {
+    const lfm2 = cacheSpecFromMetadata(parseGguf(buildFixture("lfm2-tiny")).metadata);
+    const mamba2 = cacheSpecFromMetadata(parseGguf(buildFixture("mamba2-tiny")).metadata);
+    expect(planMemory(lfm2, { ctx: 256, slots: 4, recurrentSnapshots: 2 }).recurrentRows).toBe(12);
+    const clamped = planMemory(mamba2, { ctx: 256, slots: 4, recurrentSnapshots: 2 });
+    expect([clamped.recurrentRows, clamped.options.recurrentSnapshots]).toEqual([4, 0]);
+    expect(clamped.recurrentStateBytes).toBe(planMemory(mamba2, { ctx: 256, slots: 4 }).recurrentStateBytes);
+  });
+
   test("without flash attention V rows are padded to the widest layer", () => {
     const metadata = llamaMetadata({ heads: 4, kvHeads: [2, 4], embedding: 256 });
     const spec2 = cacheSpecFromMetadata(metadata);

@@ -32,7 +32,11 @@ export interface MemoryPlanOptions {
    * and quantized V is refused. Defaults to `true` (what llama.cpp's `auto` resolves to on CPU, CUDA, Metal).
    */
   readonly flashAttention?: boolean;
-  /** Extra recurrent snapshots per sequence for rollback (llama.cpp `n_rs_seq`, experimental). Defaults to 0. */
+  /**
+   * Extra recurrent snapshots per sequence for rollback (llama.cpp `n_rs_seq`, experimental). Defaults to 0.
+   * llama.cpp keeps them only for architectures with partial rollback (Nemotron-H, LFM2, Qwen3.5) and silently
+   * uses 0 for the others; the plan does the same (see {@link ResolvedPlanOptions.recurrentSnapshots}).
+   */
   readonly recurrentSnapshots?: number;
   /** Micro-batch size (llama.cpp `n_ubatch`), used only by the compute-buffer estimate. Defaults to 512. */
   readonly ubatch?: number;
@@ -46,6 +50,7 @@ export interface ResolvedPlanOptions {
   readonly kvTypeV: KvCacheType;
   readonly unified: boolean;
   readonly flashAttention: boolean;
+  /** The snapshots llama.cpp keeps: as requested where the architecture supports rollback, else 0. */
   readonly recurrentSnapshots: number;
   readonly ubatch: number;
 }
@@ -129,6 +134,12 @@ function resolveOptions(options: MemoryPlanOptions): ResolvedPlanOptions {
   return resolved;
 }
 
+/**
+ * Architectures whose recurrent state llama.cpp can roll back (`llm_arch_supports_rs_rollback` in src/llama-arch.cpp):
+ * only these keep `n_rs_seq` snapshots; for any other, llama_context clamps `n_rs_seq` to 0.
+ */
+const ROLLBACK_ARCHITECTURES: ReadonlySet<string> = new Set(["qwen35", "qwen35moe", "nemotron_h", "nemotron_h_moe", "lfm2", "lfm2moe"]);
+
 /** Refuses what llama.cpp's `llama_init_from_model` refuses, or would abort on, for these cache types. */
 function checkKvTypes(spec: CacheSpec, options: ResolvedPlanOptions): void {
   const { attention } = spec;
@@ -184,7 +195,8 @@ const pad = (n: number, to: number) => Math.ceil(n / to) * to;
  * @throws InvalidPlanError for options llama.cpp would refuse (or abort on).
  */
 export function planMemory(spec: CacheSpec, options: MemoryPlanOptions): MemoryPlan {
-  const resolved = resolveOptions(options);
+  const requested = resolveOptions(options);
+  const resolved: ResolvedPlanOptions = ROLLBACK_ARCHITECTURES.has(spec.architecture) ? requested : { ...requested, recurrentSnapshots: 0 };
   checkKvTypes(spec, resolved);
   const { slots, unified } = resolved;
 

@@ -1,0 +1,142 @@
+import { type Backend, type BackendModel, Engine, type StreamPart } from "@hybrid-llm/core";
+import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { fixturePath } from "../support/fixtures.js";
+import { type GreedyStream, compareStreams, greedy, maxAbsDifference, tokenizeAll } from "../support/greedy.js";
+import { familyProfiles } from "./plan-vs-allocation.js";
+
+async function generate(engine: Engine, prompt: Int32Array, maxTokens: number): Promise<GreedyStream> {
+  const tokens: number[] = [];
+  const margins: number[] = [];
+  let finish: Extract<StreamPart, { type: "finish" }> | undefined;
+  for await (const part of engine.generate({ prompt, temperature: 0, maxTokens })) {
+    if (part.type === "token") {
+      tokens.push(part.token);
+      margins.push(part.margin);
+    }
+    if (part.type === "finish") finish = part;
+  }
+  expect(finish?.reason).toMatch(/stop|length/);
+  return { tokens, margins, firstLogits: new Float32Array() };
+}
+
+/**
+ * Every family profile on real llama.cpp through a backend: each one's kernels (Mamba2, Mamba1, short conv, gated
+ * delta net, plain attention) batch, copy, checkpoint and run through the Engine like the Nemotron-H fixtures do.
+ * Small on purpose: two or three sequences, a few tokens, one thread.
+ */
+export function defineFamiliesSuite(name: string, createBackend: () => Promise<Backend>): void {
+  describe.each(familyProfiles)(`${name} backend on $profile`, ({ profile, recurrentLayers }) => {
+    let backend: Backend;
+    let model: BackendModel;
+    beforeAll(async () => {
+      backend = await createBackend();
+      model = await backend.loadModel({ path: await fixturePath(profile) });
+    });
+    afterAll(async () => {
+      await backend?.dispose();
+    });
+
+    test("the model's state matters: the same tail after two prompts gives different logits", async () => {
+      // Without this, the equalities below could pass on a model whose layers barely touch the output.
+      const context = await model.createContext({ ctx: 512, slots: 2, threads: 1, batch: 128 });
+      const [a, b] = tokenizeAll(model);
+      const tail = model.tokenize(" and then", { addSpecial: false });
+      await greedy(context, model.info.vocabSize, [a!, b!], 1, [0, 1]);
+      const [afterA, afterB] = await greedy(context, model.info.vocabSize, [tail, tail], 1, [0, 1]);
+      expect(maxAbsDifference(afterA!.firstLogits, afterB!.firstLogits)).toBeGreaterThan(0.1);
+      await context.dispose();
+    });
+
+    test("3 sequences decoded in one batch give each one's solo greedy tokens", async () => {
+      const inputs = tokenizeAll(model).slice(0, 3);
+      const steps = 8;
+      const solo: GreedyStream[] = [];
+      const soloContext = await model.createContext({ ctx: 256, slots: 1, threads: 1, batch: 128 });
+      for (const prompt of inputs) {
+        soloContext.clear();
+        solo.push((await greedy(soloContext, model.info.vocabSize, [prompt], steps))[0]!);
+      }
+      await soloContext.dispose();
+      const batched = await model.createContext({ ctx: 768, slots: 3, threads: 1, batch: 128 });
+      const together = await greedy(batched, model.info.vocabSize, inputs, steps);
+      await batched.dispose();
+      let compared = 0;
+      together.forEach((stream, i) => {
+        const result = compareStreams(solo[i]!, stream);
+        expect(result.mismatchAt, `sequence ${i}`).toBeUndefined();
+        compared += result.compared;
+        expect(maxAbsDifference(solo[i]!.firstLogits, stream.firstLogits)).toBeLessThan(1e-3);
+      });
+      expect(compared).toBeGreaterThanOrEqual(3 * steps * 0.5);
+    });
+
+    test("seqCopy then continue == recompute", async () => {
+      const context = await model.createContext({ ctx: 512, slots: 3, threads: 1, batch: 128 });
+      const [prompt] = tokenizeAll(model);
+      await greedy(context, model.info.vocabSize, [prompt!], 1, [0]);
+      context.seqCopy(0, 1);
+      expect(context.posMax(1)).toBe(context.posMax(0));
+      const continuation = model.tokenize(" and then runs away", { addSpecial: false });
+      const [copied] = await greedy(context, model.info.vocabSize, [continuation], 6, [1]);
+      const [recomputed] = await greedy(context, model.info.vocabSize, [Int32Array.from([...prompt!, ...continuation])], 6, [2]);
+      expect(compareStreams(recomputed!, copied!).mismatchAt).toBeUndefined();
+      expect(maxAbsDifference(recomputed!.firstLogits, copied!.firstLogits)).toBeLessThan(1e-3);
+      await context.dispose();
+    });
+
+    // A plain transformer has no recurrent state to checkpoint (no test rather than a skipped one).
+    if (recurrentLayers > 0) test("a recurrent-only checkpoint restored into another sequence continues identically", async () => {
+      const context = await model.createContext({ ctx: 512, slots: 2, threads: 1, batch: 128 });
+      const [prompt] = tokenizeAll(model);
+      const p = prompt!.length;
+      await context.decode({
+        tokens: prompt!,
+        positions: Int32Array.from(prompt!, (_, i) => i),
+        sequenceIds: new Int32Array(p),
+        outputs: new Uint8Array(p),
+      });
+      const checkpoint = context.getState(0, { partial: true });
+      expect(checkpoint.length).toBeGreaterThan(0);
+      const tail = model.tokenize(" over and over again", { addSpecial: false });
+      const [original] = await greedy(context, model.info.vocabSize, [tail], 4, [0]);
+      // seq 1: the attention cells of [0, p) shared from seq 0 (if any), the recurrent state from the checkpoint.
+      context.seqCopy(0, 1, 0, p);
+      expect(context.setState(1, checkpoint, { partial: true })).toBe(checkpoint.length);
+      expect(context.posMax(1)).toBe(p - 1);
+      const [restored] = await greedy(context, model.info.vocabSize, [tail], 4, [1]);
+      expect(restored!.tokens).toEqual(original!.tokens);
+      expect(maxAbsDifference(original!.firstLogits, restored!.firstLogits)).toBeLessThan(1e-4);
+      await context.dispose();
+    });
+
+    test("seqRemove of a sequence's tail: refused where there is recurrent state, done where there is none", async () => {
+      const context = await model.createContext({ ctx: 512, slots: 2, threads: 1, batch: 128 });
+      const [prompt] = tokenizeAll(model);
+      await greedy(context, model.info.vocabSize, [prompt!], 1, [0]);
+      const end = context.posMax(0);
+      expect(context.seqRemove(0, 4, -1)).toBe(recurrentLayers === 0);
+      expect(context.posMax(0)).toBe(recurrentLayers === 0 ? 3 : end);
+      expect(context.seqRemove(0)).toBe(true);
+      expect(context.posMax(0)).toBe(-1);
+      await context.dispose();
+    });
+
+    test("the Engine: 2 concurrent greedy requests produce the tokens each produces alone", async () => {
+      const inputs = tokenizeAll(model).slice(3, 5);
+      const soloContext = await model.createContext({ ctx: 256, slots: 1, threads: 1, batch: 128 });
+      const soloEngine = new Engine({ model, context: soloContext });
+      const solo: GreedyStream[] = [];
+      for (const prompt of inputs) solo.push(await generate(soloEngine, prompt, 6));
+      await soloContext.dispose();
+      const context = await model.createContext({ ctx: 512, slots: 2, threads: 1, batch: 128 });
+      const engine = new Engine({ model, context });
+      const together = await Promise.all(inputs.map((prompt) => generate(engine, prompt, 6)));
+      together.forEach((stream, i) => {
+        expect(stream.tokens.length).toBe(6);
+        expect(compareStreams(solo[i]!, stream).mismatchAt, `request ${i}`).toBeUndefined();
+      });
+      await engine.idle();
+      await context.dispose();
+    });
+  });
+}
