@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { SchemaError, gbnfLiteral, jsonObjectGrammar, jsonSchemaGrammar } from "./json-schema-grammar.js";
+import { SchemaError, gbnfLiteral, jsonObjectGrammar, jsonSchemaGrammar, maxBound, maxDepth } from "./json-schema-grammar.js";
 
 /** The grammar's rules by name. */
 const rules = (grammar: string) => new Map(grammar.trim().split("\n").map((line) => line.split(" ::= ") as [string, string]));
@@ -73,5 +73,42 @@ describe("JSON schema -> GBNF", () => {
     expect([anyOf.get("r0"), anyOf.get("r1"), anyOf.get("r2")]).toEqual(["null", '"\\"a\\"" | "1"', "r0 | r1"]);
     expect(rules(jsonSchemaGrammar({ type: "string", enum: ["a", 1] })).get("r0")).toBe('"\\"a\\""');
     expect(rules(jsonObjectGrammar()).get("root")).toBe("object");
+  });
+
+  test("bounds llama.cpp's grammar cannot enforce (over 1000) are refused, never loosened", () => {
+    // llama.cpp makes a repetition {m,n} with n > 2000 unbounded and throws for m > 2000.
+    expect(refusal({ type: "string", maxLength: 2100 }).path).toBe("/maxLength");
+    expect(refusal({ type: "string", minLength: 2000 }).path).toBe("/minLength");
+    expect(refusal({ type: "array", minItems: 10_000, items: { type: "object" } }).path).toBe("/minItems");
+    expect(refusal({ type: "object", properties: { a: { type: "array", maxItems: maxBound + 1 } } }).message).toMatch(/properties\/a\/maxItems.*0 to 1000/);
+    // The cap itself holds, as a bounded repetition: one per sequence (nested ones live in their own rules).
+    const grammar = rules(jsonSchemaGrammar({ type: "array", minItems: maxBound, maxItems: maxBound, items: { type: "string", minLength: maxBound, maxLength: maxBound } }));
+    expect(grammar.get("r0")).toBe(`"\\"" ascii{${maxBound},${maxBound}} "\\""`);
+    expect(grammar.get("r1")).toBe(`"[" ws r0 ( ws "," ws r0 ){${maxBound - 1},${maxBound - 1}} ws "]"`);
+  });
+
+  test("keywords beside $ref, anyOf, allOf are refused; beside enum and const they filter the values", () => {
+    expect(refusal({ allOf: [{ type: "object" }], properties: { a: { type: "integer" } }, required: ["a"] }).path).toBe("/properties");
+    expect(refusal({ anyOf: [{ type: "string" }], minItems: 1 }).path).toBe("/minItems");
+    expect(refusal({ $defs: { a: { type: "string" } }, $ref: "#/$defs/a", items: {} }).path).toBe("/items");
+    expect(refusal({ type: "object", const: { a: 1 }, properties: {} }).path).toBe("/properties");
+    expect(refusal({ const: 1, enum: [1] }).path).toBe("/enum");
+    expect(rules(jsonSchemaGrammar({ type: "string", enum: ["a", "bbb", "cc"], minLength: 2, maxLength: 2 })).get("r0")).toBe('"\\"cc\\""');
+    expect(rules(jsonSchemaGrammar({ type: "array", enum: [[1], [1, 2]], minItems: 2 })).get("r0")).toBe('"[1,2]"');
+    expect(refusal({ type: "string", enum: ["a"], minLength: 2 }).message).toMatch(/no enum value/);
+    expect(refusal({ type: "integer", const: "1" }).path).toBe("/const");
+    expect(rules(jsonSchemaGrammar({ type: "number", const: 3, title: "t" })).get("r0")).toBe('"3"');
+  });
+
+  test("schemas nested deeper than 64 levels are refused (no stack overflow)", () => {
+    let deep: Record<string, unknown> = { type: "string" };
+    for (let i = 0; i < 100_000; i++) deep = { type: "array", items: deep };
+    expect(refusal(deep).message).toMatch(/deeper than 64/);
+    let ok: Record<string, unknown> = { type: "string" };
+    for (let i = 0; i < maxDepth; i++) ok = { type: "object", properties: { a: ok } };
+    expect(jsonSchemaGrammar(ok)).toContain("root ::=");
+    let anyOf: unknown = {};
+    for (let i = 0; i < 100_000; i++) anyOf = { anyOf: [anyOf] };
+    expect(refusal(anyOf).path).toMatch(/^(\/anyOf\/0){65}$/);
   });
 });

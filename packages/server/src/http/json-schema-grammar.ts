@@ -8,9 +8,16 @@
  * Supported: `type` (one or a list), `enum`, `const`, `properties` (every declared property is written, in order:
  * that satisfies `required` whatever it lists), `required`, `additionalProperties` (false, true or a schema: only
  * used when an object declares no properties), `items`, `minItems`, `maxItems`, `minLength`, `maxLength`, `anyOf`,
- * `allOf` with one member, `$ref` to `#/$defs/…` or `#/definitions/…` (recursion included), and the annotations
+ * `allOf` with one member (`anyOf`, `allOf` and `$ref` take no other keyword beside them but annotations; `enum` and
+ * `const` take `type` and the length and item bounds, which filter their values), `$ref` to `#/$defs/…` or `#/definitions/…` (recursion included), and the annotations
  * `title`, `description`, `default`, `examples`, `$schema`, `$id`, `$comment`, `deprecated`, `readOnly`,
  * `writeOnly`. Everything else (`pattern`, `format`, `minimum`, `oneOf`, `uniqueItems`, …) is refused.
+ *
+ * Limits (refused past them, never loosened): `minLength`, `maxLength`, `minItems` and `maxItems` at most
+ * {@link maxBound}, and schemas nested at most {@link maxDepth} levels. llama.cpp's grammar parser turns a repetition
+ * `{m,n}` with n > 2000 into an unbounded one and throws for m > 2000, or when the repetitions of one sequence
+ * multiply past 2000; every sequence this converter writes holds at most one bounded repetition (nested ones sit in
+ * their own rules and do not multiply), so a cap of 1000 keeps each one enforced with margin.
  *
  * Why not node-llama-cpp's converter (3.21.1, a dependency already): its package exports do not include it (only
  * reachable by file path), it ends every grammar with four required newlines, and its number rules let an
@@ -27,6 +34,11 @@ export class SchemaError extends Error {
     super(`${path === "" ? "the schema" : `the schema at ${path}`}: ${message}`);
   }
 }
+
+/** The largest length or item count a schema may name (see the module comment). */
+export const maxBound = 1000;
+/** The deepest nesting of schemas (properties, items, anyOf, …) accepted. */
+export const maxDepth = 64;
 
 const annotations = new Set(["title", "description", "default", "examples", "$schema", "$id", "$comment", "deprecated", "readOnly", "writeOnly"]);
 const keywordsOf: Record<string, ReadonlySet<string>> = {
@@ -78,12 +90,12 @@ export class GrammarBuilder {
   private count = 0;
 
   /** A rule name for `schema` (a schema inside `root`, which holds its `$defs`). */
-  value(schema: unknown, root: unknown = schema, path = ""): string {
+  value(schema: unknown, root: unknown = schema, path = "", depth = 0): string {
     if (root !== this.root) {
       this.root = typeof root === "object" && root !== null ? (root as Record<string, unknown>) : {};
       this.refs.clear();
     }
-    return this.schema(schema, path);
+    return this.schema(schema, path, depth);
   }
 
   /** The grammar text: `root ::= body` and every rule it uses. */
@@ -105,7 +117,8 @@ export class GrammarBuilder {
     return name;
   }
 
-  private schema(schema: unknown, path: string): string {
+  private schema(schema: unknown, path: string, depth: number): string {
+    if (depth > maxDepth) throw new SchemaError(path, `schemas nested deeper than ${maxDepth} levels are not supported`);
     if (schema === true) return this.primitive("value");
     if (typeof schema !== "object" || schema === null || Array.isArray(schema)) throw new SchemaError(path, "a schema must be an object or true");
     const s = schema as Record<string, unknown>;
@@ -119,40 +132,49 @@ export class GrammarBuilder {
       if (!allowed.has(key)) throw new SchemaError(`${path}/${key}`, `"${key}" cannot be enforced by this server${key === "oneOf" ? " (a grammar cannot rule out matching two branches; use anyOf)" : ""}`);
     }
 
+    // A keyword beside $ref, anyOf or allOf would be dropped; beside enum or const, only those that filter the values.
+    const alone = (keyword: string, filters: ReadonlySet<string> = noFilters) => {
+      for (const key of Object.keys(s)) {
+        if (key !== keyword && !annotations.has(key) && key !== "$defs" && key !== "definitions" && !filters.has(key)) throw new SchemaError(`${path}/${key}`, `"${key}" cannot be combined with ${keyword}`);
+      }
+    };
     if (s.$ref !== undefined) {
-      if (Object.keys(s).some((key) => !annotations.has(key) && key !== "$ref" && key !== "$defs" && key !== "definitions")) throw new SchemaError(path, "$ref cannot be combined with other keywords");
-      return this.ref(s.$ref, `${path}/$ref`);
+      alone("$ref");
+      return this.ref(s.$ref, `${path}/$ref`, depth);
     }
-    if (s.const !== undefined) return this.add(gbnfLiteral(JSON.stringify(s.const)));
-    if (s.enum !== undefined) {
-      if (!Array.isArray(s.enum) || s.enum.length === 0) throw new SchemaError(`${path}/enum`, "enum must be a non-empty array");
-      const allowedTypes = types.length === 0 ? undefined : new Set(types);
-      const values = s.enum.filter((value) => allowedTypes === undefined || allowedTypes.has(jsonType(value)) || (allowedTypes.has("number") && jsonType(value) === "integer"));
-      if (values.length === 0) throw new SchemaError(`${path}/enum`, "no enum value has the schema's type");
+    if (s.const !== undefined || s.enum !== undefined) {
+      const keyword = s.const !== undefined ? "const" : "enum";
+      alone(keyword, valueFilters);
+      if (keyword === "enum" && (!Array.isArray(s.enum) || s.enum.length === 0)) throw new SchemaError(`${path}/enum`, "enum must be a non-empty array");
+      const given = keyword === "const" ? [s.const] : (s.enum as unknown[]);
+      const values = given.filter((value) => fits(value, s, types as string[], path));
+      if (values.length === 0) throw new SchemaError(`${path}/${keyword}`, `no ${keyword} value satisfies the schema's other keywords`);
       return this.add(values.map((value) => gbnfLiteral(JSON.stringify(value))).join(" | "));
     }
     if (s.anyOf !== undefined) {
       if (!Array.isArray(s.anyOf) || s.anyOf.length === 0) throw new SchemaError(`${path}/anyOf`, "anyOf must be a non-empty array");
       if (types.length > 0) throw new SchemaError(`${path}/anyOf`, "anyOf cannot be combined with type");
-      return this.add(s.anyOf.map((member, i) => this.schema(member, `${path}/anyOf/${i}`)).join(" | "));
+      alone("anyOf");
+      return this.add(s.anyOf.map((member, i) => this.schema(member, `${path}/anyOf/${i}`, depth + 1)).join(" | "));
     }
     if (s.allOf !== undefined) {
       if (!Array.isArray(s.allOf) || s.allOf.length !== 1 || types.length > 0) throw new SchemaError(`${path}/allOf`, "only an allOf of one schema (and no type beside it) can be enforced");
-      return this.schema(s.allOf[0], `${path}/allOf/0`);
+      alone("allOf");
+      return this.schema(s.allOf[0], `${path}/allOf/0`, depth + 1);
     }
     const implied = types.length > 0 ? types : allowed.has("properties") ? ["object"] : allowed.has("items") ? ["array"] : [];
     if (implied.length === 0) return this.primitive("value");
-    return this.add(implied.map((type) => this.typed(type as string, s, path)).join(" | "));
+    return this.add(implied.map((type) => this.typed(type as string, s, path, depth)).join(" | "));
   }
 
-  private typed(type: string, s: Record<string, unknown>, path: string): string {
+  private typed(type: string, s: Record<string, unknown>, path: string, depth: number): string {
     switch (type) {
       case "string":
         return this.stringRule(s, path);
       case "object":
-        return this.objectRule(s, path);
+        return this.objectRule(s, path, depth);
       case "array":
-        return this.arrayRule(s, path);
+        return this.arrayRule(s, path, depth);
       default:
         return this.primitive(type as keyof typeof primitives);
     }
@@ -169,7 +191,7 @@ export class GrammarBuilder {
     return `"\\"" ascii{${min},${max ?? ""}} "\\""`;
   }
 
-  private objectRule(s: Record<string, unknown>, path: string): string {
+  private objectRule(s: Record<string, unknown>, path: string, depth: number): string {
     const properties = s.properties ?? {};
     if (typeof properties !== "object" || properties === null || Array.isArray(properties)) throw new SchemaError(`${path}/properties`, "properties must be an object");
     const required = s.required ?? [];
@@ -181,18 +203,18 @@ export class GrammarBuilder {
     if (declared.length === 0) {
       const extra = s.additionalProperties;
       if (extra === false) return `"{" ${ws} "}"`;
-      const value = extra === undefined || extra === true ? this.primitive("value") : this.schema(extra, `${path}/additionalProperties`);
+      const value = extra === undefined || extra === true ? this.primitive("value") : this.schema(extra, `${path}/additionalProperties`, depth + 1);
       const key = this.primitive("string");
       const member = `${key} ${ws} ":" ${ws} ${value}`;
       return `"{" ${ws} ( ${member} ( ${ws} "," ${ws} ${member} )* )? ${ws} "}"`;
     }
-    if (s.additionalProperties !== undefined && typeof s.additionalProperties !== "boolean") this.schema(s.additionalProperties, `${path}/additionalProperties`);
-    const members = declared.map(([name, schema]) => `${gbnfLiteral(JSON.stringify(name))} ${ws} ":" ${ws} ${this.schema(schema, `${path}/properties/${escapePointer(name)}`)}`);
+    if (s.additionalProperties !== undefined && typeof s.additionalProperties !== "boolean") this.schema(s.additionalProperties, `${path}/additionalProperties`, depth + 1);
+    const members = declared.map(([name, schema]) => `${gbnfLiteral(JSON.stringify(name))} ${ws} ":" ${ws} ${this.schema(schema, `${path}/properties/${escapePointer(name)}`, depth + 1)}`);
     return `"{" ${ws} ${members.join(` ${ws} "," ${ws} `)} ${ws} "}"`;
   }
 
-  private arrayRule(s: Record<string, unknown>, path: string): string {
-    const item = s.items === undefined ? this.primitive("value") : this.schema(s.items, `${path}/items`);
+  private arrayRule(s: Record<string, unknown>, path: string, depth: number): string {
+    const item = s.items === undefined ? this.primitive("value") : this.schema(s.items, `${path}/items`, depth + 1);
     const min = count(s.minItems, `${path}/minItems`) ?? 0;
     const max = count(s.maxItems, `${path}/maxItems`);
     if (max !== undefined && max < min) throw new SchemaError(`${path}/maxItems`, "maxItems is below minItems");
@@ -203,7 +225,7 @@ export class GrammarBuilder {
     return `"[" ${ws} ${min === 0 ? `( ${items} )?` : items} ${ws} "]"`;
   }
 
-  private ref(ref: unknown, path: string): string {
+  private ref(ref: unknown, path: string, depth: number): string {
     const match = typeof ref === "string" ? /^#\/(\$defs|definitions)\/([^/]+)$/.exec(ref) : null;
     if (match === null) throw new SchemaError(path, `only references to #/$defs/<name> or #/definitions/<name> are supported, got ${JSON.stringify(ref)}`);
     const known = this.refs.get(ref as string);
@@ -216,15 +238,32 @@ export class GrammarBuilder {
     const rule = `r${this.count++}`;
     this.refs.set(ref as string, rule);
     this.rules.set(rule, "");
-    this.rules.set(rule, this.schema(target, `/${match[1]}/${match[2]}`));
+    this.rules.set(rule, this.schema(target, `/${match[1]}/${match[2]}`, depth + 1));
     return rule;
   }
 }
 
 function count(value: unknown, path: string): number | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > 10_000) throw new SchemaError(path, "must be an integer from 0 to 10000");
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 0 || value > maxBound) {
+    throw new SchemaError(path, `must be an integer from 0 to ${maxBound} (a larger bound cannot be enforced by llama.cpp's grammar)`);
+  }
   return value;
+}
+
+const noFilters: ReadonlySet<string> = new Set();
+/** The keywords that may stand beside enum or const: each value is checked against them. */
+const valueFilters: ReadonlySet<string> = new Set(["type", "minLength", "maxLength", "minItems", "maxItems"]);
+
+/** Whether an enum or const value satisfies the schema's `type` and length bounds (`types` empty: any type). */
+function fits(value: unknown, s: Record<string, unknown>, types: readonly string[], path: string): boolean {
+  const type = jsonType(value);
+  if (types.length > 0 && !types.includes(type) && !(type === "integer" && types.includes("number"))) return false;
+  const within = (size: number, min: string, max: string) => size >= (count(s[min], `${path}/${min}`) ?? 0) && size <= (count(s[max], `${path}/${max}`) ?? Number.POSITIVE_INFINITY);
+  // JSON Schema counts a string's length in code points.
+  if (typeof value === "string" && !within([...value].length, "minLength", "maxLength")) return false;
+  if (Array.isArray(value) && !within(value.length, "minItems", "maxItems")) return false;
+  return true;
 }
 
 function jsonType(value: unknown): string {
