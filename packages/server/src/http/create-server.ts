@@ -355,6 +355,10 @@ export function createServer(options: ServerOptions): Hono {
       controller.abort();
       detachClient();
       metrics.recordRequest("rejected");
+      // A grammar the server built (from response_format or tools) that llama.cpp refuses is not the client's `grammar`.
+      if (InvalidArgumentError.isInstance(error) && error.argument === "grammar" && shape.grammarField !== undefined && shape.grammarField !== "grammar") {
+        throw new RequestError(400, `the grammar built from ${shape.grammarField} cannot be used: ${error.message}`, "invalid_request_error", shape.grammarField);
+      }
       throw error;
     }
     const spell = (token: number) => engine.model.tokenBytes(token);
@@ -379,6 +383,15 @@ export function createServer(options: ServerOptions): Hono {
       const failed = results.find((result) => result.reason === "error" || result.reason === "cancelled");
       const firstTokenAt = Math.min(...results.map((result) => result.firstTokenAt ?? Number.POSITIVE_INFINITY));
       metrics.recordRequest((failed ?? results[0]!).reason, (performance.now() - started) / 1000, Number.isFinite(firstTokenAt) ? (firstTokenAt - started) / 1000 : undefined);
+    };
+    /**
+     * A choice ended by the request itself (InvalidArgumentError mid-generation: its grammar and logit bias leave no
+     * token): the client's fault, answered as such and not reported as a server fault. The param names the field the
+     * grammar came from.
+     */
+    const clientFault = (error: Error | undefined) => {
+      if (error === undefined || !InvalidArgumentError.isInstance(error)) return undefined;
+      return { message: error.message, param: error.argument === "grammar" ? (shape.grammarField ?? "grammar") : error.argument };
     };
     const toolCallsOf = (calls: readonly ToolCall[]) => calls.map((call, index) => ({ index, ...call }));
     /** One choice's streamed or final logprobs, in the endpoint's shape; `offset`: completions' text offset. */
@@ -438,6 +451,11 @@ export function createServer(options: ServerOptions): Hono {
         for (const result of results) {
           remember(result);
           if (result.reason === "error") {
+            const fault = clientFault(result.error);
+            if (fault !== undefined) {
+              await send(JSON.stringify({ error: { message: fault.message, type: "invalid_request_error", param: fault.param, code: null } }));
+              continue;
+            }
             (options.onError ?? defaultOnError)(result.error);
             await send(JSON.stringify({ error: { message: "generation failed", type: "server_error", param: null, code: null } }));
           }
@@ -457,7 +475,11 @@ export function createServer(options: ServerOptions): Hono {
       const results = await runAll();
       record(results);
       const failed = results.find((result) => result.reason === "error");
-      if (failed !== undefined) throw new RequestError(500, "generation failed", "server_error", null, null, failed.error);
+      if (failed !== undefined) {
+        const fault = clientFault(failed.error);
+        if (fault !== undefined) throw new RequestError(400, fault.message, "invalid_request_error", fault.param);
+        throw new RequestError(500, "generation failed", "server_error", null, null, failed.error);
+      }
       results.forEach(remember);
       const choices = results.map((result, index) => {
         const logprobs = logprobsOf(result.logprobs, 0);

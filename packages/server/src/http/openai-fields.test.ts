@@ -1,4 +1,4 @@
-import { Engine, type GenerateRequest, type StreamPart } from "@hybrid-llm/core";
+import { Engine, type GenerateRequest, InvalidArgumentError, type StreamPart } from "@hybrid-llm/core";
 import { MockBackend } from "@hybrid-llm/core/testing";
 import OpenAI from "openai";
 import { describe, expect, test } from "vitest";
@@ -25,7 +25,8 @@ async function setup(options: { template?: string; sampling?: SamplingDefaults; 
       yield* parts;
     })();
   };
-  const app = createServer({ engine, modelName: "mock", ...(options.template === undefined ? {} : { chatTemplate: options.template }), ...(options.sampling === undefined ? {} : { sampling: options.sampling }) });
+  const errors: unknown[] = [];
+  const app = createServer({ engine, modelName: "mock", onError: (error) => errors.push(error), ...(options.template === undefined ? {} : { chatTemplate: options.template }), ...(options.sampling === undefined ? {} : { sampling: options.sampling }) });
   const post = async (path: string, body: Record<string, unknown>) => {
     const response = await app.request(path, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "mock", ...body }) });
     return { status: response.status, text: await response.text() };
@@ -34,7 +35,7 @@ async function setup(options: { template?: string; sampling?: SamplingDefaults; 
     const { status, text } = await post(path, body);
     return { status, body: JSON.parse(text) as Record<string, any> };
   };
-  return { app, engine, model, requests, post, json };
+  return { app, engine, model, requests, post, json, errors };
 }
 
 const messages = [{ role: "user", content: "hi" }];
@@ -259,5 +260,46 @@ describe("response shapes (scripted engine streams)", () => {
     } finally {
       server.close();
     }
+  });
+});
+
+describe("grammar failures are the client's, under the field it sent", () => {
+  const deadEnd = (): StreamPart[] => [
+    { type: "start", requestId: 1, slot: 0, promptTokens: 5, cachedTokens: 0 },
+    { type: "error", error: new InvalidArgumentError({ argument: "grammar", message: "no token is allowed here: the grammar and the logit bias rule out every token" }) },
+    { type: "finish", reason: "error", usage: { ...usage, completionTokens: 0 }, text: "" },
+  ];
+  const jsonObject = { response_format: { type: "json_object" }, logit_bias: { "127": -100 } };
+
+  test("a grammar dead end mid-generation is a 400 naming the grammar's field, not a server fault", async () => {
+    const { json, errors } = await setup({ script: deadEnd });
+    const answer = await json("/v1/chat/completions", { messages, max_tokens: 4, ...jsonObject });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ type: "invalid_request_error", param: "response_format", message: expect.stringMatching(/logit bias/) });
+    const raw = await json("/v1/completions", { prompt: "hi", max_tokens: 4, grammar: 'root ::= "a"' });
+    expect(raw.body.error).toMatchObject({ type: "invalid_request_error", param: "grammar" });
+    expect(errors).toEqual([]);
+  });
+
+  test("streamed, the dead end is an invalid_request_error event and the stream ends without [DONE]", async () => {
+    const { post, errors } = await setup({ script: deadEnd });
+    const { status, text } = await post("/v1/chat/completions", { messages, max_tokens: 4, stream: true, ...jsonObject });
+    expect(status).toBe(200);
+    const sent = events(text);
+    expect(JSON.parse(sent.at(-1)!).error).toMatchObject({ type: "invalid_request_error", param: "response_format" });
+    expect(sent).not.toContain("[DONE]");
+    expect(errors).toEqual([]);
+  });
+
+  test("a grammar the server built that llama.cpp refuses is not reported as the client's grammar field", async () => {
+    const { json } = await setup({
+      script: () => {
+        throw new InvalidArgumentError({ argument: "grammar", message: "the grammar does not parse: number of repetitions exceeds sane defaults" });
+      },
+    });
+    const schema = { type: "json_schema", json_schema: { name: "s", schema: { type: "string" } } };
+    const answer = await json("/v1/chat/completions", { messages, max_tokens: 4, response_format: schema });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ type: "invalid_request_error", param: "response_format", message: expect.stringMatching(/built from response_format/) });
   });
 });

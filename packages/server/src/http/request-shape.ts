@@ -11,6 +11,8 @@ export interface RequestShape {
   readonly logprobs?: number;
   /** GBNF the answer must follow (response_format, tools, or a raw `grammar`). */
   readonly grammar?: string;
+  /** The request field the grammar came from: a grammar the server built (response_format, tools) is not the client's `grammar`. */
+  readonly grammarField?: "response_format" | "tools" | "grammar";
   /** Whether the answer is content or tool calls (see choice.ts). */
   readonly answer: AnswerKind;
 }
@@ -45,7 +47,7 @@ export function requestShape(body: Record<string, unknown>, kind: "chat" | "text
     logprobs = wanted as number | undefined;
   }
 
-  const grammars: { field: string; grammar: string }[] = [];
+  const grammars: { field: "response_format" | "tools" | "grammar"; grammar: string }[] = [];
   const format = responseFormatGrammar(body.response_format);
   if (format !== undefined) grammars.push({ field: "response_format", grammar: format });
   if (tools?.grammar !== undefined) grammars.push({ field: "tools", grammar: tools.grammar });
@@ -57,7 +59,7 @@ export function requestShape(body: Record<string, unknown>, kind: "chat" | "text
 
   const choice = tools?.choice;
   const answer: AnswerKind = choice === undefined || choice === "none" ? "content" : choice === "auto" ? "either" : "calls";
-  return { n, answer, ...(logprobs === undefined ? {} : { logprobs }), ...(grammars[0] === undefined ? {} : { grammar: grammars[0].grammar }) };
+  return { n, answer, ...(logprobs === undefined ? {} : { logprobs }), ...(grammars[0] === undefined ? {} : { grammar: grammars[0].grammar, grammarField: grammars[0].field }) };
 }
 
 /** The grammar of `response_format`; undefined for none or `{ type: "text" }`. */
