@@ -11,6 +11,7 @@ import { planContext } from "../plan/context-plan.js";
 import { BindingContext } from "./binding-context.js";
 import type { NativeBinding, NativeModel } from "./native-binding.js";
 import { toTypedError, typed } from "./typed-errors.js";
+import { grammarShapeError } from "./grammar-shape.js";
 
 /** {@link BackendModel} over the binding's native model. */
 export class BindingModel implements BackendModel {
@@ -103,6 +104,9 @@ export class BindingModel implements BackendModel {
   grammarError(grammar: string): string | null {
     const native = this.live();
     if (typeof grammar !== "string") throw new InvalidArgumentError({ argument: "grammar", message: "grammar must be a string" });
+    // llama.cpp parses nested groups recursively: a deep one would overflow the stack, so it never gets there.
+    const shape = grammarShapeError(grammar);
+    if (shape !== undefined) return shape;
     return typed("model", () => native.grammarError(grammar));
   }
 

@@ -1,8 +1,9 @@
 import type { DecodeOptions } from "../backend/decode-batch.js";
 import type { SamplerConfig } from "../backend/sampler-config.js";
 import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
-import { MAX_TOP_LOGPROBS } from "../engine/sampling-options.js";
+import { MAX_LOGIT_BIAS, MAX_TOP_LOGPROBS } from "../engine/sampling-options.js";
 import type { NativeSamplerConfig } from "./native-binding.js";
+import { grammarShapeError } from "./grammar-shape.js";
 
 const fail = (argument: string, message: string): never => {
   throw new InvalidArgumentError({ argument, message });
@@ -26,11 +27,15 @@ export function nativeSamplerConfig(config: SamplerConfig, vocabSize: number): N
   let i = 0;
   for (const [token, value] of bias) {
     if (!Number.isInteger(token) || token < 0 || token >= vocabSize) fail("logitBias", `logit bias token ${String(token)} is outside the vocabulary`);
-    if (typeof value !== "number" || Number.isNaN(value) || value === Number.POSITIVE_INFINITY) fail("logitBias", `the bias of token ${token} must be a number or -Infinity`);
+    if (typeof value !== "number" || !(value === Number.NEGATIVE_INFINITY || Math.abs(value) <= MAX_LOGIT_BIAS)) {
+      fail("logitBias", `the bias of token ${token} must be a number in [-${MAX_LOGIT_BIAS}, ${MAX_LOGIT_BIAS}] or -Infinity, got ${String(value)}`);
+    }
     biasTokens[i] = token;
     biasValues[i++] = value;
   }
   if (config.grammar !== undefined && (typeof config.grammar !== "string" || config.grammar.length === 0)) fail("grammar", "grammar must be a non-empty string");
+  const shape = config.grammar === undefined ? undefined : grammarShapeError(config.grammar);
+  if (shape !== undefined) fail("grammar", shape);
   return {
     temperature: number("temperature", (n) => n >= 0 && n <= 1e6, "a number in [0, 1e6]"),
     topK: number("topK", (n) => Number.isInteger(n) && n >= 0 && n <= 2 ** 31 - 1, "an integer ≥ 0"),

@@ -6,6 +6,8 @@ import { withFaults } from "../testing/fault-injection.js";
 import { MockBackend } from "../testing/mock-backend.js";
 import { type AdmissionOptions, Engine } from "./engine.js";
 import type { GenerateRequest } from "./generate-request.js";
+import { generateOnce } from "./generate-once.js";
+import { resolveSampling } from "./sampling-options.js";
 
 async function setup(options: { ctx?: number; slots?: number; admission?: AdmissionOptions; failDecodeAt?: number; decodeDelayMs?: number } = {}) {
   const mock = new MockBackend({ decodeDelayMs: options.decodeDelayMs ?? 0 });
@@ -27,6 +29,14 @@ describe("sampling through the engine (MockBackend)", () => {
     ["logitBias", { logitBias: { 999: 1 } }],
     ["seed", { seed: 1.5 }],
     ["grammar", { grammar: "digits ::= [0-9]" }],
+    // What the backend would refuse only mid-stream, or what would crash llama.cpp, is refused up front too.
+    ["temperature", { temperature: 2e6 }],
+    ["repetitionPenalty", { repetitionPenalty: 1e-7 }],
+    ["topK", { topK: 1e12 }],
+    ["penaltyLastN", { penaltyLastN: 2 ** 25 }],
+    ["logitBias", { logitBias: { 5: 1e39 } }],
+    ["logitBias", { logitBias: { 5: 3e38, 6: 3e38 } }],
+    ["grammar", { grammar: `root ::= ${"(".repeat(20_000)}"a"${")".repeat(20_000)}` }],
     ["logprobs", { logprobs: 21 }],
   ])("%s out of range is refused by generate() before anything is queued or allocated", async (argument, options) => {
     const { model, context, engine } = await setup();
@@ -113,5 +123,24 @@ describe("sampling through the engine (MockBackend)", () => {
     await engine.idle();
     expect(contexts).toHaveLength(2);
     expect(contexts[1]!.samplerCount()).toBe(0);
+  });
+});
+
+describe("generateOnce (MockBackend)", () => {
+  test("a refused sampler config leaves the caller's sequence as it was", async () => {
+    const { model, context } = await setup();
+    await generateOnce(model, context, model.tokenize("hello there"), { maxTokens: 2, temperature: 0 });
+    const before = context.posMax(0);
+    expect(before).toBeGreaterThan(0);
+    await expect(generateOnce(model, context, model.tokenize("abc"), { maxTokens: 2, temperature: 1, grammar: "digits ::= [0-9]" })).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(context.posMax(0)).toBe(before);
+    expect(context.samplerCount()).toBe(0);
+  });
+
+  test("a long request's default penalty window stays within what llama.cpp takes", async () => {
+    const { model, context } = await setup();
+    const result = await generateOnce(model, context, model.tokenize("abc"), { maxTokens: 8, temperature: 1, presencePenalty: 0.5, seed: 1 });
+    expect(result.tokens.length).toBeGreaterThan(0);
+    expect(resolveSampling({ presencePenalty: 0.5 }, { vocabSize: 100, maxTokens: 2 ** 25 })?.penaltyLastN).toBe(2 ** 24);
   });
 });
