@@ -63,6 +63,19 @@ describe("parseGguf", () => {
     ])).toEqual(bytes);
   });
 
+  test("writes strings and string arrays that cross the writer's buffer growth (64 KiB and beyond)", () => {
+    const long = "x".repeat(70_000);
+    const tokens = Array.from({ length: 50_000 }, (_, i) => `tok${i}`);
+    const metadata = new Map<string, GgufValue>([
+      ["general.architecture", { type: "string", value: "llama" }],
+      ["general.name", { type: "string", value: long }],
+      ["tokenizer.ggml.tokens", { type: "array", elementType: "string", value: tokens }],
+    ]);
+    const file = parseGguf(writeGguf(metadata, []));
+    expect(file.metadata.get("general.name")).toEqual({ type: "string", value: long });
+    expect((file.metadata.get("tokenizer.ggml.tokens") as { value: readonly string[] }).value).toEqual(tokens);
+  });
+
   test("rejects bad magic, version and truncation with the byte offset", () => {
     const bytes = sample();
     const badMagic = bytes.slice();

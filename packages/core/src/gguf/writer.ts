@@ -123,7 +123,8 @@ class ByteSink {
   string(s: string): void {
     const encoded = encoder.encode(s);
     this.u64(BigInt(encoded.length));
-    this.buffer.set(encoded, this.reserve(encoded.length));
+    const at = this.reserve(encoded.length); // reserve first: it may grow the buffer, which this.buffer must then be
+    this.buffer.set(encoded, at);
   }
 
   value(value: GgufValue): void {
