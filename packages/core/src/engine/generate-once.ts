@@ -52,10 +52,11 @@ export async function generateOnce(
   }
   const config = resolveSampling(options, { vocabSize: model.info.vocabSize, maxTokens });
   const endTokens = new Set(model.info.endOfGenerationTokens);
-  context.seqRemove(sequence);
-  // Sampling runs in the backend (a llama.cpp sampler chain); plain greedy uses its argmax.
+  // Sampling runs in the backend (a llama.cpp sampler chain); plain greedy uses its argmax. Created first: it checks
+  // the config and parses the grammar, and a refusal must leave the caller's sequence as it was.
   const handle = config === undefined ? -1 : context.createSampler(config);
   try {
+    context.seqRemove(sequence);
     return await run(context, prompt, { ...options, maxTokens, sequence, handle, endTokens });
   } finally {
     if (handle !== -1) context.freeSampler(handle);
