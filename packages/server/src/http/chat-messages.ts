@@ -11,6 +11,9 @@ export interface GivenMessage {
   readonly tool_call_id?: string;
 }
 
+const baseKeys: ReadonlySet<string> = new Set(["role", "content"]);
+const assistantKeys: ReadonlySet<string> = new Set([...baseKeys, "tool_calls"]);
+const toolKeys: ReadonlySet<string> = new Set([...baseKeys, "tool_call_id"]);
 const roles = new Set(["system", "user", "assistant", "tool", "developer"]);
 const bad = (message: string): never => {
   throw new RequestError(400, message, "invalid_request_error", "messages");
@@ -28,7 +31,11 @@ function messageText(content: unknown): string {
     .join("");
 }
 
-/** The messages of a chat request, checked (`developer` is treated as `system`). */
+/**
+ * The messages of a chat request, checked (`developer` is treated as `system`). A message holds `role`, `content`,
+ * an assistant's `tool_calls` and a tool's `tool_call_id`; any other key with a value (`name`: chat templates have no
+ * place for it) is a 400 naming it.
+ */
 export function chatMessages(messages: unknown): GivenMessage[] {
   if (!Array.isArray(messages) || messages.length === 0) bad("messages must be a non-empty array");
   return (messages as unknown[]).map((message, i) => {
@@ -37,6 +44,13 @@ export function chatMessages(messages: unknown): GivenMessage[] {
     }
     const m = message as Record<string, unknown>;
     const role = (m.role === "developer" ? "system" : m.role) as ChatMessage["role"];
+    // A key the prompt would not carry (`name`, an assistant's `refusal`, …) is refused, not dropped; null is absent.
+    const known = role === "tool" ? toolKeys : role === "assistant" ? assistantKeys : baseKeys;
+    for (const [key, value] of Object.entries(m)) {
+      if (!known.has(key) && value !== null && value !== undefined) {
+        throw new RequestError(400, `messages[${i}].${key} is not supported by this server`, "invalid_request_error", `messages[${i}].${key}`, "unsupported_parameter");
+      }
+    }
     const content = messageText(m.content);
     if (role === "tool") {
       if (typeof m.tool_call_id !== "string") bad(`messages[${i}]: a tool message needs tool_call_id`);

@@ -96,6 +96,47 @@ function checkFields(body: Record<string, unknown>, known: ReadonlySet<string>):
   }
 }
 
+/** The deepest JSON nesting a body may have: deeper values would overflow the stack of whatever walks them (a schema, a template). */
+const maxBodyDepth = 128;
+
+/** Whether `value` nests deeper than `limit` arrays or objects (walked without recursion). */
+function nestsDeeper(value: unknown, limit: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== "object" || item === null) continue;
+    if (depth >= limit) return true;
+    for (const child of Object.values(item)) if (typeof child === "object" && child !== null) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Fields whose shape OpenAI checks and this server could otherwise take without effect: `stream_options` (only
+ * `include_usage`, a boolean, and only with `stream: true`), `store` (nothing is stored: only false), and
+ * `max_tokens` beside `max_completion_tokens` (the same value, or which one holds would be a guess).
+ */
+function checkStreamAndLimits(body: Record<string, unknown>): void {
+  const bad = (param: string, message: string) => {
+    throw new RequestError(400, message, "invalid_request_error", param);
+  };
+  const options = body.stream_options;
+  if (options !== undefined && options !== null) {
+    if (typeof options !== "object" || Array.isArray(options)) bad("stream_options", "stream_options must be an object ({ include_usage })");
+    for (const [key, value] of Object.entries(options as Record<string, unknown>)) {
+      if (key !== "include_usage") bad("stream_options", `stream_options.${key} is not supported by this server`);
+      if (value !== null && typeof value !== "boolean") bad("stream_options", "stream_options.include_usage must be true or false");
+    }
+    if (body.stream !== true) bad("stream_options", "stream_options is only allowed with stream: true");
+  }
+  if (body.store !== undefined && body.store !== null && body.store !== false) bad("store", "store: this server does not store completions (only false is accepted)");
+  const max = body.max_tokens;
+  const completion = body.max_completion_tokens;
+  if (max !== undefined && max !== null && completion !== undefined && completion !== null && max !== completion) {
+    bad("max_completion_tokens", "max_tokens and max_completion_tokens differ; give one (max_tokens is the deprecated name)");
+  }
+}
+
 /** `Authorization: Bearer <key>`, compared in constant time; 401 with `WWW-Authenticate` otherwise. */
 function requireKey(key: string): MiddlewareHandler {
   const expected = Buffer.from(key);
@@ -285,6 +326,7 @@ export function createServer(options: ServerOptions): Hono {
       throw new RequestError(400, "the body is not valid JSON");
     }
     if (typeof body !== "object" || body === null || Array.isArray(body)) throw new RequestError(400, "the body must be a JSON object");
+    if (nestsDeeper(body, maxBodyDepth)) throw new RequestError(400, `the body nests arrays and objects deeper than ${maxBodyDepth} levels`);
     const fields = body as Record<string, unknown>;
     checkFields(fields, known);
     if (fields.model === undefined) throw new RequestError(400, "model is required", "invalid_request_error", "model");
@@ -294,6 +336,7 @@ export function createServer(options: ServerOptions): Hono {
     if (fields.stream !== undefined && fields.stream !== null && typeof fields.stream !== "boolean") {
       throw new RequestError(400, "stream must be true or false", "invalid_request_error", "stream");
     }
+    checkStreamAndLimits(fields);
     return body as T & Record<string, unknown>;
   };
 

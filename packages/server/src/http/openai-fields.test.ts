@@ -77,6 +77,8 @@ describe("request fields -> engine request", () => {
 
   test("out-of-range or mistyped fields are a 400 naming the field; nothing is queued", async () => {
     const { json, requests } = await setup();
+    let deep: Record<string, unknown> = { type: "string" };
+    for (let i = 0; i < 100; i++) deep = { type: "array", items: deep };
     const cases: [string, Record<string, unknown>][] = [
       ["temperature", { temperature: 2.5 }],
       ["temperature", { temperature: "hot" }],
@@ -111,6 +113,19 @@ describe("request fields -> engine request", () => {
       ["grammar", { grammar: 5 }],
       ["messages", { messages: [{ role: "tool", content: "x" }] }],
       ["messages", { messages: [{ role: "assistant", content: null, tool_calls: [{ id: "1", type: "function", function: { name: "f", arguments: {} } }] }] }],
+      ["messages[0].name", { messages: [{ role: "user", content: "hi", name: "bob" }] }],
+      ["messages[1].refusal", { messages: [...messages, { role: "assistant", content: "x", refusal: "no" }] }],
+      ["messages[0].tool_call_id", { messages: [{ role: "user", content: "hi", tool_call_id: "1" }] }],
+      ["stream_options", { stream_options: { include_usage: true } }],
+      ["stream_options", { stream: false, stream_options: { include_usage: false } }],
+      ["stream_options", { stream: true, stream_options: { include_usage: "yes" } }],
+      ["stream_options", { stream: true, stream_options: { include_obfuscation: false } }],
+      ["stream_options", { stream: true, stream_options: [true] }],
+      ["store", { store: true }],
+      ["max_completion_tokens", { max_completion_tokens: 3 }],
+      ["response_format", { response_format: { type: "json_schema", json_schema: { name: "x", schema: { type: "string", maxLength: 2100 } } } }],
+      ["response_format", { response_format: { type: "json_schema", json_schema: { name: "x", schema: deep } } }],
+      ["tools", { tools: [{ type: "function", function: { name: "f", parameters: { type: "object", properties: { a: deep } } } }] }],
     ];
     for (const [param, fields] of cases) {
       const { status, body } = await json("/v1/chat/completions", { messages, max_tokens: 2, ...fields });
@@ -123,6 +138,26 @@ describe("request fields -> engine request", () => {
     expect((await json("/v1/completions", { prompt: "x", logprobs: 6 })).body.error.param).toBe("logprobs");
     expect((await json("/v1/completions", { prompt: "x", top_logprobs: 2 })).body.error.param).toBe("top_logprobs");
     expect(requests).toHaveLength(0);
+  });
+
+  test("a body nested past 128 levels is a 400, not a stack overflow, whatever field holds it", async () => {
+    const { app, requests } = await setup();
+    const nested = "[".repeat(200_000) + "]".repeat(200_000);
+    const tools = `[{"type":"function","function":{"name":"f","parameters":{"type":"object","default":${nested}}}}]`;
+    for (const extra of [`"metadata":${nested}`, `"tools":${tools},"tool_choice":"none"`]) {
+      const response = await app.request("/v1/chat/completions", { method: "POST", headers: { "content-type": "application/json" }, body: `{"model":"mock","messages":[{"role":"user","content":"hi"}],${extra}}` });
+      expect(response.status).toBe(400);
+      expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/deeper than 128/);
+    }
+    expect(requests).toHaveLength(0);
+  });
+
+  test("fields without effect are accepted only in their neutral form; null message keys are absent", async () => {
+    const { json, requests } = await setup();
+    const echoed = [...messages, { role: "assistant", content: "x", refusal: null, name: null }, { role: "user", content: "y" }];
+    const fields = { messages: echoed, max_tokens: 2, max_completion_tokens: 2, store: false, user: "u", metadata: { a: "b" }, service_tier: "auto", stream_options: null };
+    expect((await json("/v1/chat/completions", fields)).status).toBe(200);
+    expect(requests[0]!.maxTokens).toBe(2);
   });
 
   test("logprobs, n, response_format and tools reach the engine as logprobs, seeds, and a grammar", async () => {
