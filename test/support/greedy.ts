@@ -92,3 +92,56 @@ export const prompts = [
 export function tokenizeAll(model: BackendModel, texts: readonly string[] = prompts): Int32Array[] {
   return texts.map((text) => model.tokenize(text));
 }
+
+/**
+ * Decodes `inputs` solo (one at a time on a 1-slot context) and together (one batch per step on an n-slot context)
+ * and compares each sequence's streams: the same tokens wherever the margin is clear, first logits within 1e-3.
+ * Returns how many steps were compared with a clear margin, and the first mismatch per sequence (undefined: none).
+ */
+export async function batchedVersusSolo(
+  model: BackendModel,
+  inputs: readonly Int32Array[],
+  options: { readonly steps: number; readonly soloCtx: number; readonly batchedCtx: number; readonly batch: number },
+): Promise<{ compared: number; mismatches: (number | undefined)[]; logitDifferences: number[] }> {
+  const solo: GreedyStream[] = [];
+  const soloContext = await model.createContext({ ctx: options.soloCtx, slots: 1, threads: 1, batch: options.batch });
+  for (const prompt of inputs) {
+    soloContext.clear();
+    solo.push((await greedy(soloContext, model.info.vocabSize, [prompt], options.steps))[0]!);
+  }
+  await soloContext.dispose();
+  const batched = await model.createContext({ ctx: options.batchedCtx, slots: inputs.length, threads: 1, batch: options.batch });
+  const together = await greedy(batched, model.info.vocabSize, inputs, options.steps);
+  await batched.dispose();
+  let compared = 0;
+  const mismatches = together.map((stream, i) => {
+    const result = compareStreams(solo[i]!, stream);
+    compared += result.compared;
+    return result.mismatchAt;
+  });
+  return { compared, mismatches, logitDifferences: together.map((stream, i) => maxAbsDifference(solo[i]!.firstLogits, stream.firstLogits)) };
+}
+
+/**
+ * Decodes `prompt` on sequence 0, copies it to sequence 1 (`seqCopy`) and continues there, and compares that with
+ * sequence 2 evaluating prompt + continuation from scratch. Returns the first mismatch and the first logits' difference.
+ */
+export async function copyVersusRecompute(
+  model: BackendModel,
+  prompt: Int32Array,
+  options: { readonly ctx: number; readonly slots: number },
+): Promise<{ mismatchAt: number | undefined; logitDifference: number; copiedPosMax: number; sourcePosMax: number }> {
+  const context = await model.createContext({ ctx: options.ctx, slots: options.slots, threads: 1, batch: 128 });
+  try {
+    await greedy(context, model.info.vocabSize, [prompt], 1, [0]);
+    context.seqCopy(0, 1);
+    const copiedPosMax = context.posMax(1);
+    const sourcePosMax = context.posMax(0);
+    const continuation = model.tokenize(" and then runs away", { addSpecial: false });
+    const [copied] = await greedy(context, model.info.vocabSize, [continuation], 6, [1]);
+    const [recomputed] = await greedy(context, model.info.vocabSize, [Int32Array.from([...prompt, ...continuation])], 6, [2]);
+    return { mismatchAt: compareStreams(recomputed!, copied!).mismatchAt, logitDifference: maxAbsDifference(recomputed!.firstLogits, copied!.firstLogits), copiedPosMax, sourcePosMax };
+  } finally {
+    await context.dispose();
+  }
+}
