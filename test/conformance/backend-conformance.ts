@@ -11,7 +11,7 @@ import {
 } from "@hybrid-llm/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "../support/fixtures.js";
-import { batchedVersusSolo, copyVersusRecompute, greedy, maxAbsDifference, tokenizeAll } from "../support/greedy.js";
+import { batchedVersusSolo, continueFromCheckpoint, copyVersusRecompute, greedy, maxAbsDifference, tokenizeAll } from "../support/greedy.js";
 
 /**
  * The conformance suite every backend passes, on real llama.cpp. `createBackend` is called once per file.
@@ -83,15 +83,12 @@ export function defineBackendConformance(name: string, createBackend: () => Prom
       const full = context.getState(0);
       expect(checkpoint.length).toBeGreaterThan(0);
       expect(checkpoint.length).toBeLessThan(full.length);
-      const tail = model.tokenize(" over and over again", { addSpecial: false });
-      const [original] = await greedy(context, model.info.vocabSize, [tail], 4, [0]);
       // seq 1: the attention cells of [0, p) shared from seq 0, the recurrent state from the checkpoint.
-      context.seqCopy(0, 1, 0, p);
-      expect(context.setState(1, checkpoint, { partial: true })).toBe(checkpoint.length);
-      expect(context.posMax(1)).toBe(p - 1);
-      const [restored] = await greedy(context, model.info.vocabSize, [tail], 4, [1]);
-      expect(restored!.tokens).toEqual(original!.tokens);
-      expect(maxAbsDifference(original!.firstLogits, restored!.firstLogits)).toBeLessThan(1e-4);
+      const { original, restored, bytesRead, restoredPosMax } = await continueFromCheckpoint(context, model, checkpoint, p);
+      expect(bytesRead).toBe(checkpoint.length);
+      expect(restoredPosMax).toBe(p - 1);
+      expect(restored.tokens).toEqual(original.tokens);
+      expect(maxAbsDifference(original.firstLogits, restored.firstLogits)).toBeLessThan(1e-4);
       await context.dispose();
     });
 

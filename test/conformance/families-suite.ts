@@ -1,7 +1,7 @@
 import { type Backend, type BackendModel, Engine, type StreamPart } from "@hybrid-llm/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "../support/fixtures.js";
-import { type GreedyStream, batchedVersusSolo, compareStreams, copyVersusRecompute, greedy, maxAbsDifference, tokenizeAll } from "../support/greedy.js";
+import { type GreedyStream, batchedVersusSolo, compareStreams, continueFromCheckpoint, copyVersusRecompute, greedy, maxAbsDifference, tokenizeAll } from "../support/greedy.js";
 import { familyProfiles } from "./plan-vs-allocation.js";
 
 async function generate(engine: Engine, prompt: Int32Array, maxTokens: number): Promise<GreedyStream> {
@@ -78,15 +78,12 @@ export function defineFamiliesSuite(name: string, createBackend: () => Promise<B
       });
       const checkpoint = context.getState(0, { partial: true });
       expect(checkpoint.length).toBeGreaterThan(0);
-      const tail = model.tokenize(" over and over again", { addSpecial: false });
-      const [original] = await greedy(context, model.info.vocabSize, [tail], 4, [0]);
-      // seq 1: the attention cells of [0, p) shared from seq 0 (if any), the recurrent state from the checkpoint.
-      context.seqCopy(0, 1, 0, p);
-      expect(context.setState(1, checkpoint, { partial: true })).toBe(checkpoint.length);
-      expect(context.posMax(1)).toBe(p - 1);
-      const [restored] = await greedy(context, model.info.vocabSize, [tail], 4, [1]);
-      expect(restored!.tokens).toEqual(original!.tokens);
-      expect(maxAbsDifference(original!.firstLogits, restored!.firstLogits)).toBeLessThan(1e-4);
+      // seq 1: the attention cells of [0, p) shared from seq 0, the recurrent state from the checkpoint.
+      const { original, restored, bytesRead, restoredPosMax } = await continueFromCheckpoint(context, model, checkpoint, p);
+      expect(bytesRead).toBe(checkpoint.length);
+      expect(restoredPosMax).toBe(p - 1);
+      expect(restored.tokens).toEqual(original.tokens);
+      expect(maxAbsDifference(original.firstLogits, restored.firstLogits)).toBeLessThan(1e-4);
       await context.dispose();
     });
 

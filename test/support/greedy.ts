@@ -145,3 +145,23 @@ export async function copyVersusRecompute(
     await context.dispose();
   }
 }
+
+/**
+ * Continues sequence 0 (prompt evaluated up to position `p`) with a fixed tail, then rebuilds sequence 1 from it —
+ * the attention cells of `[0, p)` shared by `seqCopy`, the recurrent state from `checkpoint` (a partial state of
+ * sequence 0 at `p`) — and continues it with the same tail. Returns both streams; they must agree.
+ */
+export async function continueFromCheckpoint(
+  context: BackendContext,
+  model: BackendModel,
+  checkpoint: Uint8Array,
+  p: number,
+): Promise<{ original: GreedyStream; restored: GreedyStream; bytesRead: number; restoredPosMax: number }> {
+  const tail = model.tokenize(" over and over again", { addSpecial: false });
+  const [original] = await greedy(context, model.info.vocabSize, [tail], 4, [0]);
+  context.seqCopy(0, 1, 0, p);
+  const bytesRead = context.setState(1, checkpoint, { partial: true });
+  const restoredPosMax = context.posMax(1);
+  const [restored] = await greedy(context, model.info.vocabSize, [tail], 4, [1]);
+  return { original: original!, restored: restored!, bytesRead, restoredPosMax };
+}
