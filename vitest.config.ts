@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 // Workspace packages resolve to their TypeScript sources (the "source" export condition), so tests never
@@ -9,6 +10,10 @@ export default defineConfig({
   resolve,
   ssr,
   test: {
+    // Two test files at a time even on a 2-core machine (vitest would run one: cores - 1). The llama.cpp tests run
+    // one compute thread each (threads: 1), so a second file uses the core that would otherwise idle while the
+    // first waits on its Wasm worker or child process; fixtures are written atomically for this.
+    maxWorkers: Math.max(2, availableParallelism() - 1),
     projects: [
       {
         resolve,

@@ -4,7 +4,7 @@
  *
  * @packageDocumentation
  */
-import { mkdir, open, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { InvalidArgumentError } from "./errors/invalid-argument-error.js";
 import { InvalidGgufError } from "./errors/invalid-gguf-error.js";
@@ -60,6 +60,10 @@ export async function readGgufFile(path: string): Promise<GgufFile> {
 export async function writeFixtureFile(profileId: string, path: string, seed?: number): Promise<Uint8Array> {
   const bytes = buildFixture(profileId, seed);
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, bytes);
+  // Written aside, then renamed: a reader in another process (test files run in parallel) sees the old file or the
+  // whole new one, never a half-written one.
+  const partial = `${path}.${process.pid}.${Date.now()}.partial`;
+  await writeFile(partial, bytes);
+  await rename(partial, path);
   return bytes;
 }
