@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Wasm backend vs native backend, one thread each, same GGUF files, same run: greedy decode tokens/s (after
 // warm-up: V8 tiers wasm up over the first calls) and prompt prefill tokens/s. Also prints the module's size.
-// Usage: npm run build && npm run bench:wasm [-- --tokens 64]
+// Usage: npm run build && npm run bench:wasm [-- --tokens 64 --profiles bench-60m,bench-60m-q8_0]
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +10,13 @@ import { writeFixtureFile } from "../packages/core/dist/node.js";
 import { NodeBackend } from "../packages/node/dist/index.js";
 import { WasmBackend, defaultWasmPath } from "../packages/wasm/dist/index.js";
 
-const { values } = parseArgs({ options: { tokens: { type: "string", default: "64" }, profiles: { type: "string", default: "tiny,nemotron-3-nano-twin,bench-60m" } } });
+const { values } = parseArgs({ options: { tokens: { type: "string", default: "64" }, profiles: { type: "string", default: defaultProfiles() } } });
+
+/** f16 and the quantized formats CPU / edge users run, of the twin and bench-60m; tiny as the smallest case. */
+function defaultProfiles() {
+  const formats = ["", "-q8_0", "-q4_0", "-q4_K"];
+  return ["tiny", ...formats.map((f) => `nemotron-3-nano-twin${f}`), ...formats.map((f) => `bench-60m${f}`)].join(",");
+}
 const tokens = Number(values.tokens);
 const dir = join(fileURLToPath(new URL("..", import.meta.url)), ".cache", "bench");
 mkdirSync(dir, { recursive: true });

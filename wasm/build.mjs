@@ -25,6 +25,8 @@ const fast = process.argv.includes("--fast");
 const ifPossible = process.argv.includes("--if-possible");
 const output = join(root, "packages", "wasm", "build", "hybrid-llm.wasm");
 const sourceDir = join(root, "native", "src");
+const patchDir = join(root, "wasm", "patches");
+const patches = existsSync(patchDir) ? readdirSync(patchDir).filter((f) => f.endsWith(".patch")).sort() : [];
 const started = Date.now();
 const log = (message) => process.stderr.write(`[hybrid-llm wasm +${((Date.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
 
@@ -99,13 +101,27 @@ function llamaSource() {
     mkdirSync(dirname(checkout), { recursive: true });
     execFileSync("git", ["-c", "advice.detachedHead=false", "clone", "--quiet", join(llamaDir, "gitRelease.bundle"), checkout], { stdio: "inherit" });
   }
+  applyPatches(checkout);
   return { checkout, tag };
+}
+
+/** Our fixes to llama.cpp's Wasm paths (wasm/patches/*.patch, each saying why), applied once to the checkout. */
+function applyPatches(checkout) {
+  for (const name of patches) {
+    const patch = join(patchDir, name);
+    const git = (...args) => spawnSync("git", ["-C", checkout, "apply", ...args, patch], { stdio: "ignore" }).status === 0;
+    if (git("--reverse", "--check")) continue; // applied already
+    if (!git("--check")) throw new Error(`wasm/patches/${name} does not apply to ${checkout}: was llama.cpp updated? Rebase or drop the patch`);
+    git();
+    log(`applied wasm/patches/${name}`);
+  }
 }
 
 async function main() {
   log("building llama.cpp and the binding to WebAssembly (emscripten) for the Wasm backend");
   const sources = readdirSync(sourceDir).filter((f) => /\.(cpp|h)$/.test(f)).map((f) => join(sourceDir, f));
-  const newest = Math.max(...sources.map((f) => statSync(f).mtimeMs), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  const inputs = [...sources, ...patches.map((name) => join(patchDir, name)), fileURLToPath(import.meta.url)];
+  const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs));
   if (!force && existsSync(output) && statSync(output).mtimeMs > newest) {
     log(`up to date: ${output}`);
     return;
