@@ -1,0 +1,46 @@
+import { readFile, readdir } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import * as core from "@hybrid-llm/core";
+import { expect, test } from "vitest";
+
+// The reference pages stay true to the code: every typed error is explained, every CLI flag and HTTP route is listed.
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const doc = (name: string) => readFile(`${root}docs/${name}`, "utf8");
+
+test("docs/troubleshooting.md explains every error class @hybrid-llm/core exports", async () => {
+  const page = await doc("troubleshooting.md");
+  const errorClasses = Object.entries(core)
+    .filter(([, value]) => typeof value === "function" && (value === core.HybridLlmError || value.prototype instanceof core.HybridLlmError))
+    .map(([name]) => name);
+  expect(errorClasses.length).toBeGreaterThanOrEqual(12);
+  const headings = [...page.matchAll(/^### (\w+)$/gm)].map((match) => match[1]);
+  for (const name of errorClasses) expect(headings, `docs/troubleshooting.md has no "### ${name}" section`).toContain(name);
+  // Every BackendError code has its row.
+  const backend = await readFile(`${root}packages/core/src/errors/backend-error.ts`, "utf8");
+  const union = backend.slice(backend.indexOf("export type BackendErrorCode"));
+  const codes = [...union.slice(0, union.indexOf(";")).matchAll(/\| "([a-z-]+)"/g)].map((match) => match[1]!);
+  expect(codes.length).toBeGreaterThanOrEqual(9);
+  for (const code of codes) expect(page, `BackendError code ${code}`).toContain(`| \`${code}\` |`);
+});
+
+test("docs/configuration.md lists every flag of every command, in that command's section", async () => {
+  const page = await doc("configuration.md");
+  const cli = `${root}packages/server/src/cli/`;
+  const commands = (await readdir(cli)).filter((file) => file.endsWith("-command.ts")).map((file) => file.slice(0, -"-command.ts".length));
+  expect(commands).toEqual(expect.arrayContaining(["serve", "plan", "generate", "chat", "bench", "demo", "pull", "fixture"]));
+  for (const command of commands) {
+    const source = await readFile(`${cli}${command}-command.ts`, "utf8");
+    const call = source.slice(source.indexOf("parseArgs({"));
+    const options = call.slice(0, call.indexOf("});"));
+    // Each option, as parseArgs declares it: a boolean defaulting to true is given as --no-<name>.
+    const flags = [...options.matchAll(/"?([a-z][a-z0-9-]*)"?: \{ type: "(string|boolean)"([^}]*)\}/g)]
+      .filter(([, name]) => name !== "help")
+      .map(([, name, type, rest]) => (type === "boolean" && /default: true/.test(rest!) ? `--no-${name}` : `--${name}`));
+    expect(flags.length, `${command}: no options found`).toBeGreaterThan(0);
+    const start = page.indexOf(`## \`hybrid-llm ${command}\``);
+    expect(start, `docs/configuration.md has no "## \`hybrid-llm ${command}\`" section`).toBeGreaterThanOrEqual(0);
+    const section = page.slice(start, page.indexOf("\n## ", start + 1));
+    for (const flag of flags) expect(section, `hybrid-llm ${command} ${flag}`).toMatch(new RegExp(`\\| \`${flag}[\` ]`));
+  }
+});
