@@ -44,3 +44,19 @@ test("docs/configuration.md lists every flag of every command, in that command's
     for (const flag of flags) expect(section, `hybrid-llm ${command} ${flag}`).toMatch(new RegExp(`\\| \`${flag}[\` ]`));
   }
 });
+
+test("docs/http-api.md covers every route the server registers", async () => {
+  const page = await doc("http-api.md");
+  const http = `${root}packages/server/src/http/`;
+  const routes: string[] = [];
+  for (const file of (await readdir(http)).filter((name) => name.endsWith(".ts") && !name.endsWith(".test.ts"))) {
+    const source = await readFile(`${http}${file}`, "utf8");
+    for (const [, method, path] of source.matchAll(/app\.(get|post|put|delete|patch)\("([^"]+)"/g)) routes.push(`${method!.toUpperCase()} ${path!.replace(/:(\w+)/g, "{$1}")}`);
+  }
+  expect(routes).toEqual(expect.arrayContaining(["POST /v1/chat/completions", "POST /v1/completions", "GET /v1/models", "GET /health"]));
+  for (const route of routes) {
+    const [method, path] = route.split(" ");
+    // Listed in a heading as `METHOD /path` (several routes may share one heading).
+    expect(page, route).toMatch(new RegExp(`^## .*\`${method} ${path!.replace(/[{}]/g, "\\$&")}\``, "m"));
+  }
+});
