@@ -60,3 +60,21 @@ test("docs/http-api.md covers every route the server registers", async () => {
     expect(page, route).toMatch(new RegExp(`^## .*\`${method} ${path!.replace(/[{}]/g, "\\$&")}\``, "m"));
   }
 });
+
+test("docs/memory-planning.md's presets table is every preset, with the figures the planner gives", async () => {
+  const page = await doc("memory-planning.md");
+  const presets = core.modelPresets();
+  expect(presets.length).toBeGreaterThan(10);
+  for (const preset of presets) {
+    const plan = core.planMemory(preset.spec, { ctx: 131072, slots: 8 });
+    const bytes = core.formatBytes;
+    const prefix = plan.perStreamAttentionKvBytes === null ? "—" : bytes(plan.perStreamAttentionKvBytes + plan.recurrentStateBytes);
+    const row = `| \`${preset.id}\` | ${preset.name} | \`${preset.architecture}\` | ${plan.attentionLayerCount} | ${plan.recurrentLayerCount} | ${bytes(plan.attentionBytesPerCell)} | ${bytes(plan.recurrentBytesPerSequence)} | ${bytes(plan.attentionKvBytes + plan.recurrentStateBytes)} | ${prefix} |`;
+    expect(page).toContain(row);
+  }
+  // The worked example's figures.
+  const nano = core.planMemory(core.modelPreset("nemotron3-nano-30b-a3b")!.spec, { ctx: 1_048_576, slots: 8 });
+  for (const figure of [nano.attentionKvBytes, nano.perStreamAttentionKvBytes!, nano.recurrentBytesPerSequence, nano.attentionKvBytes + nano.recurrentStateBytes]) {
+    expect(page).toContain(figure.toLocaleString("en"));
+  }
+});
