@@ -2,6 +2,7 @@
  * @hybrid-llm/server — the `hybrid-llm` command line; the OpenAI-compatible server joins it later.
  *
  * @packageDocumentation
+ * @module @hybrid-llm/server
  */
 export { type CliIo, runCli, usage, version } from "./cli/run-cli.js";
 export { exitCodes } from "./cli/command-error.js";
