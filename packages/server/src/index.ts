@@ -1,5 +1,5 @@
 /**
- * @hybrid-llm/server — the `hybrid-llm` command line; the OpenAI-compatible server joins it later.
+ * @hybrid-llm/server — the `hybrid-llm` command line and the OpenAI-compatible HTTP server (`createServer`, `startServer`).
  *
  * @packageDocumentation
  * @module @hybrid-llm/server
