@@ -11,6 +11,7 @@
 // Prints the streamed answer, then one JSON line.
 import { spawn } from "node:child_process";
 import { once } from "node:events";
+import { rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,8 +20,9 @@ import OpenAI from "openai";
 
 let [baseURL, modelId, apiKey = "unused"] = process.argv.slice(2);
 let server;
+let modelPath;
 if (baseURL === undefined) {
-  const modelPath = join(tmpdir(), "hybrid-llm-examples", "tiny.gguf");
+  modelPath = join(tmpdir(), `hybrid-llm-example-${process.pid}`, "tiny.gguf");
   await writeFixtureFile("tiny", modelPath);
   // The `hybrid-llm` command of @hybrid-llm/server (what `npx hybrid-llm` runs).
   const cli = fileURLToPath(new URL("../bin/hybrid-llm.js", import.meta.resolve("@hybrid-llm/server")));
@@ -90,5 +92,6 @@ try {
   if (server !== undefined) {
     server.kill("SIGTERM"); // serve stops cleanly on SIGTERM
     await once(server, "exit");
+    await rm(join(modelPath, ".."), { recursive: true, force: true });
   }
 }
