@@ -2,6 +2,7 @@
  * @hybrid-llm/core — runtime-neutral: no file system, no native code. Runs in Node, Deno, browsers and Wasm hosts.
  *
  * @packageDocumentation
+ * @module @hybrid-llm/core
  */
 export type * from "./backend/index.js";
 export * from "./binding/index.js";

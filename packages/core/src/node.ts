@@ -3,6 +3,7 @@
  * loading multi-GB weights, and write fixtures to files.
  *
  * @packageDocumentation
+ * @module @hybrid-llm/core/node
  */
 import { mkdir, open, rename, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
@@ -19,6 +20,14 @@ import { type GgufFile, parseGgufPrefix } from "./gguf/reader.js";
  * @throws ModelFileError when `path` names no readable file (missing, a folder, unreadable).
  * @throws InvalidGgufError for a malformed or truncated file.
  * @throws InvalidArgumentError when `path` is not a non-empty string.
+ *
+ * @example
+ * ```ts
+ * import { readGgufFile } from "@hybrid-llm/core/node";
+ *
+ * const file = await readGgufFile("model.gguf");
+ * console.log(file.metadata.get("general.architecture")?.value);
+ * ```
  */
 export async function readGgufFile(path: string): Promise<GgufFile> {
   if (typeof path !== "string" || path === "") throw new InvalidArgumentError({ argument: "path", message: `a model path is a non-empty string, got ${JSON.stringify(path) ?? String(path)}` });

@@ -2,6 +2,7 @@
  * @hybrid-llm/node — the native backend: llama.cpp through hybrid-llm's Node-API addon.
  *
  * @packageDocumentation
+ * @module @hybrid-llm/node
  */
 export { addonPath } from "./addon.js";
 export { type GpuName, type GpuOption, type LlamaLibrary, chooseLibrary, defaultGpu, gpuNames, parseGpuOption, prebuiltLibrary } from "./library.js";

@@ -61,6 +61,22 @@ export class NodeBackend implements Backend {
     readonly library: LlamaLibrary,
   ) {}
 
+  /**
+   * Loads llama.cpp (the build `gpu` picks) and the addon. Throws BackendError `unavailable` when neither a prebuilt
+   * nor a source-built addon or library can be loaded here, InvalidArgumentError for an unknown `gpu`.
+   *
+   * @example
+   * ```ts
+   * import { NodeBackend } from "@hybrid-llm/node";
+   *
+   * const backend = await NodeBackend.create({ gpu: "auto" });   // CUDA or Metal when present, else CPU
+   * console.log(backend.device);                                // { kind: "cpu" | "gpu", name }
+   * const model = await backend.loadModel({ path: "model.gguf" }, { onProgress: (f) => console.log(f) });
+   * const context = await model.createContext({ ctx: 32768, slots: 8 });
+   * // … new Engine({ model, context }) …
+   * await backend.dispose();                                     // frees the model and its contexts
+   * ```
+   */
   static async create(options: NodeBackendOptions = {}): Promise<NodeBackend> {
     if (typeof options !== "object" || options === null) throw new InvalidArgumentError({ argument: "options", message: "NodeBackend.create takes an options object" });
     const gpu = parseGpuOption(options.gpu);

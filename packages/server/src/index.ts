@@ -1,7 +1,8 @@
 /**
- * @hybrid-llm/server — the `hybrid-llm` command line; the OpenAI-compatible server joins it later.
+ * @hybrid-llm/server — the `hybrid-llm` command line and the OpenAI-compatible HTTP server (`createServer`, `startServer`).
  *
  * @packageDocumentation
+ * @module @hybrid-llm/server
  */
 export { type CliIo, runCli, usage, version } from "./cli/run-cli.js";
 export { exitCodes } from "./cli/command-error.js";

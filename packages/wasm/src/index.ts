@@ -3,6 +3,7 @@
  * emscripten + emnapi, running in a worker thread (Node and Deno).
  *
  * @packageDocumentation
+ * @module @hybrid-llm/wasm
  */
 export { WASM32_ALLOCATABLE_BYTES } from "./instantiate.js";
 export { WasmBackend, type WasmBackendOptions, defaultWasmPath } from "./wasm-backend.js";

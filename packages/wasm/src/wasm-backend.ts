@@ -79,6 +79,23 @@ export class WasmBackend implements Backend {
     return this.facts.systemInfo;
   }
 
+  /**
+   * Starts the worker and instantiates the module. Throws BackendError `unavailable` when the module or the worker
+   * script is missing (`npm run build:wasm`, `npm run build`).
+   *
+   * @example In Node, or in Deno with --allow-read --allow-write --allow-env
+   * ```ts
+   * import { buildFixture, generateOnce } from "@hybrid-llm/core";
+   * import { WasmBackend } from "@hybrid-llm/wasm";
+   *
+   * const backend = await WasmBackend.create();
+   * const model = await backend.loadModel({ bytes: buildFixture("tiny") });
+   * const context = await model.createContext({ ctx: 4096, slots: 1 });
+   * const { tokens } = await generateOnce(model, context, model.tokenize("Once upon a time"), { temperature: 0, maxTokens: 24 });
+   * console.log(model.detokenize(Int32Array.from(tokens)));
+   * await backend.dispose();
+   * ```
+   */
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
     const wasm = options.wasm ?? defaultWasmPath;
     if (typeof wasm === "string" && !existsSync(wasm)) {

@@ -140,7 +140,7 @@ export interface CacheCoordinatorOptions {
  * resumes there), and positions the caller names (message boundaries). A checkpoint needs the prefill chunk to end
  * exactly at its position: one extra chunk boundary per checkpoint, never a fixed stride.
  *
- * Plan, then commit: {@link plan} changes nothing; {@link admit} runs the backend operations first and commits
+ * Plan, then commit: {@link CacheCoordinator.plan} changes nothing; {@link CacheCoordinator.admit} runs the backend operations first and commits
  * the accounting only when they all succeeded, so a failure leaves every slot consistent.
  */
 export class CacheCoordinator {
@@ -288,7 +288,7 @@ export class CacheCoordinator {
   }
 
   /**
-   * Applies a plan from {@link plan} (made with nothing changed in between): drops the evicted prefixes, prepares
+   * Applies a plan from {@link CacheCoordinator.plan} (made with nothing changed in between): drops the evicted prefixes, prepares
    * the slot (shared cells, restored state), then commits. Throws when a backend operation fails; the slot is then
    * left empty and every count consistent.
    */
@@ -402,7 +402,7 @@ export class CacheCoordinator {
 
   /**
    * Puts a saved sequence into a slot as a cached prefix (idle), as if a request had just finished there: `plan` is
-   * {@link plan}'s decision for `tokens` with `restore` (the slot, and the cached prefixes to drop for room). The
+   * {@link CacheCoordinator.plan}'s decision for `tokens` with `restore` (the slot, and the cached prefixes to drop for room). The
    * state and checkpoints are restored before anything is committed; a failure leaves the slot empty.
    */
   restoreIdle(plan: AdmissionPlan, tokens: Int32Array, state: Uint8Array, checkpoints: readonly { depth: number; state: Uint8Array }[]): void {

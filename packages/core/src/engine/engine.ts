@@ -176,6 +176,26 @@ const noUsage: Usage = { promptTokens: 0, completionTokens: 0, cachedPromptToken
  *
  * The cache decisions — which slot, which cached prefix to resume from, which cached prefixes to drop, where to
  * capture checkpoints — are the {@link CacheCoordinator}'s; the engine asks and carries them out between steps.
+ *
+ * @example Several requests at once on one context, streamed
+ * ```ts
+ * import { Engine, buildFixture } from "@hybrid-llm/core";
+ * import { NodeBackend } from "@hybrid-llm/node";
+ *
+ * const backend = await NodeBackend.create();
+ * const model = await backend.loadModel({ bytes: buildFixture("tiny") }); // or { path: "model.gguf" }
+ * const context = await model.createContext({ ctx: 8192, slots: 8 });   // one shared KV pool, 8 recurrent slots
+ * const engine = new Engine({ model, context });
+ * const answers = await Promise.all(["Hello", "Bonjour", "Hallo"].map(async (text) => {
+ *   let answer = "";
+ *   for await (const part of engine.generate({ prompt: model.tokenize(text), maxTokens: 32 })) {
+ *     if (part.type === "text-delta") answer += part.text;
+ *   }
+ *   return answer;
+ * }));
+ * await engine.dispose();
+ * await backend.dispose();
+ * ```
  */
 export class Engine {
   private currentModel: BackendModel;
@@ -271,6 +291,15 @@ export class Engine {
    * Submits a request. Throws, before any work, InvalidArgumentError for a malformed request,
    * ContextOverflowError when the prompt cannot fit one sequence and QueueFullError when the queue is full;
    * everything after arrives as stream parts. Leaving the iteration early (`break`) cancels the request.
+   *
+   * @example
+   * ```ts
+   * for await (const part of engine.generate({ prompt: model.tokenize("Hello"), maxTokens: 64, temperature: 0.7, stop: ["\n\n"] })) {
+   *   if (part.type === "start") console.log(`${part.cachedTokens} prompt tokens from the cache`);
+   *   if (part.type === "text-delta") process.stdout.write(part.text);
+   *   if (part.type === "finish") console.log(part.reason, part.usage);
+   * }
+   * ```
    */
   generate(request: GenerateRequest): AsyncIterable<StreamPart> {
     if (this.disposed) throw new InvalidArgumentError({ argument: "engine", message: "the engine was disposed" });

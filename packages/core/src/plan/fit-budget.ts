@@ -50,6 +50,15 @@ function largest(lo: number, hi: number, fits: (k: number) => boolean): number {
  * The largest context (in tokens, all slots together) whose plan fits the budget with `slots` slots. Searches
  * the sizes llama.cpp can allocate (multiples of 256; non-unified, of 256 × slots) up to `slots` × the model's
  * trained context. Returns null when not even the smallest context fits.
+ *
+ * @example The longest shared context 8 slots get from 8 GiB
+ * ```ts
+ * import { fitContextToBudget, modelPreset } from "@hybrid-llm/core";
+ *
+ * const fit = fitContextToBudget(modelPreset("nemotron3-nano-30b-a3b")!.spec, { budget: 8 * 1024 ** 3, slots: 8 });
+ * fit?.plan.nCtx;    // 1,322,240 tokens
+ * fit?.totalBytes;   // KV + recurrent state + compute estimate, ≤ the budget
+ * ```
  */
 export function fitContextToBudget(spec: CacheSpec, options: FitOptions & { readonly slots: number }): FitResult | null {
   checkBudget(options);
@@ -67,6 +76,16 @@ export function fitContextToBudget(spec: CacheSpec, options: FitOptions & { read
 /**
  * The most slots (up to llama.cpp's 256) whose plan fits the budget at context `ctx`. Returns null when not even
  * one slot fits.
+ *
+ * @example How many users at 131,072 tokens each fit 8 GiB, with the model's weights in the same budget
+ * ```ts
+ * import { cacheSpecFromMetadata, fitSlotsToBudget, weightsBytesOf } from "@hybrid-llm/core";
+ * import { readGgufFile } from "@hybrid-llm/core/node";
+ *
+ * const file = await readGgufFile("model.gguf");
+ * const fit = fitSlotsToBudget(cacheSpecFromMetadata(file.metadata), { budget: 8 * 1024 ** 3, ctx: 131_072, weightsBytes: weightsBytesOf(file) });
+ * fit?.plan.options.slots;
+ * ```
  */
 export function fitSlotsToBudget(spec: CacheSpec, options: FitOptions & { readonly ctx: number }): FitResult | null {
   checkBudget(options);

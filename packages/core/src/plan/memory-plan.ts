@@ -193,6 +193,25 @@ const pad = (n: number, to: number) => Math.ceil(n / to) * to;
  * compute buffers.
  *
  * @throws InvalidPlanError for options llama.cpp would refuse (or abort on).
+ *
+ * @example Nemotron 3 Nano at 1,048,576 tokens × 8 slots: 6 GiB of KV in one shared pool (48 GiB before llama.cpp PR #19559)
+ * ```ts
+ * import { modelPreset, planMemory } from "@hybrid-llm/core";
+ *
+ * const plan = planMemory(modelPreset("nemotron3-nano-30b-a3b")!.spec, { ctx: 1_048_576, slots: 8 });
+ * plan.attentionKvBytes;           // 6,442,450,944
+ * plan.perStreamAttentionKvBytes;  // 51,539,607,552
+ * plan.recurrentStateBytes;        // 399,441,920 (47.62 MiB per slot)
+ * ```
+ *
+ * @example A GGUF file, reading only its header
+ * ```ts
+ * import { cacheSpecFromMetadata, planMemory } from "@hybrid-llm/core";
+ * import { readGgufFile } from "@hybrid-llm/core/node";
+ *
+ * const file = await readGgufFile("model.gguf");
+ * const plan = planMemory(cacheSpecFromMetadata(file.metadata), { ctx: 131072, slots: 8, kvType: "q8_0" });
+ * ```
  */
 export function planMemory(spec: CacheSpec, options: MemoryPlanOptions): MemoryPlan {
   const requested = resolveOptions(options);

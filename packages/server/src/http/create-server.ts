@@ -270,6 +270,15 @@ function number(body: Record<string, unknown>, key: string, check: (n: number) =
  * The OpenAI-compatible HTTP server over an {@link Engine}: `POST /v1/chat/completions` and `/v1/completions`
  * (streaming SSE and not), `GET /v1/models`, `/health`, `/metrics` (Prometheus), `/slots`. A client that
  * disconnects cancels its request (its slot and cells are freed at once).
+ *
+ * @example A Hono app: serve it with any adapter, or call its fetch directly (tests, edge runtimes)
+ * ```ts
+ * import { createServer } from "@hybrid-llm/server";
+ *
+ * const app = createServer({ engine, modelName: "my-model", apiKey: "secret" });
+ * const response = await app.fetch(new Request("http://local/v1/models", { headers: { authorization: "Bearer secret" } }));
+ * console.log(await response.json()); // { object: "list", data: [{ id: "my-model", … }] }
+ * ```
  */
 export function createServer(options: ServerOptions): Hono {
   const { engine } = options;

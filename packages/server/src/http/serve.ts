@@ -11,7 +11,23 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts the OpenAI-compatible server on `host:port` (port 0 picks a free one). Binds 127.0.0.1 unless told otherwise. */
+/**
+ * Starts the OpenAI-compatible server on `host:port` (port 0 picks a free one). Binds 127.0.0.1 unless told otherwise.
+ * `hybrid-llm serve` is this, with its options from the command line.
+ *
+ * @example
+ * ```ts
+ * import { Engine } from "@hybrid-llm/core";
+ * import { NodeBackend } from "@hybrid-llm/node";
+ * import { startServer } from "@hybrid-llm/server";
+ *
+ * const backend = await NodeBackend.create();
+ * const model = await backend.loadModel({ path: "model.gguf" });
+ * const engine = new Engine({ model, context: await model.createContext({ ctx: 32768, slots: 8 }) });
+ * const server = await startServer({ engine, modelName: "model", port: 8080 });
+ * // any OpenAI client: new OpenAI({ baseURL: `${server.url}/v1`, apiKey: "unused" })
+ * ```
+ */
 export async function startServer(options: ServerOptions & { readonly host?: string; readonly port?: number }): Promise<RunningServer> {
   const app = createServer(options);
   const host = options.host ?? "127.0.0.1";
