@@ -283,7 +283,7 @@ function describe(event) {
     case "admitted":
       return `req ${event.requestId} → slot ${event.slot}: ${event.promptTokens} prompt tokens, ${event.cachedTokens} from the cache`;
     case "left":
-      return `req ${event.requestId} left slot ${event.slot} after ${event.generated} tokens`;
+      return `req ${event.requestId} left slot ${event.slot} (finished, cancelled or preempted)`;
     case "preempted":
       return `preempted: ${event.swaps} swapped, ${event.recomputes} to recompute`;
     case "checkpoints-evicted":

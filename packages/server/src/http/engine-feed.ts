@@ -52,7 +52,8 @@ export interface EngineSnapshot {
 /** A change seen between two snapshots (`GET /v1/engine/events`, event `engine`). */
 export type EngineEvent =
   | { readonly type: "admitted"; readonly requestId: number; readonly slot: number; readonly promptTokens: number; readonly cachedTokens: number }
-  | { readonly type: "left"; readonly requestId: number; readonly slot: number; readonly generated: number }
+  /** `generatedSeen`: tokens it had generated at the previous snapshot (it may have generated more before leaving). */
+  | { readonly type: "left"; readonly requestId: number; readonly slot: number; readonly generatedSeen: number }
   | { readonly type: "preempted"; readonly swaps: number; readonly recomputes: number }
   | { readonly type: "checkpoints-evicted"; readonly count: number }
   | { readonly type: "state"; readonly state: EngineStats["state"] };
@@ -143,7 +144,7 @@ function changes(before: EngineStats, now: EngineStats): EngineEvent[] {
   const earlier = new Map(before.active.map((request) => [request.requestId, request]));
   const current = new Set(now.active.map((request) => request.requestId));
   for (const request of before.active) {
-    if (!current.has(request.requestId)) events.push({ type: "left", requestId: request.requestId, slot: request.slot, generated: request.generated });
+    if (!current.has(request.requestId)) events.push({ type: "left", requestId: request.requestId, slot: request.slot, generatedSeen: request.generated });
   }
   for (const request of now.active) {
     if (!earlier.has(request.requestId)) {
