@@ -34,12 +34,12 @@ export async function launchBrowser(): Promise<{ context: BrowserContext; close(
   };
 }
 
-/** The page's uncaught exceptions and console errors, as they come (assert on it at the end). */
+/** The page's uncaught exceptions and console errors, each with the address it came from (assert on it at the end). */
 export function collectErrors(page: Page): string[] {
   const errors: string[] = [];
   page.on("pageerror", (error) => errors.push(`uncaught: ${error.message}`));
   page.on("console", (message) => {
-    if (message.type() === "error") errors.push(`console: ${message.text()}`);
+    if (message.type() === "error") errors.push(`console: ${message.text()} (${message.location().url})`);
   });
   return errors;
 }
