@@ -29,6 +29,8 @@ function askForKey(message) {
       keyPrompt = undefined;
       resolve();
     };
+    // The key is needed to go on: Escape does not close the dialog.
+    dialog.oncancel = (event) => event.preventDefault();
     dialog.showModal();
   });
   return keyPrompt;
@@ -142,7 +144,7 @@ async function send(text) {
 $("chat-form").addEventListener("submit", (event) => {
   event.preventDefault();
   const text = $("prompt").value.trim();
-  if (text === "" || running !== undefined) return;
+  if (text === "" || running !== undefined || modelName === "") return;
   $("prompt").value = "";
   send(text);
 });
@@ -319,11 +321,21 @@ async function follow() {
   }
 }
 
+/** Learns the model's name (asking for the key if needed), then enables the chat and follows the engine. */
 async function start() {
-  const response = await api("/v1/models");
-  const models = await response.json();
-  modelName = models.data[0].id;
+  for (;;) {
+    try {
+      const response = await api("/v1/models");
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      modelName = (await response.json()).data[0].id;
+      break;
+    } catch (error) {
+      $("feed-status").textContent = `server unavailable (${error.message}); retrying…`;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+    }
+  }
   $("model").textContent = modelName;
+  $("send").disabled = false;
   follow();
 }
 

@@ -160,7 +160,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
   });
   const cache = engine.stats().cache;
   const caching = values["prefix-cache"] ? `prefix cache on, checkpoints up to ${formatBytes(cache.checkpointBudgetBytes)}` : "prefix cache off";
-  print(`serving ${name} at ${server.url}/v1${values.ui ? ` (web page: ${server.url}/)` : ""} (${opened.context.info.slots} slots, ${opened.context.info.nCtx} shared KV cells, ${caching}); Ctrl-C to stop`);
+  print(`serving ${name} at ${server.url}/v1${values.ui ? `, web page at ${server.url}/` : ""} (${opened.context.info.slots} slots, ${opened.context.info.nCtx} shared KV cells, ${caching}); Ctrl-C to stop`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);
