@@ -138,6 +138,7 @@ describe("the web page at / (chromium, node backend, tiny fixture)", () => {
     await page.goto(`${locked.url}/`);
     const dialog = page.locator("#key-dialog[open]");
     await dialog.waitFor();
+    await page.screenshot({ path: screenshotPath("webui-asks-for-key.png") });
     await page.fill("#api-key", "wrong");
     await page.press("#api-key", "Enter");
     await poll(() => page.textContent("#key-message")).toMatch(/refused/);
