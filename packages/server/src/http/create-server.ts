@@ -152,7 +152,7 @@ function checkStreamAndLimits(body: Record<string, unknown>): void {
 function requireKey(key: string, open: ReadonlySet<string>): MiddlewareHandler {
   const expected = Buffer.from(key);
   return async (c, next) => {
-    if (c.req.path === "/health" || (c.req.method === "GET" && open.has(c.req.path))) return next();
+    if (c.req.path === "/health" || ((c.req.method === "GET" || c.req.method === "HEAD") && open.has(c.req.path))) return next();
     const header = c.req.header("authorization") ?? "";
     const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
