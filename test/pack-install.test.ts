@@ -90,6 +90,26 @@ describe("the packed packages, installed from their tarballs", () => {
     expect(result.usage.completionTokens).toBe(8);
   });
 
+  test("the installed server serves its web page (ui/ ships in the package) and the engine feed", async () => {
+    const page = `import { Engine } from "@hybrid-llm/core";
+import { MockBackend } from "@hybrid-llm/core/testing";
+import { createServer } from "@hybrid-llm/server";
+const model = await new MockBackend().loadModel();
+const engine = new Engine({ model, context: await model.createContext({ ctx: 64, slots: 1 }) });
+const app = createServer({ engine, modelName: "m" });
+const index = await app.request("/");
+const script = await app.request("/ui/app.js");
+const feed = await app.request("/v1/engine/events");
+const first = await feed.body.getReader().read();
+console.log(JSON.stringify({ index: index.status, loadsScript: (await index.text()).includes("/ui/app.js"), script: script.status, feed: new TextDecoder().decode(first.value).split("\\n")[0] }));
+await engine.dispose();
+process.exit(0);
+`;
+    await writeFile(join(project, "page.mjs"), page);
+    const { stdout } = await run(process.execPath, ["page.mjs"], { cwd: project, env: projectEnv({}), timeout: 60_000 });
+    expect(JSON.parse(stdout.trim())).toEqual({ index: 200, loadsScript: true, script: 200, feed: "event: snapshot" });
+  });
+
   // The fallback for platforms without a prebuilt addon, forced here: the installed package's own sources and build script.
   test("the source build works from the installed package (HYBRID_LLM_BUILD_FROM_SOURCE=1 npm rebuild)", async () => {
     const addon = join(project, "node_modules", "@hybrid-llm", "node", "build", "hybrid-llm.node");

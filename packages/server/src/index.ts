@@ -6,4 +6,4 @@
  */
 export { type CliIo, runCli, usage, version } from "./cli/run-cli.js";
 export { exitCodes } from "./cli/command-error.js";
-export { type RunningServer, type ServerOptions, createServer, startServer } from "./http/index.js";
+export { type EngineEvent, type EngineSnapshot, type RunningServer, type ServerOptions, type SlotView, EngineFeed, createServer, startServer } from "./http/index.js";

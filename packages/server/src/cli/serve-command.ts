@@ -10,7 +10,8 @@ import { UsageError } from "./usage-error.js";
 export const serveUsage = `hybrid-llm serve --model <file> [options]
 
 Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST /v1/chat/completions,
-/v1/completions (streaming and not), GET /v1/models, /health, /metrics (Prometheus), /slots.
+/v1/completions (streaming and not), GET /v1/models, /health, /metrics (Prometheus), /slots, and a web page
+at / (a chat and a live view of the engine, fed by GET /v1/engine/events).
 
   --model <file|uri>      GGUF model: a file, hf:<owner>/<repo>/<file.gguf> or an https:// URL (downloaded once)
   --slots <n>             parallel requests (recurrent slots) (default: 8)
@@ -23,7 +24,8 @@ Serves a GGUF model to many clients at once over an OpenAI-compatible API: POST 
   --gpu <api>             ${gpuUsage}
   --host <address>        (default: 127.0.0.1)
   --port <n>              (default: 8080; 0 = any free port)
-  --api-key <key>         require "Authorization: Bearer <key>" on /v1
+  --api-key <key>         require "Authorization: Bearer <key>" on /v1 (the page at / asks for it)
+  --no-ui                 no web page at / (the API and /v1/engine/events stay)
   --name <id>             model id shown to clients (default: the file name)
   --max-queue <n>         requests waiting for a slot before 429 (default: 64)
   --no-prefix-cache       evaluate every prompt from its first token (no reuse of cached prefixes)
@@ -63,6 +65,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "8080" },
       "api-key": { type: "string" },
+      ui: { type: "boolean", default: true },
       name: { type: "string" },
       "max-queue": { type: "string", default: "64" },
       "prefix-cache": { type: "boolean", default: true },
@@ -145,6 +148,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
     modelName: name,
     ...(values["api-key"] === undefined ? {} : { apiKey: values["api-key"] }),
     sampling,
+    ui: values.ui,
     maxTokensLimit: integer("max-tokens-limit", values["max-tokens-limit"], 1),
     maxBodyBytes: integer("max-body", values["max-body"], 1024),
     ...(values["session-dir"] === undefined ? {} : { sessionDir: values["session-dir"] }),
@@ -156,7 +160,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
   });
   const cache = engine.stats().cache;
   const caching = values["prefix-cache"] ? `prefix cache on, checkpoints up to ${formatBytes(cache.checkpointBudgetBytes)}` : "prefix cache off";
-  print(`serving ${name} at ${server.url}/v1 (${opened.context.info.slots} slots, ${opened.context.info.nCtx} shared KV cells, ${caching}); Ctrl-C to stop`);
+  print(`serving ${name} at ${server.url}/v1${values.ui ? `, web page at ${server.url}/` : ""} (${opened.context.info.slots} slots, ${opened.context.info.nCtx} shared KV cells, ${caching}); Ctrl-C to stop`);
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once("SIGINT", stop);

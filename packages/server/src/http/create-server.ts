@@ -24,6 +24,9 @@ import { type RequestShape, requestShape } from "./request-shape.js";
 import { type SamplingDefaults, checkSamplingDefaults, requestSampling, samplingFields } from "./sampling-fields.js";
 import { type ToolCall, type ToolRequest, templateUsesTools, toolCallsText, toolRequest, toolSystemPrompt } from "./tools.js";
 import { RequestError } from "./request-error.js";
+import { withDeadline } from "./deadline.js";
+import { registerEngineEvents } from "./engine-events.js";
+import { registerWebUi, webUiPaths } from "./web-ui.js";
 import { registerSessionRoutes } from "./sessions.js";
 import { Metrics } from "./metrics.js";
 import type { ChatCompletionBody, CompletionBody } from "./openai-types.js";
@@ -65,6 +68,11 @@ export interface ServerOptions {
    * top_k nor min_p (llama-server's extensions; 0 = off).
    */
   readonly sampling?: SamplingDefaults;
+  /**
+   * Serve the web page at `/` (a chat and a live view of the engine, fed by `GET /v1/engine/events`). The page and
+   * its assets need no key; it asks for one when the server has it. Defaults to true.
+   */
+  readonly ui?: boolean;
   /** Called with every internal error answered with a generic 500 (the client never sees its text). Defaults to stderr. */
   readonly onError?: (error: unknown) => void;
 }
@@ -137,11 +145,14 @@ function checkStreamAndLimits(body: Record<string, unknown>): void {
   }
 }
 
-/** `Authorization: Bearer <key>`, compared in constant time; 401 with `WWW-Authenticate` otherwise. */
-function requireKey(key: string): MiddlewareHandler {
+/**
+ * `Authorization: Bearer <key>`, compared in constant time; 401 with `WWW-Authenticate` otherwise. `/health` and
+ * the `open` paths (the web page) need none.
+ */
+function requireKey(key: string, open: ReadonlySet<string>): MiddlewareHandler {
   const expected = Buffer.from(key);
   return async (c, next) => {
-    if (c.req.path === "/health") return next();
+    if (c.req.path === "/health" || ((c.req.method === "GET" || c.req.method === "HEAD") && open.has(c.req.path))) return next();
     const header = c.req.header("authorization") ?? "";
     const given = Buffer.from(header.startsWith("Bearer ") ? header.slice(7) : "");
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
@@ -216,18 +227,6 @@ async function readLimited(c: Context, maxBytes: number, timeoutMs: number): Pro
   return new TextDecoder().decode(Buffer.concat(chunks));
 }
 
-/** `promise`, or what `onLate` gives when it has not settled by `deadline` (a performance.now() time). */
-async function withDeadline<T>(promise: Promise<T>, deadline: number, onLate: () => Promise<T>): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), Math.max(0, deadline - performance.now()))));
-  try {
-    const first = await Promise.race([promise, late]);
-    return first === "late" ? await onLate() : (first as T);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** Options a JavaScript caller may pass wrong (a string for a number would make every timeout fire at once). */
 function checkServerOptions(options: ServerOptions): void {
   const fail = (argument: string, what: string, value: unknown) => {
@@ -244,6 +243,7 @@ function checkServerOptions(options: ServerOptions): void {
     if (value !== undefined && (typeof value !== "string" || value.length === 0)) fail(key, "a non-empty string", value);
   }
   if (options.onError !== undefined && typeof options.onError !== "function") fail("onError", "a function", options.onError);
+  if (options.ui !== undefined && typeof options.ui !== "boolean") fail("ui", "true or false", options.ui);
   if (options.describe !== undefined && typeof options.describe !== "function") fail("describe", "a function", options.describe);
   if (options.sampling !== undefined) {
     if (typeof options.sampling !== "object" || options.sampling === null) fail("sampling", "an object", options.sampling);
@@ -268,7 +268,8 @@ function number(body: Record<string, unknown>, key: string, check: (n: number) =
 
 /**
  * The OpenAI-compatible HTTP server over an {@link Engine}: `POST /v1/chat/completions` and `/v1/completions`
- * (streaming SSE and not), `GET /v1/models`, `/health`, `/metrics` (Prometheus), `/slots`. A client that
+ * (streaming SSE and not), `GET /v1/models`, `/health`, `/metrics` (Prometheus), `/slots`,
+ * `/v1/engine/events` (the engine's live view as server-sent events) and the web page at `/`. A client that
  * disconnects cancels its request (its slot and cells are freed at once).
  *
  * @example A Hono app: serve it with any adapter, or call its fetch directly (tests, edge runtimes)
@@ -301,7 +302,10 @@ export function createServer(options: ServerOptions): Hono {
     return c.json({ status: "ok", model: options.modelName });
   });
   // With a key, everything but /health needs it (/metrics and /slots reveal the device and live requests).
-  if (options.apiKey !== undefined) app.use("*", requireKey(options.apiKey));
+  const ui = options.ui ?? true;
+  if (options.apiKey !== undefined) app.use("*", requireKey(options.apiKey, ui ? webUiPaths : new Set()));
+  if (ui) registerWebUi(app);
+  registerEngineEvents(app, engine, options.writeTimeoutMs ?? 60_000);
   app.get("/metrics", (c) => c.text(metrics.render(engine.stats()), 200, { "content-type": "text/plain; version=0.0.4" }));
   app.get("/slots", (c) => {
     const stats = engine.stats();
