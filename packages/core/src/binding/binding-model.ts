@@ -136,6 +136,7 @@ export class BindingModel implements BackendModel {
         flashAttention: options.flashAttention ?? "auto",
         ...(options.threads === undefined ? {} : { threads: options.threads }),
         recurrentSnapshots: plan.options.recurrentSnapshots,
+        swaFull: plan.options.swaFull,
       });
     } catch (error) {
       native.dispose();
