@@ -10,9 +10,10 @@ interface Run {
   start: Extract<StreamPart, { type: "start" }>;
 }
 
-async function run(engine: Engine, prompt: Int32Array, maxTokens: number): Promise<Run> {
+async function run(engine: Engine, prompt: Int32Array, maxTokens: number, slot?: number): Promise<Run> {
   const result = { tokens: [] as number[], margins: [] as number[], firstLogits: new Float32Array() } as Run;
-  for await (const part of engine.generate({ prompt, temperature: 0, returnLogits: true, ignoreEndOfGeneration: true, stopTokens: [], maxTokens })) {
+  const pinned = slot === undefined ? {} : { slot };
+  for await (const part of engine.generate({ prompt, temperature: 0, returnLogits: true, ignoreEndOfGeneration: true, stopTokens: [], maxTokens, ...pinned })) {
     if (part.type === "token") {
       if (result.tokens.length === 0) result.firstLogits = part.logits!;
       result.tokens.push(part.token);
@@ -79,6 +80,24 @@ export function defineSlidingWindowSuite(name: string, createBackend: () => Prom
       await windowed.dispose();
     });
 
+    test("why the Engine never shares cells on a window-sized SWA cache: shared cells are never recycled, and it runs out", async () => {
+      const context = await contextFor(false, 3); // pad256(30 × 3 + 32) = 256 SWA cells
+      await greedy(context, model.info.vocabSize, [long.slice(0, 200)], 1, [0]);
+      context.seqCopy(0, 1, 0, 200);
+      context.seqCopy(0, 2, 0, 200);
+      const next = greedy(context, model.info.vocabSize, [long.slice(0, 32), long.slice(32, 64)], 1, [1, 2]);
+      await expect(next).rejects.toThrow(/failed to prepare attention swa ubatches/);
+      await context.dispose();
+      // The same on a full-size SWA cache is fine.
+      const full = await contextFor(true, 3);
+      await greedy(full, model.info.vocabSize, [long.slice(0, 200)], 1, [0]);
+      full.seqCopy(0, 1, 0, 200);
+      full.seqCopy(0, 2, 0, 200);
+      await greedy(full, model.info.vocabSize, [long.slice(0, 32), long.slice(32, 64)], 4, [1, 2]);
+      expect([full.posMax(1), full.posMax(2)]).toEqual([234, 234]);
+      await full.dispose();
+    });
+
     test.each([true, false])("swaFull %s: a partial checkpoint carries the window; restored alone into an empty sequence it continues identically", async (swaFull) => {
       const context = await contextFor(swaFull);
       await greedy(context, model.info.vocabSize, [long], 1, [0]);
@@ -126,6 +145,45 @@ export function defineSlidingWindowSuite(name: string, createBackend: () => Prom
       const reference = await run(cold, branchPrompt, 12);
       expect(compareStreams(reference, branch).mismatchAt).toBeUndefined();
       expect(maxAbsDifference(reference.firstLogits, branch.firstLogits)).toBeLessThan(SAME);
+      await engine.dispose();
+      await context.dispose();
+      await cold.dispose();
+    });
+
+    test.each([true, false])("swaFull %s: three requests branching at once off one cached 200-token prefix complete exactly like cold runs", async (swaFull) => {
+      const cold = new Engine({ model, context: await contextFor(true, 1), prefixCache: false });
+      const context = await contextFor(swaFull, 3);
+      const engine = new Engine({ model, context });
+      const prefix = long.slice(0, 200);
+      await run(engine, prefix, 4);
+      const branches = [" first:", " second one:", " third, last:"].map((text) => Int32Array.from([...prefix, ...model.tokenize(text, { addSpecial: false })]));
+      const results = await Promise.all(branches.map((prompt) => run(engine, prompt, 40)));
+      // Shared cells (full-size cache) resume all three; checkpoint-only resumes (window-sized cache) at least two:
+      // the third lands on the slot holding the prefix, which the coordinator may clear first (as for Mamba models).
+      const resumed = results.filter((result) => result.start.cachedTokens === 200).length;
+      expect(resumed).toBeGreaterThanOrEqual(swaFull ? 3 : 2);
+      for (const [i, result] of results.entries()) {
+        const reference = await run(cold, branches[i]!, 40);
+        expect(compareStreams(reference, result).mismatchAt, `branch ${i}`).toBeUndefined();
+      }
+      await engine.dispose();
+      await context.dispose();
+      await cold.dispose();
+    });
+
+    test.each([true, false])("swaFull %s: turn 2 pinned to another slot than turn 1 (the live cross-slot case) continues exactly like a cold run", async (swaFull) => {
+      const cold = new Engine({ model, context: await contextFor(true, 1), prefixCache: false });
+      const context = await contextFor(swaFull, 3);
+      const engine = new Engine({ model, context });
+      const turn1 = long.slice(0, 200);
+      const first = await run(engine, turn1, 24);
+      const turn2 = Int32Array.from([...turn1, ...first.tokens, ...model.tokenize(" and then?", { addSpecial: false })]);
+      const second = await run(engine, turn2, 60, 2);
+      expect(second.start.slot).toBe(2);
+      // A full-size cache shares turn 1's cells; a window-sized one cannot share them (see above) and starts cold.
+      expect(second.start.cachedTokens).toBe(swaFull ? 200 + 24 - 1 : 0);
+      const reference = await run(cold, turn2, 60);
+      expect(compareStreams(reference, second).mismatchAt).toBeUndefined();
       await engine.dispose();
       await context.dispose();
       await cold.dispose();

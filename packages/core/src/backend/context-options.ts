@@ -52,4 +52,6 @@ export interface ContextInfo {
   readonly kvTypeK: KvCacheType;
   /** V cache type. */
   readonly kvTypeV: KvCacheType;
+  /** Sliding-window layers have a full-size cache (see {@link ContextOptions.swaFull}); true for other models. */
+  readonly swaFull: boolean;
 }

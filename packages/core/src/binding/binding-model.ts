@@ -152,6 +152,7 @@ export class BindingModel implements BackendModel {
       ubatch: facts.nUbatch,
       kvTypeK,
       kvTypeV,
+      swaFull: plan.options.swaFull,
     };
     const context = new BindingContext(native, Object.freeze(info), this.info.vocabSize, (c) => this.contexts.delete(c));
     this.contexts.add(context);

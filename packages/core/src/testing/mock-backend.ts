@@ -153,6 +153,7 @@ class MockModel implements BackendModel {
       ubatch: options.ubatch ?? 512,
       kvTypeK: options.kvTypeK ?? options.kvType ?? "f16",
       kvTypeV: options.kvTypeV ?? options.kvType ?? "f16",
+      swaFull: options.swaFull ?? true,
     };
     return new MockContext(this.backend, info);
   }
