@@ -190,6 +190,7 @@ describe("sliding-window hybrids (LFM2 with attention.sliding_window: llama.cpp'
     expect([plan.slidingLayerCount, plan.slidingWindow, plan.swaCellsPerStream]).toEqual([3, 30, 4096]);
     expect(plan.attentionKvBytes).toBe(4096 * perCell);
     expect(plan.swaKvBytes).toBe(plan.attentionKvBytes);
+    expect(plan.perStreamAttentionKvBytes).toBeNull(); // the pre-fix layout is not modelled for iSWA caches
   });
 
   test("window-sized: pad256(min(cells per stream, window × sequences per stream + ubatch))", () => {

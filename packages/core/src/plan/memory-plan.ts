@@ -106,7 +106,8 @@ export interface MemoryPlan {
   readonly attentionKvBytes: number;
   /**
    * What llama.cpp allocated for a hybrid model's KV cache before PR #19559: every one of the `slots` streams
-   * got the full `n_ctx` cells. Null for non-hybrid models, which never had that problem.
+   * got the full `n_ctx` cells. Null for non-hybrid models, which never had that problem, and for sliding-window
+   * models (not modelled: their SWA cache is sized by other rules).
    */
   readonly perStreamAttentionKvBytes: number | null;
   /** Recurrent rows (llama.cpp `mem_size × (1 + n_rs_seq)`). */
@@ -283,7 +284,7 @@ export function planMemory(spec: CacheSpec, options: MemoryPlanOptions): MemoryP
     attentionKBytes: kBytes,
     attentionVBytes: vBytes,
     attentionKvBytes: kBytes + vBytes,
-    perStreamAttentionKvBytes: spec.kind === "hybrid" ? attentionBytesPerCell * paddedCtx * slots : null,
+    perStreamAttentionKvBytes: spec.kind === "hybrid" && sliding.length === 0 ? attentionBytesPerCell * paddedCtx * slots : null,
     recurrentRows,
     recurrentBytesPerSequence: (recurrentConvBytes + recurrentSsmBytes) / recurrentRows,
     recurrentConvBytes,
