@@ -46,6 +46,18 @@ describe("hybrid-llm on the node backend", () => {
     expect(json.allocated.contextBytes).toBe(plan.attentionKvBytes + plan.recurrentStateBytes);
   });
 
+  test("plan --no-swa-full --verify on a sliding-window hybrid: the window-sized SWA cache, planned == allocated", async () => {
+    const path = await fixturePath("lfm2-swa-tiny");
+    const { code, out } = await cli("plan", path, "--ctx", "8192", "--slots", "4", "--no-swa-full", "--verify", "--json");
+    expect(code).toBe(0);
+    const json = JSON.parse(out);
+    expect(json).toMatchObject({ matches: true, slidingWindow: 30, slidingLayers: 3, swaFull: false, swaCellsPerStream: 768 }); // 30 × 4 + 512
+    expect(json.allocated.attentionKvBytes).toBe(json.attentionKvBytes);
+    expect(json.attentionKvBytes).toBe(768 * 3 * 2 * 32 * 2); // 768 cells × 3 layers × K and V × 32 × f16
+    const text = await cli("plan", path, "--ctx", "8192", "--slots", "4");
+    expect(text.out).toMatch(/sliding window 30 tokens on 3 of 3 attention layers \(iSWA\): SWA cache 8,192 cells per stream, full-size/);
+  });
+
   test("generate --temperature 0 --json gives the greedy tokens, the same every run", async () => {
     const path = await fixturePath("nemotron-3-nano-twin");
     const run = async () => JSON.parse((await cli("generate", "--model", path, "--prompt", "The quick brown fox", "--temperature", "0", "--max-tokens", "10", "--gpu", "off", "--json")).out);

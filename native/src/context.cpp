@@ -118,7 +118,7 @@ private:
 
 }  // namespace
 
-// create({ ctx, slots, unified, batch, ubatch, typeK, typeV, flashAttention, threads, recurrentSnapshots }) → Promise<void>
+// create({ ctx, slots, unified, batch, ubatch, typeK, typeV, flashAttention, threads, recurrentSnapshots, swaFull }) → Promise<void>
 Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (ctx != nullptr || busy) throw_error(env, error_code::busy, "the context is already created");
@@ -139,6 +139,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
         params.n_threads_batch = static_cast<int32_t>(threads);
     }
     params.kv_unified = !options.Has("unified") || options.Get("unified").ToBoolean();
+    params.swa_full = !options.Has("swaFull") || options.Get("swaFull").ToBoolean();
     if (options.Has("flashAttention") && !options.Get("flashAttention").IsUndefined()) {
         Napi::Value fa = options.Get("flashAttention");
         params.flash_attn_type = fa.IsString() ? LLAMA_FLASH_ATTN_TYPE_AUTO : fa.ToBoolean() ? LLAMA_FLASH_ATTN_TYPE_ENABLED : LLAMA_FLASH_ATTN_TYPE_DISABLED;

@@ -24,6 +24,14 @@ export interface ContextOptions {
   readonly threads?: number;
   /** Recurrent rollback snapshots per sequence (llama.cpp `n_rs_seq`, experimental). Defaults to 0. */
   readonly recurrentSnapshots?: number;
+  /**
+   * Sliding-window models only (an LFM2 with `attention.sliding_window`): give the sliding layers a full-size cache
+   * (llama.cpp `swa_full`, its default) instead of one holding just the window plus a micro-batch. Defaults to `true`.
+   * The window-sized cache saves memory; its cells past the window are reused, so a sequence can only be cut back
+   * (`seqRemove` of a suffix) within the window, and resuming further back needs a partial-state checkpoint, which
+   * carries the window's cells.
+   */
+  readonly swaFull?: boolean;
 }
 
 /** The options a context was actually created with (after llama.cpp's padding). */
@@ -44,4 +52,6 @@ export interface ContextInfo {
   readonly kvTypeK: KvCacheType;
   /** V cache type. */
   readonly kvTypeV: KvCacheType;
+  /** Sliding-window layers have a full-size cache (see {@link ContextOptions.swaFull}); true for other models. */
+  readonly swaFull: boolean;
 }

@@ -136,6 +136,7 @@ export class BindingModel implements BackendModel {
         flashAttention: options.flashAttention ?? "auto",
         ...(options.threads === undefined ? {} : { threads: options.threads }),
         recurrentSnapshots: plan.options.recurrentSnapshots,
+        swaFull: plan.options.swaFull,
       });
     } catch (error) {
       native.dispose();
@@ -151,6 +152,7 @@ export class BindingModel implements BackendModel {
       ubatch: facts.nUbatch,
       kvTypeK,
       kvTypeV,
+      swaFull: plan.options.swaFull,
     };
     const context = new BindingContext(native, Object.freeze(info), this.info.vocabSize, (c) => this.contexts.delete(c));
     this.contexts.add(context);

@@ -74,6 +74,8 @@ export interface NativeContextCreateOptions {
   readonly flashAttention: boolean | "auto";
   readonly threads?: number;
   readonly recurrentSnapshots: number;
+  /** Defaults to true (llama.cpp's `swa_full` default). */
+  readonly swaFull?: boolean;
 }
 
 export interface NativeContext {

@@ -14,6 +14,11 @@ export interface AttentionLayerSpec {
   readonly keyWidth: number;
   /** Elements of V per token in this layer (`n_embd_v_gqa(il)`); 0 when the layer stores no V (MLA). */
   readonly valueWidth: number;
+  /**
+   * Sliding-window attention (`hparams.is_swa(il)`): the layer attends to the last {@link AttentionCacheSpec.slidingWindow}
+   * positions only, and llama.cpp keeps it in the SWA half of an iSWA cache (sized by the window, not the context).
+   */
+  readonly sliding: boolean;
 }
 
 /** The attention half of a model's cache. */
@@ -31,6 +36,8 @@ export interface AttentionCacheSpec {
    * every layer's V rows to this width.
    */
   readonly valueWidthMax: number;
+  /** Sliding window in tokens (`attention.sliding_window`, llama.cpp `n_swa`); 0 when no layer slides. */
+  readonly slidingWindow: number;
 }
 
 /** Recurrent state kinds, by the formula llama.cpp uses for their sizes. */

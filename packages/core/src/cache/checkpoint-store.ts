@@ -5,12 +5,16 @@ export const defaultCheckpointsPerSlot = 4;
 
 /**
  * Bytes of one checkpoint of a model: its recurrent state for one sequence (f32 conv + SSM rows of every recurrent
- * layer), what `getState(seq, { partial: true })` returns, give or take a small header. Undefined without
- * recurrent layers (attention alone needs no checkpoints).
+ * layer), and for a sliding-window model the window's K and V of every sliding layer (f16 assumed), what
+ * `getState(seq, { partial: true })` returns, give or take headers. Undefined without recurrent layers
+ * (attention alone needs no checkpoints).
  */
 export function checkpointBytes(spec: CacheSpec): number | undefined {
   const recurrent = spec.recurrent;
-  return recurrent === null ? undefined : recurrent.layers.length * (recurrent.convElements + recurrent.stateElements) * 4;
+  if (recurrent === null) return undefined;
+  const { slidingWindow, layers } = spec.attention;
+  const window = layers.reduce((sum, layer) => sum + (layer.sliding ? slidingWindow * (layer.keyWidth + layer.valueWidth) * 2 : 0), 0);
+  return recurrent.layers.length * (recurrent.convElements + recurrent.stateElements) * 4 + window;
 }
 
 /** The default checkpoint budget: {@link defaultCheckpointsPerSlot} checkpoints per slot. */

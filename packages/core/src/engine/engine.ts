@@ -3,6 +3,7 @@ import type { BackendModel } from "../backend/backend-model.js";
 import type { DecodeResult } from "../backend/decode-batch.js";
 import { type CacheStats, CacheCoordinator, type PrefixCacheOptions, type SwappedSequence } from "../cache/cache-coordinator.js";
 import { checkpointBytes } from "../cache/checkpoint-store.js";
+import { shareAttentionCells } from "../cache/shared-cells.js";
 import { type SessionGeometry, decodeSession, encodeSession } from "../cache/session-file.js";
 import { InvalidSessionError } from "../errors/invalid-session-error.js";
 import { type PreemptionSetting, PreemptionCosts, choosePreemption, chooseVictim } from "../cache/preemption-policy.js";
@@ -280,7 +281,8 @@ export class Engine {
       perSequenceLimit: info.cellsPerStream,
       slots: info.slots,
       unified: info.unified,
-      hasAttention: spec.attention.layers.length > 0,
+      // False also for a sliding-window model on a window-sized SWA cache: it resumes from checkpoints alone.
+      hasAttention: shareAttentionCells(spec, info),
       hasRecurrent: spec.recurrent !== null,
       ...(bytes !== undefined ? { checkpointBytes: bytes } : {}),
       prefixCache: prefixCache === false ? { enabled: false } : (prefixCache ?? {}),

@@ -38,6 +38,11 @@ export interface ArchitectureLayout {
   readonly recurrent: { family: RecurrentFamily; convElements: number; stateElements: number } | null;
   /** MLA: K is the compressed latent, no V cache. */
   readonly isMla: boolean;
+  /**
+   * Sliding-window attention (llama.cpp `swa_type` STANDARD): the window `n_swa` and `is_swa(il)` per block. Absent
+   * when no layer slides. A hybrid with sliding layers gets llama.cpp's `llama_memory_hybrid_iswa` cache.
+   */
+  readonly sliding?: { readonly window: number; readonly isSliding: readonly boolean[] };
 }
 
 type Rule = {
@@ -139,21 +144,37 @@ const jamba: Rule = {
   layout: (h, keys) => defaultHybridLayout(h, recurrentWhereNoKvHeads(h), ssmState("mamba", keys, false)),
 };
 
+/** LFM2's short-conv state: `l_cache - 1` columns of the embedding per sequence. */
+function shortConvState(h: CommonHparams, keys: MetadataReader): ArchitectureLayout["recurrent"] {
+  const lCache = keys.uint("shortconv.l_cache");
+  return { family: "short-conv", convElements: h.embeddingLength * Math.max(lCache - 1, 0), stateElements: 0 };
+}
+
 const lfm2: Rule = {
   kind: "hybrid",
   layout(h, keys) {
+    const isRecurrent = recurrentWhereNoKvHeads(h);
+    const layout = defaultHybridLayout(h, isRecurrent, shortConvState(h, keys));
+    // src/models/lfm2.cpp: a positive `attention.sliding_window` makes every attention layer slide (LFM2.5-Audio's
+    // detokenizer, `Lfm25AudioTokenizer`), and the model gets the hybrid iSWA cache.
+    const window = keys.uint("attention.sliding_window", 0);
+    if (window === 0) return layout;
+    return { ...layout, sliding: { window, isSliding: isRecurrent.map((recurrent) => !recurrent) } };
+  },
+};
+
+const lfm2moe: Rule = {
+  kind: "hybrid",
+  layout(h, keys) {
     if (keys.uint("attention.sliding_window", 0) > 0) {
+      // src/models/lfm2moe.cpp never reads the key, so llama.cpp would run full attention over a model trained with
+      // a window: outputs past the window would silently differ from the model's.
       throw new ModelMetadataError({
         key: keys.key("attention.sliding_window"),
-        message: "LFM2 with sliding-window attention (hybrid iSWA cache) is not supported by the planner yet",
+        message: "lfm2moe with sliding-window attention is not supported: the bundled llama.cpp ignores the window for lfm2moe and would run full attention",
       });
     }
-    const lCache = keys.uint("shortconv.l_cache");
-    return defaultHybridLayout(h, recurrentWhereNoKvHeads(h), {
-      family: "short-conv",
-      convElements: h.embeddingLength * Math.max(lCache - 1, 0),
-      stateElements: 0,
-    });
+    return defaultHybridLayout(h, recurrentWhereNoKvHeads(h), shortConvState(h, keys));
   },
 };
 
@@ -225,7 +246,7 @@ export const architectureRules: ReadonlyMap<string, Rule> = new Map<string, Rule
   ["nemotron_h_moe", nemotronH],
   ["granitehybrid", graniteHybrid],
   ["lfm2", lfm2],
-  ["lfm2moe", lfm2],
+  ["lfm2moe", lfm2moe],
   ["qwen3next", qwenNext],
   ["qwen35", qwenNext],
   ["qwen35moe", qwenNext],

@@ -126,6 +126,7 @@ export function cacheSpecFromMetadata(metadata: ReadonlyMap<string, GgufValue>):
     headCountKv: h.headCountKv[layer] ?? 0,
     keyWidth: kvWidth(h.headCountKv, h.keyHeadDim, layer),
     valueWidth: layout.isMla ? 0 : kvWidth(h.headCountKv, h.valueHeadDim, layer),
+    sliding: layout.sliding?.isSliding[layer] === true,
   }));
   for (const layer of attentionLayers) {
     if (layer.keyWidth === 0) {
@@ -153,6 +154,7 @@ export function cacheSpecFromMetadata(metadata: ReadonlyMap<string, GgufValue>):
       keyHeadDim: h.keyHeadDim,
       valueHeadDim: h.valueHeadDim,
       valueWidthMax,
+      slidingWindow: layout.sliding?.window ?? 0,
     },
     recurrent:
       layout.recurrent === null || layout.recurrentLayers.length === 0

@@ -41,6 +41,7 @@ export function planContext(spec: CacheSpec, options: ContextOptions): ContextPl
     flashAttention: options.flashAttention !== false,
     recurrentSnapshots: options.recurrentSnapshots ?? 0,
     ubatch,
+    swaFull: options.swaFull ?? true,
   });
   return { plan, batch, ubatch };
 }

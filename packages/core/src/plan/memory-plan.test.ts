@@ -1,6 +1,7 @@
 import { describe, expect, test } from "vitest";
 import { catchError } from "../testing/catch-error.js";
 import { InvalidPlanError } from "../errors/invalid-plan-error.js";
+import { ModelMetadataError } from "../errors/model-metadata-error.js";
 import { buildFixture } from "../fixtures/profiles.js";
 import { cacheSpecFromMetadata } from "../gguf/model-cache-spec.js";
 import { parseGguf } from "../gguf/reader.js";
@@ -171,3 +172,55 @@ function llamaMetadata({ heads, kvHeads, embedding }: { heads: number; kvHeads: 
     ["llama.attention.head_count_kv", { type: "array", elementType: "uint32", value: kvHeads }],
   ]);
 }
+
+describe("sliding-window hybrids (LFM2 with attention.sliding_window: llama.cpp's hybrid iSWA cache)", () => {
+  const metadata = parseGguf(buildFixture("lfm2-swa-tiny")).metadata;
+  const spec = cacheSpecFromMetadata(metadata);
+  const perCell = 3 * (32 + 32) * 2; // 3 sliding layers × (K 32 + V 32) × f16
+
+  test("the spec: every attention layer of CC*C*C*C slides over 30 tokens; the short convs are recurrent", () => {
+    expect(spec.kind).toBe("hybrid");
+    expect(spec.attention.slidingWindow).toBe(30);
+    expect(spec.attention.layers.map((l) => [l.layer, l.sliding])).toEqual([[2, true], [4, true], [6, true]]);
+    expect(spec.recurrent?.layers).toEqual([0, 1, 3, 5, 7]);
+  });
+
+  test("swaFull (llama.cpp's default): the SWA cache is as large as the context", () => {
+    const plan = planMemory(spec, { ctx: 4096, slots: 4 });
+    expect([plan.slidingLayerCount, plan.slidingWindow, plan.swaCellsPerStream]).toEqual([3, 30, 4096]);
+    expect(plan.attentionKvBytes).toBe(4096 * perCell);
+    expect(plan.swaKvBytes).toBe(plan.attentionKvBytes);
+    expect(plan.perStreamAttentionKvBytes).toBeNull(); // the pre-fix layout is not modelled for iSWA caches
+  });
+
+  test("window-sized: pad256(min(cells per stream, window × sequences per stream + ubatch))", () => {
+    const unified = planMemory(spec, { ctx: 4096, slots: 4, swaFull: false });
+    expect(unified.swaCellsPerStream).toBe(768); // 30 × 4 + 512 = 632
+    expect(unified.attentionKvBytes).toBe(768 * perCell);
+    const perSlot = planMemory(spec, { ctx: 8192, slots: 4, unified: false, swaFull: false });
+    expect([perSlot.cellsPerStream, perSlot.swaCellsPerStream]).toEqual([2048, 768]); // 30 + 512 = 542
+    expect(perSlot.attentionKvBytes).toBe(4 * 768 * perCell);
+    expect(planMemory(spec, { ctx: 2048, slots: 8, ubatch: 64, swaFull: false }).swaCellsPerStream).toBe(512); // 30 × 8 + 64
+    expect(planMemory(spec, { ctx: 1024, slots: 16, unified: false, swaFull: false }).swaCellsPerStream).toBe(256); // capped by the stream
+    // llama.cpp clamps n_ubatch to the requested n_ctx: 30 + 100 → 256, not 30 + 512 → 768.
+    expect(planMemory(spec, { ctx: 100, slots: 1, swaFull: false }).swaCellsPerStream).toBe(256);
+    // A model without sliding layers has no SWA cache whatever swaFull says.
+    const plain = cacheSpecFromMetadata(parseGguf(buildFixture("lfm2-tiny")).metadata);
+    expect(planMemory(plain, { ctx: 4096, slots: 4, swaFull: false })).toMatchObject({ slidingLayerCount: 0, swaCellsPerStream: 0, swaKvBytes: 0 });
+  });
+
+  test("swaFull must be a boolean (a JavaScript caller may pass anything)", () => {
+    const error = catchError(() => planMemory(spec, { ctx: 1024, slots: 1, swaFull: "no" as unknown as boolean }));
+    expect(InvalidPlanError.isInstance(error)).toBe(true);
+    expect((error as InvalidPlanError).option).toBe("swaFull");
+  });
+
+  test("lfm2moe with a sliding window is refused: the bundled llama.cpp would ignore the window", () => {
+    const moe = new Map(parseGguf(buildFixture("lfm2moe-tiny")).metadata);
+    moe.set("lfm2moe.attention.sliding_window", { type: "uint32", value: 30 });
+    const error = catchError(() => cacheSpecFromMetadata(moe));
+    expect(ModelMetadataError.isInstance(error)).toBe(true);
+    expect((error as ModelMetadataError).key).toBe("lfm2moe.attention.sliding_window");
+    expect((error as Error).message).toMatch(/ignores the window for lfm2moe/);
+  });
+});

@@ -38,8 +38,17 @@ export interface MemoryPlanOptions {
    * uses 0 for the others; the plan does the same (see {@link ResolvedPlanOptions.recurrentSnapshots}).
    */
   readonly recurrentSnapshots?: number;
-  /** Micro-batch size (llama.cpp `n_ubatch`), used only by the compute-buffer estimate. Defaults to 512. */
+  /**
+   * Micro-batch size (llama.cpp `n_ubatch`): sizes the SWA cache of a sliding-window model (which must hold a whole
+   * micro-batch beyond the window) and the compute-buffer estimate. Defaults to 512.
+   */
   readonly ubatch?: number;
+  /**
+   * Sliding-window layers keep a full-size cache (llama.cpp `swa_full`), as large as the other attention layers'.
+   * When false, their cache holds only the window: `pad(min(cells per stream, window × (unified ? slots : 1) +
+   * ubatch), 256)` cells per stream. Defaults to `true`, llama.cpp's default. Ignored without sliding-window layers.
+   */
+  readonly swaFull?: boolean;
 }
 
 /** The resolved options a plan was made for. */
@@ -53,6 +62,7 @@ export interface ResolvedPlanOptions {
   /** The snapshots llama.cpp keeps: as requested where the architecture supports rollback, else 0. */
   readonly recurrentSnapshots: number;
   readonly ubatch: number;
+  readonly swaFull: boolean;
 }
 
 /** Exactly what llama.cpp allocates for a model's caches, before anything is loaded. All sizes in bytes. */
@@ -73,9 +83,20 @@ export interface MemoryPlan {
   readonly kvCells: number;
   /** Layers with a KV cache. */
   readonly attentionLayerCount: number;
+  /** Of those, sliding-window layers: kept in llama.cpp's SWA cache (`llama_kv_cache_iswa`). 0 for most models. */
+  readonly slidingLayerCount: number;
+  /** The sliding window in tokens (`n_swa`); 0 without sliding-window layers. */
+  readonly slidingWindow: number;
+  /**
+   * Cells in each stream of the SWA cache: `cellsPerStream` with `swaFull`, else the window's share (see
+   * {@link MemoryPlanOptions.swaFull}); 0 without sliding-window layers.
+   */
+  readonly swaCellsPerStream: number;
+  /** K + V bytes of the sliding-window layers' cache (part of `attentionKvBytes`). */
+  readonly swaKvBytes: number;
   /** Layers with recurrent state. */
   readonly recurrentLayerCount: number;
-  /** K + V bytes of one cell across all attention layers. */
+  /** K + V bytes of one cell across all attention layers (sliding or not). */
   readonly attentionBytesPerCell: number;
   /** K cache bytes (llama.cpp `size_k_bytes`). */
   readonly attentionKBytes: number;
@@ -85,7 +106,8 @@ export interface MemoryPlan {
   readonly attentionKvBytes: number;
   /**
    * What llama.cpp allocated for a hybrid model's KV cache before PR #19559: every one of the `slots` streams
-   * got the full `n_ctx` cells. Null for non-hybrid models, which never had that problem.
+   * got the full `n_ctx` cells. Null for non-hybrid models, which never had that problem, and for sliding-window
+   * models (not modelled: their SWA cache is sized by other rules).
    */
   readonly perStreamAttentionKvBytes: number | null;
   /** Recurrent rows (llama.cpp `mem_size × (1 + n_rs_seq)`). */
@@ -116,6 +138,7 @@ function resolveOptions(options: MemoryPlanOptions): ResolvedPlanOptions {
     flashAttention: options.flashAttention ?? true,
     recurrentSnapshots: options.recurrentSnapshots ?? 0,
     ubatch: options.ubatch ?? 512,
+    swaFull: options.swaFull ?? true,
   };
   const integer = (option: string, value: number, min: number, max: number) => {
     if (!Number.isInteger(value) || value < min || value > max) {
@@ -126,6 +149,9 @@ function resolveOptions(options: MemoryPlanOptions): ResolvedPlanOptions {
   integer("slots", resolved.slots, 1, MAX_SLOTS);
   integer("recurrentSnapshots", resolved.recurrentSnapshots, 0, 64);
   integer("ubatch", resolved.ubatch, 1, 1 << 20);
+  if (typeof resolved.swaFull !== "boolean") {
+    throw new InvalidPlanError({ option: "swaFull", message: `swaFull must be a boolean, got ${String(resolved.swaFull)}` });
+  }
   for (const [option, type] of [["kvTypeK", resolved.kvTypeK], ["kvTypeV", resolved.kvTypeV]] as const) {
     if (!isKvCacheType(type)) {
       throw new InvalidPlanError({ option, message: `unknown KV cache type "${type}" (one of ${kvCacheTypes.join(", ")})` });
@@ -188,6 +214,17 @@ function rowBytes(type: KvCacheType, elements: number): number {
 const pad = (n: number, to: number) => Math.ceil(n / to) * to;
 
 /**
+ * Cells per stream of the SWA cache (`llama_kv_cache_iswa`): the whole stream with `swa_full`, else the window of
+ * every sequence in the stream plus one micro-batch, padded to 256 and never above the stream. llama.cpp's
+ * `n_ubatch` is at most the requested `n_ctx` (llama_context clamps `n_batch` to it for causal models).
+ */
+function swaCells(window: number, cellsPerStream: number, options: ResolvedPlanOptions): number {
+  if (options.swaFull) return cellsPerStream;
+  const ubatch = Math.min(options.ubatch, options.ctx);
+  return pad(Math.min(cellsPerStream, window * (options.unified ? options.slots : 1) + ubatch), CTX_PAD);
+}
+
+/**
  * Plans a model's cache memory exactly as llama.cpp (v0.4.0) allocates it for these context parameters: the
  * attention KV cache (cells, streams, K and V bytes) and the recurrent state, plus a labelled estimate of the
  * compute buffers.
@@ -225,13 +262,22 @@ export function planMemory(spec: CacheSpec, options: MemoryPlanOptions): MemoryP
   const cellsPerStream = unified ? paddedCtx : pad(Math.floor(paddedCtx / slots), CTX_PAD);
   const nCtx = cellsPerStream * kvStreams;
 
-  let kBytesPerCell = 0;
-  let vBytesPerCell = 0;
+  // Sliding-window layers live in the SWA half of llama.cpp's iSWA cache (src/llama-kv-cache-iswa.cpp).
+  const sliding = spec.attention.layers.filter((layer) => layer.sliding);
+  const swaCellsPerStream = sliding.length === 0 ? 0 : swaCells(spec.attention.slidingWindow, cellsPerStream, resolved);
+  let kBytes = 0;
+  let vBytes = 0;
+  let swaKvBytes = 0;
+  let attentionBytesPerCell = 0;
   for (const layer of spec.attention.layers) {
-    kBytesPerCell += rowBytes(resolved.kvTypeK, layer.keyWidth);
-    if (spec.attention.storesValues) vBytesPerCell += rowBytes(resolved.kvTypeV, valueRowWidth(spec, layer.valueWidth, resolved));
+    const cells = (layer.sliding ? swaCellsPerStream : cellsPerStream) * kvStreams;
+    const k = rowBytes(resolved.kvTypeK, layer.keyWidth);
+    const v = spec.attention.storesValues ? rowBytes(resolved.kvTypeV, valueRowWidth(spec, layer.valueWidth, resolved)) : 0;
+    kBytes += k * cells;
+    vBytes += v * cells;
+    if (layer.sliding) swaKvBytes += (k + v) * cells;
+    attentionBytesPerCell += k + v;
   }
-  const attentionBytesPerCell = kBytesPerCell + vBytesPerCell;
 
   const recurrent = spec.recurrent;
   const recurrentRows = Math.max(1, slots) * (1 + resolved.recurrentSnapshots);
@@ -248,12 +294,16 @@ export function planMemory(spec: CacheSpec, options: MemoryPlanOptions): MemoryP
     cellsPerStream,
     kvCells: nCtx,
     attentionLayerCount: spec.attention.layers.length,
+    slidingLayerCount: sliding.length,
+    slidingWindow: sliding.length === 0 ? 0 : spec.attention.slidingWindow,
+    swaCellsPerStream,
+    swaKvBytes,
     recurrentLayerCount: recurrent?.layers.length ?? 0,
     attentionBytesPerCell,
-    attentionKBytes: kBytesPerCell * nCtx,
-    attentionVBytes: vBytesPerCell * nCtx,
-    attentionKvBytes: attentionBytesPerCell * nCtx,
-    perStreamAttentionKvBytes: spec.kind === "hybrid" ? attentionBytesPerCell * paddedCtx * slots : null,
+    attentionKBytes: kBytes,
+    attentionVBytes: vBytes,
+    attentionKvBytes: kBytes + vBytes,
+    perStreamAttentionKvBytes: spec.kind === "hybrid" && sliding.length === 0 ? attentionBytesPerCell * paddedCtx * slots : null,
     recurrentRows,
     recurrentBytesPerSequence: (recurrentConvBytes + recurrentSsmBytes) / recurrentRows,
     recurrentConvBytes,

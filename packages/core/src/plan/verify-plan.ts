@@ -35,12 +35,15 @@ export async function verifyPlan(backend: Backend, modelPath: string, plan: Memo
       flashAttention: o.flashAttention,
       recurrentSnapshots: o.recurrentSnapshots,
       threads: 1,
-      batch: 256,
+      // The planned micro-batch: it sizes a window-sized SWA cache.
+      batch: Math.max(256, o.ubatch),
+      ubatch: o.ubatch,
+      swaFull: o.swaFull,
       ctx: o.ctx,
     };
-    const measure = async (ctx: number) => {
+    const measure = async (ctx: number, swaFull = o.swaFull) => {
       onProgress?.(`allocating a context of ${ctx} tokens`);
-      const context = await model.createContext({ ...options, ctx });
+      const context = await model.createContext({ ...options, ctx, swaFull });
       try {
         const allocation = context.allocation();
         if (allocation === null) throw new Error("this llama.cpp build does not report its memory breakdown");
@@ -50,15 +53,21 @@ export async function verifyPlan(backend: Backend, modelPath: string, plan: Memo
       }
     };
     const requested = await measure(o.ctx);
-    const larger = await measure(requested.cells + 256 * plan.kvStreams);
-    const bytesPerCell = (larger.bytes - requested.bytes) / (larger.cells - requested.cells);
-    const attentionKvBytes = bytesPerCell * requested.cells;
+    // A window-sized SWA cache does not grow with the context: split on two full-size ones (the recurrent state is
+    // the same either way), then the requested context's KV is what is left beside that state.
+    const windowed = plan.slidingLayerCount > 0 && plan.swaCellsPerStream !== plan.cellsPerStream;
+    const base = windowed ? await measure(o.ctx, true) : requested;
+    const larger = await measure(base.cells + 256 * plan.kvStreams, windowed ? true : o.swaFull);
+    const bytesPerCell = (larger.bytes - base.bytes) / (larger.cells - base.cells);
+    const recurrentStateBytes = base.bytes - bytesPerCell * base.cells;
     return {
       contextBytes: requested.bytes,
-      attentionKvBytes,
-      recurrentStateBytes: requested.bytes - attentionKvBytes,
+      attentionKvBytes: requested.bytes - recurrentStateBytes,
+      recurrentStateBytes,
       kvCells: requested.cells,
-      method: "llama_get_memory_breakdown; KV/recurrent split by a second context 256 cells per stream larger",
+      method: windowed
+        ? "llama_get_memory_breakdown; KV/recurrent split by two full-size-SWA contexts, the second 256 cells per stream larger"
+        : "llama_get_memory_breakdown; KV/recurrent split by a second context 256 cells per stream larger",
     };
   } finally {
     await model.dispose();

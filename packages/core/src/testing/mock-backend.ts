@@ -37,7 +37,7 @@ const mockSpec: CacheSpec = Object.freeze<CacheSpec>({
   headCount: 4,
   vocabSize: VOCAB,
   feedForwardMax: 128,
-  attention: { layers: [{ layer: 1, headCountKv: 2, keyWidth: 32, valueWidth: 32 }], storesValues: true, keyHeadDim: 16, valueHeadDim: 16, valueWidthMax: 32 },
+  attention: { layers: [{ layer: 1, headCountKv: 2, keyWidth: 32, valueWidth: 32, sliding: false }], storesValues: true, keyHeadDim: 16, valueHeadDim: 16, valueWidthMax: 32, slidingWindow: 0 },
   recurrent: { layers: [0, 2, 3], family: "mamba2" as const, convElements: 96, stateElements: 256 },
 });
 
@@ -153,6 +153,7 @@ class MockModel implements BackendModel {
       ubatch: options.ubatch ?? 512,
       kvTypeK: options.kvTypeK ?? options.kvType ?? "f16",
       kvTypeV: options.kvTypeV ?? options.kvType ?? "f16",
+      swaFull: options.swaFull ?? true,
     };
     return new MockContext(this.backend, info);
   }

@@ -46,7 +46,8 @@ URI or URL it reads only the file's header (Range requests), unless --verify, wh
   --no-unified              one KV stream per slot instead of one shared pool
   --no-flash-attention      plan for flash attention off (V transposed and padded to the widest layer)
   --rs-snapshots <n>        recurrent rollback snapshots per sequence (llama.cpp n_rs_seq, default: 0)
-  --ubatch <n>              micro-batch for the compute-buffer estimate (default: 512)
+  --ubatch <n>              micro-batch for the compute-buffer estimate and a window-sized SWA cache (default: 512)
+  --no-swa-full             sliding-window models: size the SWA cache by the window (llama.cpp swa_full = false)
   --budget <size>           memory budget, e.g. 80GiB, 24GB, 2.5e10; with --slots and no --ctx: the largest
                             context that fits; with --ctx and no --slots: the most slots; with both: whether it fits
   --checkpoint-budget <size> host memory for prefix-cache checkpoints: how many it holds
@@ -120,6 +121,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
       "flash-attention": { type: "boolean", default: true },
       "rs-snapshots": { type: "string" },
       ubatch: { type: "string" },
+      "swa-full": { type: "boolean", default: true },
       budget: { type: "string" },
       "checkpoint-budget": { type: "string" },
       json: { type: "boolean" },
@@ -159,6 +161,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
     flashAttention: values["flash-attention"],
     recurrentSnapshots: optionalInteger("rs-snapshots", values["rs-snapshots"]) ?? 0,
     ubatch: optionalInteger("ubatch", values.ubatch) ?? 512,
+    swaFull: values["swa-full"],
   };
 
   // With a budget and one of ctx / slots missing, fit the missing one; otherwise plan what was asked.
@@ -230,6 +233,9 @@ export async function planCommand(args: string[], print: (line: string) => void)
           attentionKBytes: plan.attentionKBytes,
           attentionVBytes: plan.attentionVBytes,
           attentionKvBytes: plan.attentionKvBytes,
+          ...(plan.slidingLayerCount === 0
+            ? {}
+            : { slidingWindow: plan.slidingWindow, slidingLayers: plan.slidingLayerCount, swaFull: plan.options.swaFull, swaCellsPerStream: plan.swaCellsPerStream, swaKvBytes: plan.swaKvBytes }),
           sharedPoolAttentionKvBytes: shared.attentionKvBytes,
           perSlotStreamsAttentionKvBytes: perSlot.attentionKvBytes,
           perStreamAttentionKvBytes: plan.perStreamAttentionKvBytes,
@@ -310,6 +316,12 @@ function printHuman(
       `${o.unified ? "unified: 1 stream" : `per-slot: ${plan.kvStreams} streams`} × ${count(plan.cellsPerStream)} cells · ` +
       `flash attention ${o.flashAttention ? "on" : "off"}${o.recurrentSnapshots > 0 ? ` · ${o.recurrentSnapshots} rs snapshots` : ""}`,
   );
+  if (plan.slidingLayerCount > 0) {
+    print(
+      `sliding window ${count(plan.slidingWindow)} tokens on ${plan.slidingLayerCount} of ${plan.attentionLayerCount} attention layers (iSWA): ` +
+        `SWA cache ${count(plan.swaCellsPerStream)} cells per stream, ${o.swaFull ? "full-size (--no-swa-full: by the window)" : "sized by the window"}`,
+    );
+  }
   print("");
   const other = spec.layerCount - spec.nextnLayerCount - new Set([...spec.attention.layers.map((l) => l.layer), ...(spec.recurrent?.layers ?? [])]).size;
   const rows: string[][] = [["layer kind", "layers", "per unit", "unit", "allocated"]];
