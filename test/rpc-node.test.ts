@@ -1,0 +1,142 @@
+import { BackendError, type BackendContext, type BackendModel, Engine, InvalidArgumentError, type StreamPart } from "@hybrid-llm/core";
+import { NodeBackend, type RpcWorker, parseRpcPlacement, startRpcWorker } from "@hybrid-llm/node";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { fixturePath } from "./support/fixtures.js";
+
+// llama.cpp's RPC backend on loopback: two rpc-server workers (ports picked free), the tiny fixture's layers split
+// over them. Greedy tokens must equal a local run; a worker killed mid-request must fail the requests in flight
+// with a typed error and leave this process (and the engine) serving.
+
+let workers: RpcWorker[] = [];
+let path: string;
+let local: NodeBackend;
+let reference: { model: BackendModel; context: BackendContext };
+
+const prompts = ["the cat sat on", "once upon a time", "abc def", "to be or not"];
+const request = (prompt: Int32Array, maxTokens = 24) => ({ prompt, temperature: 0, maxTokens, stopTokens: [], ignoreEndOfGeneration: true });
+
+async function collect(stream: AsyncIterable<StreamPart>, onToken?: () => void): Promise<StreamPart[]> {
+  const parts: StreamPart[] = [];
+  for await (const part of stream) {
+    parts.push(part);
+    if (part.type === "token") onToken?.();
+  }
+  return parts;
+}
+
+const tokensOf = (parts: StreamPart[]) => parts.flatMap((p) => (p.type === "token" ? [p.token] : []));
+
+async function open(backend: NodeBackend) {
+  const model = await backend.loadModel({ path });
+  return { model, context: await model.createContext({ ctx: 512, slots: 2, threads: 1 }) };
+}
+
+beforeAll(async () => {
+  workers = await Promise.all([startRpcWorker({ threads: 1 }), startRpcWorker({ threads: 1 })]);
+  path = await fixturePath("tiny");
+  local = await NodeBackend.create({ gpu: "off" });
+  reference = await open(local);
+});
+
+afterAll(async () => {
+  await local?.dispose();
+  await Promise.all(workers.map((worker) => worker.stop()));
+});
+
+test("rpcServers / tensorSplit are checked in TypeScript: bad endpoints and splits are InvalidArgumentErrors", async () => {
+  for (const servers of [[], ["localhost"], ["localhost:0"], ["localhost:65536"], ["[::1]:5000"], ["a b:1"], [42], ["h:1", "h:1"], "h:1"]) {
+    await expect(NodeBackend.create({ gpu: "off", rpcServers: servers as string[] })).rejects.toSatisfy((error) => InvalidArgumentError.isInstance(error));
+  }
+  for (const split of [[], [-1, 1], [0, 0], [Number.NaN], ["1"]]) {
+    expect(() => parseRpcPlacement(["h:1"], split)).toThrow(InvalidArgumentError);
+  }
+  expect(() => parseRpcPlacement(undefined, [1])).toThrow(/give rpcServers too/);
+  expect(parseRpcPlacement(["10.0.0.2:50052", "worker-b.lan:50052"], [1, 3])).toEqual({ servers: ["10.0.0.2:50052", "worker-b.lan:50052"], tensorSplit: [1, 3] });
+});
+
+test("a server that is not there: the load fails with a typed error, the process lives", async () => {
+  const stopped = await startRpcWorker({ threads: 1 });
+  await stopped.stop();
+  const backend = await NodeBackend.create({ gpu: "off", rpcServers: [stopped.endpoint] });
+  await expect(backend.loadModel({ path })).rejects.toSatisfy((error) => BackendError.isInstance(error) && /could not reach RPC server/.test(error.message));
+  // A split that does not match the devices (one server, one device) is refused by the binding, typed.
+  const mismatched = await NodeBackend.create({ gpu: "off", rpcServers: [workers[0]!.endpoint], tensorSplit: [1, 1] });
+  await expect(mismatched.loadModel({ path })).rejects.toSatisfy((error) => BackendError.isInstance(error) && /2 weights for 1 devices/.test(error.message));
+});
+
+test("split over two workers: the layers and the KV / recurrent state live there, and greedy tokens equal a local run, alone and concurrent", async () => {
+  const backend = await NodeBackend.create({ gpu: "off", rpcServers: workers.map((w) => w.endpoint), tensorSplit: [1, 1] });
+  const remote = await open(backend);
+  // Both workers hold weights and context memory (attention KV, recurrent state) of their layers.
+  const buffers = remote.context.allocation()!.buffers;
+  for (const worker of workers) {
+    const row = buffers.find((b) => b.bufferType.endsWith(`[${worker.endpoint}]`));
+    expect(row !== undefined && row.modelBytes > 0 && row.contextBytes > 0).toBe(true);
+  }
+  const tokenized = prompts.map((text) => reference.model.tokenize(text));
+  const cold = new Engine(reference);
+  const engine = new Engine(remote);
+  const alone = [];
+  for (const prompt of tokenized) alone.push((await engine.complete(request(prompt))).tokens);
+  const concurrent = await Promise.all(tokenized.map((prompt) => collect(engine.generate(request(prompt)))));
+  for (const [i, prompt] of tokenized.entries()) {
+    const expected = (await cold.complete(request(prompt))).tokens;
+    expect(alone[i]).toEqual(expected);
+    expect(tokensOf(concurrent[i]!)).toEqual(expected);
+  }
+  await engine.dispose();
+  await cold.dispose();
+  await backend.dispose();
+});
+
+test("a worker killed mid-request: the requests in flight fail with a crashed BackendError, the engine reopens on the remaining worker and serves the queue", async () => {
+  const [survivor, victim] = await Promise.all([startRpcWorker({ threads: 1 }), startRpcWorker({ threads: 1 })]);
+  const backends: NodeBackend[] = [];
+  try {
+    const split = await NodeBackend.create({ gpu: "off", rpcServers: [survivor.endpoint, victim.endpoint], tensorSplit: [1, 1] });
+    backends.push(split);
+    const crashes: BackendError[] = [];
+    const engine = new Engine({
+      ...(await open(split)),
+      reopen: async (crash) => {
+        crashes.push(crash);
+        await split.dispose(); // frees the dead model: its messages to the lost worker are dropped, not fatal
+        const single = await NodeBackend.create({ gpu: "off", rpcServers: [survivor.endpoint] });
+        backends.push(single);
+        return open(single);
+      },
+    });
+    const tokenized = prompts.map((text) => reference.model.tokenize(text));
+    let seen = 0;
+    // 2 slots: the first two run, the other two wait. Kill the worker once the running ones have produced tokens.
+    const results = await Promise.all(
+      tokenized.map((prompt) =>
+        collect(engine.generate(request(prompt, 200)), () => {
+          if (++seen === 4) victim.process.kill("SIGKILL");
+        }),
+      ),
+    );
+    expect(await victim.exited).toBe("SIGKILL");
+    expect(crashes.length).toBe(1);
+    expect(crashes[0]!.code).toBe("crashed");
+    expect(crashes[0]!.message).toMatch(/connection to an RPC server .* was lost/);
+    const cold = new Engine(reference);
+    for (const [i, parts] of results.entries()) {
+      expect(parts.filter((p) => p.type === "finish").length).toBe(1);
+      const error = parts.find((p) => p.type === "error");
+      if (i < 2) {
+        expect(error !== undefined && BackendError.isInstance(error.error) && error.error.code === "crashed").toBe(true);
+        continue;
+      }
+      expect(error).toBeUndefined();
+      expect(tokensOf(parts)).toEqual((await cold.complete(request(tokenized[i]!, 200))).tokens);
+    }
+    const stats = engine.stats();
+    expect([stats.state, stats.restarts, stats.slotsBusy, stats.queueDepth]).toEqual(["running", 1, 0, 0]);
+    await engine.dispose();
+    await cold.dispose();
+  } finally {
+    for (const backend of backends) await backend.dispose();
+    await Promise.all([survivor.stop(), victim.stop()]);
+  }
+});
