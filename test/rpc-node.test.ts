@@ -1,5 +1,6 @@
 import { BackendError, type BackendContext, type BackendModel, Engine, InvalidArgumentError, type StreamPart } from "@hybrid-llm/core";
 import { NodeBackend, type RpcWorker, parseRpcPlacement, startRpcWorker } from "@hybrid-llm/node";
+import { runCli } from "@hybrid-llm/server";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { fixturePath } from "./support/fixtures.js";
 
@@ -52,6 +53,33 @@ test("rpcServers / tensorSplit are checked in TypeScript: bad endpoints and spli
   }
   expect(() => parseRpcPlacement(undefined, [1])).toThrow(/give rpcServers too/);
   expect(parseRpcPlacement(["10.0.0.2:50052", "worker-b.lan:50052"], [1, 3])).toEqual({ servers: ["10.0.0.2:50052", "worker-b.lan:50052"], tensorSplit: [1, 3] });
+});
+
+async function cli(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(argv, { out: (line) => out.push(line), err: (line) => err.push(line) });
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+test("plan --verify --rpc on the twin: the planned KV + recurrent state of each worker's layers is what that worker allocated, byte for byte", async () => {
+  const twin = await fixturePath("nemotron-3-nano-twin");
+  const endpoints = workers.map((w) => w.endpoint).join(",");
+  const { code, out, err } = await cli("plan", twin, "--ctx", "2048", "--slots", "2", "--verify", "--rpc", endpoints, "--tensor-split", "1,3", "--json");
+  expect({ code, err }).toEqual({ code: 0, err: "" });
+  const result = JSON.parse(out) as { devices: { name: string; layers: number[]; attentionKvBytes: number; recurrentStateBytes: number; allocatedContextBytes: number }[]; matches: boolean };
+  expect(result.matches).toBe(true);
+  expect(result.devices.map((d) => d.name)).toEqual(workers.map((w) => w.endpoint));
+  // 52 layers, split 1:3 over 53 (with the output layer): 0-13 on the first worker, 14-51 on the second.
+  expect(result.devices.map((d) => [d.layers[0], d.layers.at(-1)])).toEqual([[0, 13], [14, 51]]);
+  for (const device of result.devices) {
+    expect(device.attentionKvBytes > 0 && device.recurrentStateBytes > 0).toBe(true);
+    expect(device.allocatedContextBytes).toBe(device.attentionKvBytes + device.recurrentStateBytes);
+  }
+  // Usage errors for RPC options, before anything loads.
+  expect((await cli("plan", twin, "--rpc", "nohost")).code).toBe(2);
+  expect((await cli("plan", twin, "--rpc", endpoints, "--tensor-split", "1,x")).err).toMatch(/--tensor-split: tensorSplit must be a list of weights/);
+  expect((await cli("generate", "--model", twin, "--prompt", "hi", "--backend", "wasm", "--rpc", endpoints)).err).toMatch(/--rpc needs --backend node/);
 });
 
 test("a server that is not there: the load fails with a typed error, the process lives", async () => {
