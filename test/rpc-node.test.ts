@@ -168,3 +168,49 @@ test("a worker killed mid-request: the requests in flight fail with a crashed Ba
     await Promise.all([survivor.stop(), victim.stop()]);
   }
 });
+
+test("the OpenAI server over a split model: a worker killed mid-request answers 503 model_unavailable, the server stays up and serves again once the engine reopened", async () => {
+  const { startServer } = await import("@hybrid-llm/server");
+  const [survivor, victim] = await Promise.all([startRpcWorker({ threads: 1 }), startRpcWorker({ threads: 1 })]);
+  const backends: NodeBackend[] = [];
+  const openOn = async (servers: string[]) => {
+    const backend = await NodeBackend.create({ gpu: "off", rpcServers: servers });
+    backends.push(backend);
+    return open(backend);
+  };
+  const engine = new Engine({ ...(await openOn([survivor.endpoint, victim.endpoint])), reopen: () => openOn([survivor.endpoint]) });
+  const internal: unknown[] = [];
+  const server = await startServer({ engine, modelName: "tiny", port: 0, onError: (error) => internal.push(error) });
+  const coldEngine = new Engine(reference);
+  const cold = await startServer({ engine: coldEngine, modelName: "tiny", port: 0 });
+  try {
+    const body = (stream: boolean) => JSON.stringify({ model: "tiny", prompt: "the cat sat on", max_tokens: 400, temperature: 0, stream });
+    const post = (stream: boolean, url = server.url) => fetch(`${url}/v1/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: body(stream) });
+    const plain = post(false);
+    const streamed = await post(true);
+    const reader = streamed.body!.getReader();
+    await reader.read(); // the first event: decoding is under way
+    victim.process.kill("SIGKILL");
+    let text = "";
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += new TextDecoder().decode(chunk.value);
+    expect(text).not.toContain("[DONE]"); // a failed stream ends without finishing
+    const answer = await plain;
+    expect(answer.status).toBe(503);
+    expect(((await answer.json()) as { error: { code: string } }).error.code).toBe("model_unavailable");
+    expect(internal.every((error) => BackendError.isInstance(error) && error.code === "crashed")).toBe(true);
+    // Still serving: health, then a request on the reopened model (the survivor alone) with the local run's tokens.
+    // (a guard against a hang, not a speed assertion: the reopen loads the model over loopback)
+    await expect.poll(async () => (await fetch(`${server.url}/health`)).status, { timeout: 120_000, interval: 100 }).toBe(200);
+    const again = await post(false);
+    expect(again.status).toBe(200);
+    const text0 = async (response: Response) => ((await response.json()) as { choices: { text: string }[] }).choices[0]!.text;
+    expect(await text0(again)).toBe(await text0(await post(false, cold.url)));
+  } finally {
+    await server.close();
+    await cold.close();
+    await coldEngine.dispose();
+    await engine.dispose();
+    for (const backend of backends) await backend.dispose();
+    await Promise.all([survivor.stop(), victim.stop()]);
+  }
+});
