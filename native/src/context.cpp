@@ -93,12 +93,12 @@ public:
 
     void Execute() override {
         log_take_problems();
-        const uint64_t rpc_before = endpoints.empty() ? 0 : rpc_failures(endpoints);
+        const std::vector<uint64_t> rpc_before = rpc_failures(endpoints);
         result = llama_api.llama_init_from_model(model, params);
         if (result != nullptr && !endpoints.empty() && rpc_failures(endpoints) != rpc_before) {
             llama_api.llama_free(result);
             result = nullptr;
-            SetError(rpc_lost_message(endpoints));
+            SetError(rpc_lost_message(endpoints, rpc_before));
             return;
         }
         if (result == nullptr) {
@@ -192,13 +192,13 @@ public:
         // A model with layers on RPC servers: a failure on their connections during this decode means the outputs
         // are zeros, not results (rpc.h). Synchronize first so every message of this decode has been answered.
         const std::vector<std::string> & endpoints = owner->model->rpc_endpoints;
-        const uint64_t rpc_before = endpoints.empty() ? 0 : rpc_failures(endpoints);
+        const std::vector<uint64_t> rpc_before = rpc_failures(endpoints);
         run();
         if (!endpoints.empty()) {
             llama_api.llama_synchronize(owner->ctx);
             if (rpc_failures(endpoints) != rpc_before) {
                 status = rpc_lost;
-                reason = rpc_lost_message(endpoints);
+                reason = rpc_lost_message(endpoints, rpc_before);
             }
         }
     }
@@ -477,10 +477,10 @@ Napi::Value Context::GetState(const Napi::CallbackInfo & info) {
     const uint32_t flags = info.Length() > 1 ? info[1].As<Napi::Number>().Uint32Value() & 3u : 0u;
     const size_t size = llama_api.llama_state_seq_get_size_ext(c, seq, flags);
     Napi::Uint8Array out = new_state_buffer(env, size);
-    const uint64_t rpc_before = rpc_failures(model->rpc_endpoints);
+    const std::vector<uint64_t> rpc_before = rpc_failures(model->rpc_endpoints);
     const size_t written = llama_api.llama_state_seq_get_data_ext(c, out.Data(), size, seq, flags);
     // State held on an RPC server that was lost reads as zeros: not a state to restore later.
-    if (rpc_failures(model->rpc_endpoints) != rpc_before) throw_error(env, error_code::crashed, rpc_lost_message(model->rpc_endpoints));
+    if (rpc_failures(model->rpc_endpoints) != rpc_before) throw_error(env, error_code::crashed, rpc_lost_message(model->rpc_endpoints, rpc_before));
     if (written != size) throw_error(env, error_code::decode_failed, "llama.cpp wrote " + std::to_string(written) + " of " + std::to_string(size) + " state bytes");
     return publish(env, out);
 }
@@ -496,9 +496,9 @@ Napi::Value Context::SetState(const Napi::CallbackInfo & info) {
     auto bytes = info[1].As<Napi::Uint8Array>();
     const uint32_t flags = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() & 3u : 0u;
     log_take_problems();
-    const uint64_t rpc_before = rpc_failures(model->rpc_endpoints);
+    const std::vector<uint64_t> rpc_before = rpc_failures(model->rpc_endpoints);
     const size_t read = llama_api.llama_state_seq_set_data_ext(c, bytes.Data(), bytes.ByteLength(), seq, flags);
-    if (rpc_failures(model->rpc_endpoints) != rpc_before) throw_error(env, error_code::crashed, rpc_lost_message(model->rpc_endpoints));
+    if (rpc_failures(model->rpc_endpoints) != rpc_before) throw_error(env, error_code::crashed, rpc_lost_message(model->rpc_endpoints, rpc_before));
     if (read == 0) {
         const std::string reason = log_take_problems();
         throw_error(env, error_code::invalid_argument, "llama.cpp refused the state bytes" + (reason.empty() ? "" : ": " + reason));

@@ -121,7 +121,7 @@ public:
         params.progress_callback = progress_callback;
         params.progress_callback_user_data = &progress;
         log_take_problems();
-        const uint64_t rpc_before = rpc.servers.empty() ? 0 : rpc_failures(rpc.servers);
+        const std::vector<uint64_t> rpc_before = rpc_failures(rpc.servers);
         if (!rpc.servers.empty() && !use_rpc_devices(params)) return;
         if (!copy.empty()) {
             // Bytes: no mmap (the file is memory already), no lazy reads (they need mmap).
@@ -143,7 +143,7 @@ public:
             // A server went away while the weights were sent: what it holds cannot be trusted.
             llama_api.llama_model_free(result);
             result = nullptr;
-            SetError(rpc_lost_message(rpc.servers));
+            SetError(rpc_lost_message(rpc.servers, rpc_before));
             return;
         }
         if (result == nullptr) {

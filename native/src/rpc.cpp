@@ -8,7 +8,7 @@ std::string rpc_add_servers(const std::string &, const std::vector<std::string> 
     return "the RPC backend is not available in this build";
 }
 
-uint64_t rpc_failures(const std::vector<std::string> &) { return 0; }
+std::vector<uint64_t> rpc_failures(const std::vector<std::string> & endpoints) { return std::vector<uint64_t>(endpoints.size(), 0); }
 
 #else
 
@@ -73,18 +73,22 @@ std::string rpc_add_servers(const std::string & library, const std::vector<std::
     return "";
 }
 
-uint64_t rpc_failures(const std::vector<std::string> & endpoints) {
+std::vector<uint64_t> rpc_failures(const std::vector<std::string> & endpoints) {
     std::lock_guard<std::mutex> lock(rpc_mutex);
-    if (failures == nullptr) return 0;
-    uint64_t sum = 0;
-    for (const std::string & endpoint : endpoints) sum += failures(endpoint.c_str());
-    return sum;
+    std::vector<uint64_t> counts(endpoints.size(), 0);
+    if (failures == nullptr) return counts;
+    for (size_t i = 0; i < endpoints.size(); ++i) counts[i] = failures(endpoints[i].c_str());
+    return counts;
 }
 
 #endif
 
-std::string rpc_lost_message(const std::vector<std::string> & endpoints) {
+std::string rpc_lost_message(const std::vector<std::string> & endpoints, const std::vector<uint64_t> & before) {
+    const std::vector<uint64_t> now = rpc_failures(endpoints);
     std::string list;
-    for (const std::string & endpoint : endpoints) list += (list.empty() ? "" : ", ") + endpoint;
-    return "the connection to an RPC server (" + list + ") was lost: the model's layers there are gone; dispose the model and load it again";
+    for (size_t i = 0; i < endpoints.size(); ++i) {
+        if (i >= before.size() || now[i] != before[i]) list += (list.empty() ? "" : ", ") + endpoints[i];
+    }
+    return "the connection to RPC server " + (list.empty() ? std::string("?") : list) +
+           " was lost: the model's layers there are gone; dispose the model and load it again";
 }

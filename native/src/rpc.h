@@ -17,8 +17,8 @@
 std::string rpc_add_servers(const std::string & library, const std::vector<std::string> & endpoints,
                             std::vector<ggml_backend_dev_t> & devices);
 
-// Sum of the failure counts of these endpoints (0 when RPC was never loaded).
-uint64_t rpc_failures(const std::vector<std::string> & endpoints);
+// The failure count of each endpoint, in order (all 0 when RPC was never loaded). Compare two readings with !=.
+std::vector<uint64_t> rpc_failures(const std::vector<std::string> & endpoints);
 
-// "RPC server A, B lost" style reason for an error message.
-std::string rpc_lost_message(const std::vector<std::string> & endpoints);
+// The error message for a failure: names the endpoints whose count moved since `before` (rpc_failures' reading).
+std::string rpc_lost_message(const std::vector<std::string> & endpoints, const std::vector<uint64_t> & before);
