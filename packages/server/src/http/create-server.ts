@@ -521,8 +521,6 @@ export function createServer(options: ServerOptions): Hono {
       if (failed !== undefined) {
         const fault = clientFault(failed.error);
         if (fault !== undefined) throw new RequestError(400, fault.message, "invalid_request_error", fault.param);
-        // The backend crashed under the request (a Wasm trap, a lost RPC worker): 503 model_unavailable, not a 500.
-        if (BackendError.isInstance(failed.error) && failed.error.code === "crashed") throw failed.error;
         throw new RequestError(500, "generation failed", "server_error", null, null, failed.error);
       }
       results.forEach(remember);
