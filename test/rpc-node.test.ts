@@ -214,3 +214,30 @@ test("the OpenAI server over a split model: a worker killed mid-request fails th
     await Promise.all([survivor.stop(), victim.stop()]);
   }
 });
+
+test("hybrid-llm rpc-server: binds 127.0.0.1 by default, serves a split load, stops on SIGTERM with exit 0", async () => {
+  const { spawn } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const bin = fileURLToPath(new URL("../node_modules/.bin/hybrid-llm", import.meta.url));
+  const child = spawn(bin, ["rpc-server", "--port", "0", "--threads", "1"], { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let stdout = "";
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on("data", (data: Buffer) => {
+      stdout += data.toString();
+      const found = /RPC worker listening at (\S+);/.exec(stdout);
+      if (found) resolve(found[1]!);
+    });
+    void exited.then((code) => reject(new Error(`rpc-server exited (${code}) before listening: ${stdout}`)));
+  });
+  try {
+    expect(endpoint).toMatch(/^127\.0\.0\.1:\d+$/);
+    const backend = await NodeBackend.create({ gpu: "off", rpcServers: [endpoint] });
+    const remote = await open(backend);
+    expect(remote.context.allocation()!.buffers.some((b) => b.bufferType === `RPC0[${endpoint}]` && b.modelBytes > 0)).toBe(true);
+    await backend.dispose();
+  } finally {
+    child.kill("SIGTERM");
+  }
+  expect(await exited).toBe(0);
+});
