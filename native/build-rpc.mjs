@@ -5,7 +5,8 @@
 //
 // ggml-rpc.cpp is patched (rpc/ggml-rpc-no-abort.patch): upstream GGML_ABORTs the client process when a connection
 // is refused or lost; the patched dispatcher drops the messages of a dead connection instead and counts them
-// (hybrid_llm_rpc_failures), and the binding turns a count that moved into a typed error. See docs/rpc.md.
+// (hybrid_llm_rpc_failures), and the binding turns a count that moved into a typed error. The same patch turns on
+// TCP keepalive and a send timeout in transport.cpp, so a worker host that vanishes silently fails too. See docs/rpc.md.
 //
 // Usage: node native/build-rpc.mjs [--force]   (native/build.mjs runs it after the addon)
 import { execFileSync, spawn } from "node:child_process";
