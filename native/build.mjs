@@ -68,6 +68,16 @@ function run(command, args) {
 }
 
 async function main() {
+  await buildAddon();
+  // llama.cpp's RPC backend (rpcServers, hybrid-llm rpc-server): optional, its failure never fails the addon's build.
+  const { buildRpc } = await import("./build-rpc.mjs").catch(() => ({ buildRpc: undefined }));
+  if (buildRpc === undefined) return; // an installed package without the RPC sources
+  await buildRpc({ checkout: llamaSourceDir().checkout, outputDir: dirname(output), packageDir, force }).catch((error) => {
+    log(`RPC backend not built: ${error.message} (everything but rpcServers works without it)`);
+  });
+}
+
+async function buildAddon() {
   log("building the Node-API addon (native/src) for the native backend");
   const sources = readdirSync(sourceDir).filter((f) => f.endsWith(".cpp")).map((f) => join(sourceDir, f));
   const headers = readdirSync(sourceDir).filter((f) => f.endsWith(".h")).map((f) => join(sourceDir, f));

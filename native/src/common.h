@@ -21,6 +21,8 @@ inline constexpr const char * disposed = "HYBRID_LLM_DISPOSED";
 inline constexpr const char * busy = "HYBRID_LLM_BUSY";
 inline constexpr const char * aborted = "HYBRID_LLM_ABORTED";
 inline constexpr const char * not_initialized = "HYBRID_LLM_NOT_INITIALIZED";
+// What the model computes on is gone (an RPC server was lost): dispose the model and load it again.
+inline constexpr const char * crashed = "HYBRID_LLM_CRASHED";
 }  // namespace error_code
 
 // Throws a JS Error with `code` set.

@@ -8,6 +8,7 @@
 
 #include "common.h"
 #include "model.h"
+#include "rpc.h"
 #include "state-buffer.h"
 
 Napi::Function Context::Define(Napi::Env env) {
@@ -82,15 +83,24 @@ uint32_t u32_option(Napi::Env env, const Napi::Object & options, const char * na
 
 class CreateWorker : public Napi::AsyncWorker {
 public:
-    CreateWorker(Napi::Env env, Context * owner, Napi::Object owner_object, llama_model * model, llama_context_params params)
-        : Napi::AsyncWorker(env), deferred(Napi::Promise::Deferred::New(env)), owner(owner), model(model), params(params) {
+    CreateWorker(Napi::Env env, Context * owner, Napi::Object owner_object, llama_model * model, llama_context_params params,
+                 std::vector<std::string> endpoints)
+        : Napi::AsyncWorker(env), deferred(Napi::Promise::Deferred::New(env)), owner(owner), model(model), params(params),
+          endpoints(std::move(endpoints)) {
         owner_ref = Napi::Persistent(owner_object);
     }
     Napi::Promise promise() { return deferred.Promise(); }
 
     void Execute() override {
         log_take_problems();
+        const std::vector<uint64_t> rpc_before = rpc_failures(endpoints);
         result = llama_api.llama_init_from_model(model, params);
+        if (result != nullptr && !endpoints.empty() && rpc_failures(endpoints) != rpc_before) {
+            llama_api.llama_free(result);
+            result = nullptr;
+            SetError(rpc_lost_message(endpoints, rpc_before));
+            return;
+        }
         if (result == nullptr) {
             const std::string reason = log_take_problems();
             SetError(reason.empty() ? "llama.cpp could not create the context" : reason);
@@ -113,6 +123,7 @@ private:
     Napi::ObjectReference owner_ref;
     llama_model * model;
     llama_context_params params;
+    std::vector<std::string> endpoints;
     llama_context * result = nullptr;
 };
 
@@ -146,7 +157,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
     }
     params.no_perf = true;
     busy = true;
-    auto * worker = new CreateWorker(env, this, Value(), m, params);
+    auto * worker = new CreateWorker(env, this, Value(), m, params, model->rpc_endpoints);
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
@@ -179,6 +190,21 @@ public:
     Napi::Promise promise() { return deferred.Promise(); }
 
     void Execute() override {
+        // A model with layers on RPC servers: a failure on their connections during this decode means the outputs
+        // are zeros, not results (rpc.h). Synchronize first so every message of this decode has been answered.
+        const std::vector<std::string> & endpoints = owner->model->rpc_endpoints;
+        const std::vector<uint64_t> rpc_before = rpc_failures(endpoints);
+        run();
+        if (!endpoints.empty()) {
+            llama_api.llama_synchronize(owner->ctx);
+            if (rpc_failures(endpoints) != rpc_before) {
+                status = rpc_lost;
+                reason = rpc_lost_message(endpoints, rpc_before);
+            }
+        }
+    }
+
+    void run() {
         const int32_t n = static_cast<int32_t>(tokens.size());
         llama_batch batch = llama_api.llama_batch_init(n, 0, 1);
         for (int32_t i = 0; i < n; ++i) {
@@ -244,8 +270,8 @@ public:
         owner->busy = false;
         Napi::Env env = Env();
         if (status != 0) {
-            const char * code = status == 1 ? error_code::no_memory_slot : status == 2 ? error_code::aborted : error_code::decode_failed;
-            std::string message = status == 1 ? "no room in the KV cache / recurrent slots for this batch" : "llama_decode failed (status " + std::to_string(status) + ")";
+            const char * code = status == 1 ? error_code::no_memory_slot : status == 2 ? error_code::aborted : status == rpc_lost ? error_code::crashed : error_code::decode_failed;
+            std::string message = status == 1 ? "no room in the KV cache / recurrent slots for this batch" : status == rpc_lost ? "decode failed" : "llama_decode failed (status " + std::to_string(status) + ")";
             if (!reason.empty()) message += ": " + reason;
             Napi::Error error = make_error(env, code, message);
             error.Set("status", Napi::Number::New(env, status));
@@ -271,6 +297,7 @@ public:
     }
 
 private:
+    static constexpr int32_t rpc_lost = -200;
     Napi::Promise::Deferred deferred;
     Context * owner;
     Napi::ObjectReference owner_ref;
@@ -451,7 +478,10 @@ Napi::Value Context::GetState(const Napi::CallbackInfo & info) {
     const uint32_t flags = info.Length() > 1 ? info[1].As<Napi::Number>().Uint32Value() & 3u : 0u;
     const size_t size = llama_api.llama_state_seq_get_size_ext(c, seq, flags);
     Napi::Uint8Array out = new_state_buffer(env, size);
+    const std::vector<uint64_t> rpc_before = rpc_failures(model->rpc_endpoints);
     const size_t written = llama_api.llama_state_seq_get_data_ext(c, out.Data(), size, seq, flags);
+    // State held on an RPC server that was lost reads as zeros: not a state to restore later.
+    if (rpc_failures(model->rpc_endpoints) != rpc_before) throw_error(env, error_code::crashed, rpc_lost_message(model->rpc_endpoints, rpc_before));
     if (written != size) throw_error(env, error_code::decode_failed, "llama.cpp wrote " + std::to_string(written) + " of " + std::to_string(size) + " state bytes");
     return publish(env, out);
 }
@@ -467,7 +497,9 @@ Napi::Value Context::SetState(const Napi::CallbackInfo & info) {
     auto bytes = info[1].As<Napi::Uint8Array>();
     const uint32_t flags = info.Length() > 2 ? info[2].As<Napi::Number>().Uint32Value() & 3u : 0u;
     log_take_problems();
+    const std::vector<uint64_t> rpc_before = rpc_failures(model->rpc_endpoints);
     const size_t read = llama_api.llama_state_seq_set_data_ext(c, bytes.Data(), bytes.ByteLength(), seq, flags);
+    if (rpc_failures(model->rpc_endpoints) != rpc_before) throw_error(env, error_code::crashed, rpc_lost_message(model->rpc_endpoints, rpc_before));
     if (read == 0) {
         const std::string reason = log_take_problems();
         throw_error(env, error_code::invalid_argument, "llama.cpp refused the state bytes" + (reason.empty() ? "" : ": " + reason));

@@ -72,6 +72,7 @@ std::string LlamaApi::load(const std::string & dir) {
         return "libllama in " + dir + " lacks: " + missing;
     }
     library_dir = dir;
+    this->handle = handle;
     loaded = true;
     return "";
 }

@@ -81,6 +81,8 @@
     X(llama_sampler_init_logit_bias)       \
     X(llama_sampler_init_grammar)          \
     X(llama_set_n_threads)                 \
+    X(llama_synchronize)                   \
+    X(llama_max_devices)                   \
     X(ggml_backend_load_all_from_path)     \
     X(ggml_backend_dev_count)              \
     X(ggml_backend_dev_get)                \
@@ -107,6 +109,7 @@ struct LlamaApi {
     hybrid_llm_get_memory_breakdown_fn get_memory_breakdown = nullptr;
 
     bool loaded = false;
+    void * handle = nullptr;  // the dlopen()ed libllama (native only): optional symbols, ggml's registry (rpc.cpp)
     std::string library_dir;
 
     // Loads the functions from `<dir>/libllama*.so` (or links them statically on Wasm). Returns an error message,

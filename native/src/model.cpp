@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "rpc.h"
 
 Napi::Function Model::Define(Napi::Env env) {
     return DefineClass(env, "Model", {
@@ -59,12 +60,45 @@ bool progress_callback(float progress, void * user_data) {
     return !data->abort_requested->load();
 }
 
+// Layers on llama.cpp's RPC backend: the servers' devices (after any local GPU) and how the layers split over them.
+struct RpcOptions {
+    std::string library;
+    std::vector<std::string> servers;
+    std::vector<float> tensor_split;  // one weight per device, empty = llama.cpp's default (by free memory)
+};
+
+RpcOptions read_rpc_options(Napi::Env env, const Napi::Object & options) {
+    RpcOptions rpc;
+    if (!options.Has("rpc") || options.Get("rpc").IsUndefined()) return rpc;
+    if (!options.Get("rpc").IsObject()) throw_error(env, error_code::invalid_argument, "rpc must be an object");
+    Napi::Object object = options.Get("rpc").As<Napi::Object>();
+    if (!object.Get("library").IsString() || !object.Get("servers").IsArray()) {
+        throw_error(env, error_code::invalid_argument, "rpc needs library (a path) and servers (host:port strings)");
+    }
+    rpc.library = object.Get("library").As<Napi::String>().Utf8Value();
+    Napi::Array servers = object.Get("servers").As<Napi::Array>();
+    for (uint32_t i = 0; i < servers.Length(); ++i) {
+        if (!servers.Get(i).IsString()) throw_error(env, error_code::invalid_argument, "rpc.servers must hold host:port strings");
+        rpc.servers.push_back(servers.Get(i).As<Napi::String>().Utf8Value());
+    }
+    if (rpc.servers.empty()) throw_error(env, error_code::invalid_argument, "rpc.servers is empty");
+    if (object.Has("tensorSplit") && object.Get("tensorSplit").IsArray()) {
+        Napi::Array split = object.Get("tensorSplit").As<Napi::Array>();
+        for (uint32_t i = 0; i < split.Length(); ++i) {
+            const double weight = split.Get(i).IsNumber() ? split.Get(i).As<Napi::Number>().DoubleValue() : -1;
+            if (!(weight >= 0 && weight < 1e9)) throw_error(env, error_code::invalid_argument, "rpc.tensorSplit must hold weights >= 0");
+            rpc.tensor_split.push_back(static_cast<float>(weight));
+        }
+    }
+    return rpc;
+}
+
 class LoadWorker : public Napi::AsyncWorker {
 public:
     LoadWorker(Napi::Env env, Model * owner, Napi::Object owner_object, std::string path, Napi::Value bytes,
-               int32_t gpu_layers, bool use_mmap, Napi::Value on_progress)
+               int32_t gpu_layers, bool use_mmap, Napi::Value on_progress, RpcOptions rpc)
         : Napi::AsyncWorker(env), deferred(Napi::Promise::Deferred::New(env)), owner(owner), path(std::move(path)),
-          gpu_layers(gpu_layers), use_mmap(use_mmap) {
+          gpu_layers(gpu_layers), use_mmap(use_mmap), rpc(std::move(rpc)) {
         owner_ref = Napi::Persistent(owner_object);
         if (bytes.IsTypedArray()) {
             // A copy, taken here on the JavaScript thread: the caller's buffer may be detached or changed while the
@@ -87,6 +121,8 @@ public:
         params.progress_callback = progress_callback;
         params.progress_callback_user_data = &progress;
         log_take_problems();
+        const std::vector<uint64_t> rpc_before = rpc_failures(rpc.servers);
+        if (!rpc.servers.empty() && !use_rpc_devices(params)) return;
         if (!copy.empty()) {
             // Bytes: no mmap (the file is memory already), no lazy reads (they need mmap).
             params.load_mode = LLAMA_LOAD_MODE_NONE;
@@ -103,6 +139,13 @@ public:
             params.load_mode = use_mmap ? LLAMA_LOAD_MODE_AUTO : LLAMA_LOAD_MODE_NONE;
             result = llama_api.llama_model_load_from_file(path.c_str(), params);
         }
+        if (result != nullptr && !rpc.servers.empty() && rpc_failures(rpc.servers) != rpc_before) {
+            // A server went away while the weights were sent: what it holds cannot be trusted.
+            llama_api.llama_model_free(result);
+            result = nullptr;
+            SetError(rpc_lost_message(rpc.servers, rpc_before));
+            return;
+        }
         if (result == nullptr) {
             const std::string reason = log_take_problems();
             SetError(owner->abort_requested ? "aborted" : reason.empty() ? "llama.cpp could not load the model" : reason);
@@ -112,6 +155,7 @@ public:
     void OnOK() override {
         finish();
         owner->model = result;
+        owner->rpc_endpoints = rpc.servers;
         deferred.Resolve(Env().Undefined());
     }
 
@@ -122,6 +166,38 @@ public:
     }
 
 private:
+    // Local GPUs first (llama.cpp's own default device list), then every device of the RPC servers; the split, when
+    // given, has one weight per device. Sets an error and returns false when a server cannot be used.
+    bool use_rpc_devices(llama_model_params & params) {
+        bool has_gpu = false;
+        for (size_t i = 0; i < llama_api.ggml_backend_dev_count(); ++i) {
+            has_gpu |= llama_api.ggml_backend_dev_type(llama_api.ggml_backend_dev_get(i)) == GGML_BACKEND_DEVICE_TYPE_GPU;
+        }
+        for (size_t i = 0; i < llama_api.ggml_backend_dev_count(); ++i) {
+            ggml_backend_dev_t dev = llama_api.ggml_backend_dev_get(i);
+            const auto type = llama_api.ggml_backend_dev_type(dev);
+            if (type == GGML_BACKEND_DEVICE_TYPE_GPU || (!has_gpu && type == GGML_BACKEND_DEVICE_TYPE_IGPU)) devices.push_back(dev);
+        }
+        const std::string error = rpc_add_servers(rpc.library, rpc.servers, devices);
+        if (!error.empty()) {
+            SetError(error);
+            return false;
+        }
+        if (!rpc.tensor_split.empty()) {
+            if (rpc.tensor_split.size() != devices.size() || devices.size() > llama_api.llama_max_devices()) {
+                SetError("rpc.tensorSplit has " + std::to_string(rpc.tensor_split.size()) + " weights for " + std::to_string(devices.size()) +
+                         " devices (local GPUs, then each server's devices)");
+                return false;
+            }
+            split.assign(llama_api.llama_max_devices(), 0.0f);
+            std::copy(rpc.tensor_split.begin(), rpc.tensor_split.end(), split.begin());
+            params.tensor_split = split.data();
+        }
+        devices.push_back(nullptr);
+        params.devices = devices.data();
+        return true;
+    }
+
     void finish() {
         owner->loading = false;
         if (progress.has_progress) progress.on_progress.Release();
@@ -134,6 +210,9 @@ private:
     std::vector<uint8_t> copy;
     int32_t gpu_layers;
     bool use_mmap;
+    RpcOptions rpc;
+    std::vector<ggml_backend_dev_t> devices;
+    std::vector<float> split;
     ProgressData progress;
     llama_model * result = nullptr;
 };
@@ -150,10 +229,11 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     const int32_t gpu_layers = options.Has("gpuLayers") ? options.Get("gpuLayers").As<Napi::Number>().Int32Value() : 0;
     const bool use_mmap = !options.Has("mmap") || options.Get("mmap").ToBoolean();
+    RpcOptions rpc = read_rpc_options(env, options);
     loading = true;
     abort_requested = false;
     auto * worker = new LoadWorker(env, this, Value(), info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "",
-                                   info[0], gpu_layers, use_mmap, options.Get("onProgress"));
+                                   info[0], gpu_layers, use_mmap, options.Get("onProgress"), std::move(rpc));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

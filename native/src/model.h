@@ -4,6 +4,8 @@
 #include <napi.h>
 
 #include <atomic>
+#include <string>
+#include <vector>
 
 #include "llama-api.h"
 
@@ -21,6 +23,8 @@ public:
     std::atomic<bool> loading{false};
     std::atomic<bool> abort_requested{false};
     int children = 0;  // live contexts: the model cannot be freed under them
+    // RPC servers holding some of its layers (rpc.h): a failure count that moves on them fails the operation.
+    std::vector<std::string> rpc_endpoints;
 
 private:
     Napi::Value Load(const Napi::CallbackInfo & info);

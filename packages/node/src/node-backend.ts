@@ -16,6 +16,7 @@ import {
 import { readGgufFile } from "@hybrid-llm/core/node";
 import { loadAddon } from "./addon.js";
 import { type GpuOption, type LlamaLibrary, chooseLibrary, parseGpuOption } from "./library.js";
+import { type RpcPlacement, parseRpcPlacement, rpcLibrary } from "./rpc.js";
 
 /** Options of {@link NodeBackend.create}. */
 export interface NodeBackendOptions {
@@ -30,6 +31,19 @@ export interface NodeBackendOptions {
   readonly libraryDir?: string;
   /** Mirror llama.cpp's log to stderr. Defaults to `false`. */
   readonly verbose?: boolean;
+  /**
+   * Workers of llama.cpp's RPC backend (`rpc-server`, or `hybrid-llm rpc-server`), as `host:port`: models loaded by
+   * this backend put their offloaded layers (`gpuLayers`, default all) on these servers' devices, after any local
+   * GPU, so a model can be larger than one machine. A worker lost mid-request fails the decode with a `crashed`
+   * BackendError (the engine's `reopen` can load the model again); it never ends this process. The RPC protocol
+   * has no authentication: private networks only. See docs/rpc.md.
+   */
+  readonly rpcServers?: readonly string[];
+  /**
+   * How the offloaded layers split over the devices (local GPUs first, then each server's devices, usually one per
+   * server): one weight per device, e.g. `[1, 3]`. Defaults to llama.cpp's choice (by the devices' free memory).
+   */
+  readonly tensorSplit?: readonly number[];
 }
 
 let loadedLibrary: LlamaLibrary | undefined;
@@ -59,6 +73,8 @@ export class NodeBackend implements Backend {
     readonly device: BackendDevice,
     /** The llama.cpp build in use. */
     readonly library: LlamaLibrary,
+    /** The RPC servers models are split over, or undefined for this machine only. */
+    readonly rpc: RpcPlacement | undefined,
   ) {}
 
   /**
@@ -86,6 +102,7 @@ export class NodeBackend implements Backend {
     if (options.verbose !== undefined && typeof options.verbose !== "boolean") {
       throw new InvalidArgumentError({ argument: "verbose", message: `verbose must be true or false, got ${typeof options.verbose}` });
     }
+    const rpc = parseRpcPlacement(options.rpcServers, options.tensorSplit);
     const binding = loadAddon();
     const library = loadedLibrary ?? chooseLibrary(gpu, options.libraryDir);
     if (library === undefined) {
@@ -103,7 +120,8 @@ export class NodeBackend implements Backend {
       loadedLibrary = library;
     }
     binding.echoLog(options.verbose ?? false);
-    return new NodeBackend(binding, deviceOf(library, binding.devices()), library);
+    if (rpc !== undefined) rpcLibrary(); // built? (a BackendError that says how, before any model load)
+    return new NodeBackend(binding, deviceOf(library, binding.devices()), library, rpc);
   }
 
   /** llama.cpp's log since the last call (allocation lines, warnings). */
@@ -126,7 +144,7 @@ export class NodeBackend implements Backend {
       throw new InvalidArgumentError({ argument: "source", message: "a model source is { path: string } or { bytes: Uint8Array }" });
     }
     const spec = cacheSpecFromMetadata(file.metadata);
-    const onGpu = this.device.kind !== "cpu";
+    const onGpu = this.device.kind !== "cpu" || this.rpc !== undefined;
     const gpuLayers = options.gpuLayers === undefined || options.gpuLayers === "max" ? (onGpu ? -1 : 0) : options.gpuLayers;
     if (!Number.isInteger(gpuLayers) || gpuLayers < -1) {
       throw new InvalidArgumentError({ argument: "gpuLayers", message: `gpuLayers must be "max" or an integer ≥ 0, got ${String(options.gpuLayers)}` });
@@ -134,6 +152,7 @@ export class NodeBackend implements Backend {
     const model = await BindingModel.load(this.binding, nativeSource, spec, {
       identity: file.identity,
       gpuLayers,
+      ...(this.rpc === undefined ? {} : { rpc: { library: rpcLibrary(), servers: this.rpc.servers, ...(this.rpc.tensorSplit === undefined ? {} : { tensorSplit: this.rpc.tensorSplit }) } }),
       ...(options.mmap === undefined ? {} : { mmap: options.mmap }),
       ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
       ...(options.signal === undefined ? {} : { signal: options.signal }),

@@ -9,7 +9,7 @@ import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { ggmlTypeByName } from "../gguf/ggml-types.js";
 import { planContext } from "../plan/context-plan.js";
 import { BindingContext } from "./binding-context.js";
-import type { NativeBinding, NativeModel } from "./native-binding.js";
+import type { NativeBinding, NativeModel, NativeRpcOptions } from "./native-binding.js";
 import { toTypedError, typed } from "./typed-errors.js";
 import { grammarShapeError } from "./grammar-shape.js";
 
@@ -38,6 +38,8 @@ export class BindingModel implements BackendModel {
       identity: string;
       gpuLayers: number;
       mmap?: boolean;
+      /** Devices on llama.cpp's RPC backend (already checked by the backend). */
+      rpc?: NativeRpcOptions;
       onProgress?: (fraction: number) => void;
       signal?: AbortSignal;
       /** Called once when the model is disposed (the owning backend forgets it). */
@@ -49,7 +51,7 @@ export class BindingModel implements BackendModel {
     const abort = () => native.abort();
     options.signal?.addEventListener("abort", abort, { once: true });
     try {
-      await native.load(source, { gpuLayers: options.gpuLayers, mmap: options.mmap ?? true, onProgress: options.onProgress });
+      await native.load(source, { gpuLayers: options.gpuLayers, mmap: options.mmap ?? true, onProgress: options.onProgress, ...(options.rpc === undefined ? {} : { rpc: options.rpc }) });
     } catch (error) {
       throw toTypedError(error, "model");
     } finally {

@@ -51,8 +51,15 @@ export interface NativeModelInfo {
   readonly endOfGenerationTokens: Int32Array;
 }
 
+/** Layers on llama.cpp's RPC backend: the built libggml-rpc, the servers (`host:port`), one split weight per device. */
+export interface NativeRpcOptions {
+  readonly library: string;
+  readonly servers: readonly string[];
+  readonly tensorSplit?: readonly number[];
+}
+
 export interface NativeModel {
-  load(source: string | Uint8Array, options: { gpuLayers?: number; mmap?: boolean; onProgress?: (fraction: number) => void }): Promise<void>;
+  load(source: string | Uint8Array, options: { gpuLayers?: number; mmap?: boolean; onProgress?: (fraction: number) => void; rpc?: NativeRpcOptions }): Promise<void>;
   abort(): void;
   info(): NativeModelInfo;
   tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;

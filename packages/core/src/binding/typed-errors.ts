@@ -11,6 +11,7 @@ const backendCodes: Record<string, BackendErrorCode> = {
   HYBRID_LLM_BUSY: "busy",
   HYBRID_LLM_ABORTED: "aborted",
   HYBRID_LLM_NOT_INITIALIZED: "unavailable",
+  HYBRID_LLM_CRASHED: "crashed",
 };
 
 /**

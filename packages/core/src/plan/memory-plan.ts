@@ -325,3 +325,29 @@ function estimateComputeBytes(spec: CacheSpec, options: ResolvedPlanOptions, cel
   const scores = options.flashAttention || spec.attention.layers.length === 0 ? 0 : tokens * cellsPerStream * spec.headCount * 4;
   return Math.round(activations + logits + scores);
 }
+
+/** Cache bytes one layer holds in a planned context: its attention K + V cells and its recurrent rows. */
+export interface LayerCacheBytes {
+  readonly layer: number;
+  readonly attentionKvBytes: number;
+  readonly recurrentStateBytes: number;
+}
+
+/**
+ * The plan's cache memory per layer (only layers that hold any): what moves with a layer when llama.cpp puts it on
+ * a device (its KV cache and recurrent state are allocated on the layer's device). Sums to the plan's totals.
+ */
+export function planLayerCacheBytes(spec: CacheSpec, plan: MemoryPlan): LayerCacheBytes[] {
+  const byLayer = new Map<number, { attentionKvBytes: number; recurrentStateBytes: number }>();
+  const entry = (layer: number) => byLayer.get(layer) ?? byLayer.set(layer, { attentionKvBytes: 0, recurrentStateBytes: 0 }).get(layer)!;
+  for (const layer of spec.attention.layers) {
+    let bytes = rowBytes(plan.options.kvTypeK, layer.keyWidth);
+    if (spec.attention.storesValues) bytes += rowBytes(plan.options.kvTypeV, valueRowWidth(spec, layer.valueWidth, plan.options));
+    entry(layer.layer).attentionKvBytes += bytes * plan.nCtx;
+  }
+  const recurrent = spec.recurrent;
+  if (recurrent !== null) {
+    for (const layer of recurrent.layers) entry(layer).recurrentStateBytes += (recurrent.convElements + recurrent.stateElements) * 4 * plan.recurrentRows;
+  }
+  return [...byLayer.entries()].sort(([a], [b]) => a - b).map(([layer, bytes]) => ({ layer, ...bytes }));
+}

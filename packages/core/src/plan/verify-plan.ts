@@ -1,5 +1,7 @@
 import type { Backend } from "../backend/backend.js";
 import type { ContextOptions } from "../backend/context-options.js";
+import type { LoadModelOptions } from "../backend/load-model-options.js";
+import type { BufferAllocation } from "../backend/memory-allocation.js";
 import type { MemoryPlan } from "./memory-plan.js";
 
 /** What llama.cpp really allocated for a planned context. All bytes exact. */
@@ -14,6 +16,8 @@ export interface VerifiedAllocation {
   readonly kvCells: number;
   /** How the split between KV and recurrent state was measured. */
   readonly method: string;
+  /** Per buffer type (one per device: `CPU`, `CUDA0`, `RPC0[host:port]`, …), as allocated for the planned context. */
+  readonly buffers: readonly BufferAllocation[];
 }
 
 /**
@@ -22,9 +26,16 @@ export interface VerifiedAllocation {
  * cells per stream larger gives the exact bytes per cell, which splits the two (recurrent state does not depend
  * on the context size).
  */
-export async function verifyPlan(backend: Backend, modelPath: string, plan: MemoryPlan, onProgress?: (message: string) => void): Promise<VerifiedAllocation> {
+export async function verifyPlan(
+  backend: Backend,
+  modelPath: string,
+  plan: MemoryPlan,
+  onProgress?: (message: string) => void,
+  /** Where the layers go (default: none offloaded, `gpuLayers: 0`). */
+  load: Pick<LoadModelOptions, "gpuLayers"> = { gpuLayers: 0 },
+): Promise<VerifiedAllocation> {
   onProgress?.("loading the model");
-  const model = await backend.loadModel({ path: modelPath }, { gpuLayers: 0 });
+  const model = await backend.loadModel({ path: modelPath }, load);
   try {
     const o = plan.options;
     const options: ContextOptions = {
@@ -47,7 +58,7 @@ export async function verifyPlan(backend: Backend, modelPath: string, plan: Memo
       try {
         const allocation = context.allocation();
         if (allocation === null) throw new Error("this llama.cpp build does not report its memory breakdown");
-        return { bytes: allocation.contextBytes, cells: context.info.nCtx };
+        return { bytes: allocation.contextBytes, cells: context.info.nCtx, buffers: allocation.buffers };
       } finally {
         await context.dispose();
       }
@@ -65,6 +76,7 @@ export async function verifyPlan(backend: Backend, modelPath: string, plan: Memo
       attentionKvBytes: requested.bytes - recurrentStateBytes,
       recurrentStateBytes,
       kvCells: requested.cells,
+      buffers: requested.buffers,
       method: windowed
         ? "llama_get_memory_breakdown; KV/recurrent split by two full-size-SWA contexts, the second 256 cells per stream larger"
         : "llama_get_memory_breakdown; KV/recurrent split by a second context 256 cells per stream larger",

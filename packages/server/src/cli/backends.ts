@@ -1,5 +1,5 @@
-import type { Backend } from "@hybrid-llm/core";
-import { type GpuName, NodeBackend, defaultGpu, gpuNames } from "@hybrid-llm/node";
+import { type Backend, InvalidArgumentError } from "@hybrid-llm/core";
+import { type GpuName, NodeBackend, type RpcPlacement, defaultGpu, gpuNames, parseRpcPlacement } from "@hybrid-llm/node";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { UsageError } from "./usage-error.js";
 
@@ -32,11 +32,30 @@ export function gpuOption(text: string, usage: string, backend: BackendName = "n
   return text as GpuName;
 }
 
-/** Creates the backend named on the command line (both names already parsed). */
-export async function createBackend(name: BackendName, gpu: GpuName): Promise<Backend> {
+/** The `--rpc` / `--tensor-split` lines of a command's usage (node backend only). */
+export const rpcUsage = `  --rpc <host:port,...>  put the layers on llama.cpp RPC workers (hybrid-llm rpc-server; node backend)
+  --tensor-split <w,...> how layers split over the devices: local GPUs, then the workers (default: by free memory)`;
+
+/**
+ * Parses `--rpc host:port,...` and `--tensor-split w,...` (both undefined: no RPC). Bad values, or RPC with the
+ * Wasm backend (no sockets there), are usage errors.
+ */
+export function rpcOption(rpc: string | undefined, split: string | undefined, usage: string, backend: BackendName = "node"): RpcPlacement | undefined {
+  if (rpc === undefined && split === undefined) return undefined;
+  if (backend === "wasm") throw new UsageError("--rpc needs --backend node: the Wasm backend has no RPC", usage);
+  try {
+    return parseRpcPlacement(rpc?.split(","), split?.split(",").map((weight) => (weight.trim() === "" ? Number.NaN : Number(weight))));
+  } catch (error) {
+    if (InvalidArgumentError.isInstance(error)) throw new UsageError(`--${error.argument === "tensorSplit" ? "tensor-split" : "rpc"}: ${error.message}`, usage);
+    throw error;
+  }
+}
+
+/** Creates the backend named on the command line (names and RPC placement already parsed). */
+export async function createBackend(name: BackendName, gpu: GpuName, rpc?: RpcPlacement): Promise<Backend> {
   switch (name) {
     case "node":
-      return NodeBackend.create({ gpu });
+      return NodeBackend.create({ gpu, ...(rpc === undefined ? {} : { rpcServers: rpc.servers, ...(rpc.tensorSplit === undefined ? {} : { tensorSplit: rpc.tensorSplit }) }) });
     case "wasm":
       return WasmBackend.create();
   }

@@ -3,7 +3,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { parseArgs } from "node:util";
 import { Engine, InvalidArgumentError, SeededRandom, type SamplingOptions, resolveSampling } from "@hybrid-llm/core";
-import { backendNames, defaultGpu, gpuUsage } from "./backends.js";
+import { backendNames, defaultGpu, gpuUsage, rpcUsage } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { count, renderTable } from "./table.js";
 import { integerOption } from "./options.js";
@@ -23,6 +23,7 @@ and the share of step time spent in JavaScript (scheduling, streaming) rather th
   --threads <n>          CPU threads, both sides (default: ${defaultThreads()} here)
   --backend <name>       ${backendNames.join(", ")} (default: node)
   --gpu <api>            ${gpuUsage}
+${rpcUsage}
   --temperature <t>      sample at this temperature (default: 0, greedy, so figures compare across versions)
   --top-p <p>            nucleus sampling (default: 1, off)
   --top-k <k>            keep the k most likely tokens (default: 0, off)
@@ -49,6 +50,8 @@ export async function benchCommand(args: string[], print: (line: string) => void
       threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
       gpu: { type: "string", default: defaultGpu },
+      rpc: { type: "string" },
+      "tensor-split": { type: "string" },
       vs: { type: "string" },
       temperature: { type: "string", default: "0" },
       "top-p": { type: "string" },
@@ -62,6 +65,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
   if (values.help) return print(benchUsage);
   if (values.model === undefined) throw new UsageError("--model <file> is required", benchUsage);
   if (values.vs !== undefined && values.vs !== "node-llama-cpp") throw new UsageError(`--vs supports node-llama-cpp, got "${values.vs}"`, benchUsage);
+  if (values.vs !== undefined && values.rpc !== undefined) throw new UsageError("--vs runs the peer on this machine only: leave out --rpc (bench with and without --rpc to compare)", benchUsage);
   const integer = (name: string, text: string, min: number) => integerOption(name, text, min, benchUsage);
   const n = integer("slots", values.slots, 1);
   const p = integer("prompt-tokens", values["prompt-tokens"], 1);
@@ -74,6 +78,8 @@ export async function benchCommand(args: string[], print: (line: string) => void
     path: values.model,
     backend: values.backend,
     gpu: values.gpu,
+      rpc: values.rpc,
+      tensorSplit: values["tensor-split"],
     usage: benchUsage,
     quiet: values.json === true,
     context: { ctx: n * (p + g + 16), slots: n, threads, batch },

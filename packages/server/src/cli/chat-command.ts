@@ -2,7 +2,7 @@ import { writeFile } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { type ChatMessage, Engine, HybridLlmError, tokenizeChat } from "@hybrid-llm/core";
-import { backendNames, defaultGpu, gpuUsage } from "./backends.js";
+import { backendNames, defaultGpu, gpuUsage, rpcUsage } from "./backends.js";
 import { integerOption } from "./options.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { UsageError } from "./usage-error.js";
@@ -24,7 +24,8 @@ Ctrl-D). Ctrl-C stops an answer; at the prompt it exits. After each answer a lin
   --ctx <n>             context size (default: 8192)
   --threads <n>         CPU threads (default: ${defaultThreads()} here)
   --backend <name>      ${backendNames.join(", ")} (default: node)
-  --gpu <api>           ${gpuUsage}`;
+  --gpu <api>           ${gpuUsage}
+${rpcUsage}`;
 
 /** For models without tokenizer.chat_template (the test fixtures among them). */
 const plainTemplate = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}assistant: {% endif %}";
@@ -42,6 +43,8 @@ export async function chatCommand(args: string[], print: (line: string) => void)
       threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
       gpu: { type: "string", default: defaultGpu },
+      rpc: { type: "string" },
+      "tensor-split": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -56,6 +59,8 @@ export async function chatCommand(args: string[], print: (line: string) => void)
     path: values.model,
     backend: values.backend,
     gpu: values.gpu,
+      rpc: values.rpc,
+      tensorSplit: values["tensor-split"],
     usage: chatUsage,
     context: { ctx: integerOption("ctx", values.ctx, 256, chatUsage), slots: 1, threads: integerOption("threads", values.threads, 1, chatUsage), batch: 512 },
   });

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { type ChatMessage, InvalidArgumentError, generateOnce, renderChat } from "@hybrid-llm/core";
-import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage } from "./backends.js";
+import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage, rpcOption, rpcUsage } from "./backends.js";
 import { resolveModel } from "./model-source.js";
 import { defaultThreads, loadProgressLine } from "./open-model.js";
 import { UsageError } from "./usage-error.js";
@@ -21,6 +21,7 @@ Generates one completion and streams it to stdout.
   --threads <n>         CPU threads (default: ${defaultThreads()} here: 1 below 8 cores, half the cores above)
   --backend <name>      ${backendNames.join(", ")} (default: node)
   --gpu <api>           ${gpuUsage}
+${rpcUsage}
   --json                print { tokens, text, usage, finishReason, timings } instead of streaming text`;
 
 export async function generateCommand(args: string[], print: (line: string) => void): Promise<void> {
@@ -42,6 +43,8 @@ export async function generateCommand(args: string[], print: (line: string) => v
       threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
       gpu: { type: "string", default: defaultGpu },
+      rpc: { type: "string" },
+      "tensor-split": { type: "string" },
       json: { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
@@ -57,10 +60,11 @@ export async function generateCommand(args: string[], print: (line: string) => v
 
   const backendName = backendOption(values.backend, generateUsage);
   const gpu = gpuOption(values.gpu, generateUsage, backendName);
+  const rpc = rpcOption(values.rpc, values["tensor-split"], generateUsage, backendName);
   const modelPath = await resolveModel(values.model, { quiet: values.json === true });
 
   const loadStarted = performance.now();
-  const backend = await createBackend(backendName, gpu);
+  const backend = await createBackend(backendName, gpu, rpc);
   try {
     const progress = loadProgressLine(modelPath, !values.json && process.stderr.isTTY);
     const model = await backend.loadModel({ path: modelPath }, { onProgress: progress.onProgress }).finally(progress.done);

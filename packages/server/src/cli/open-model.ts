@@ -1,6 +1,6 @@
 import { availableParallelism } from "node:os";
 import { type Backend, type BackendContext, type BackendModel, type ContextOptions, type MemoryPlan, formatBytes, planContext } from "@hybrid-llm/core";
-import { backendOption, createBackend, gpuOption } from "./backends.js";
+import { backendOption, createBackend, gpuOption, rpcOption } from "./backends.js";
 import { resolveModel } from "./model-source.js";
 
 /**
@@ -52,21 +52,25 @@ export async function openModel(options: {
   readonly path: string;
   readonly backend: string;
   readonly gpu: string;
+  /** `--rpc` and `--tensor-split` as typed. */
+  readonly rpc?: string | undefined;
+  readonly tensorSplit?: string | undefined;
   readonly usage: string;
   readonly context: ContextOptions;
   readonly quiet?: boolean;
 }): Promise<OpenModel> {
   const backendName = backendOption(options.backend, options.usage);
   const gpu = gpuOption(options.gpu, options.usage, backendName);
+  const rpc = rpcOption(options.rpc, options.tensorSplit, options.usage, backendName);
   const path = await resolveModel(options.path, { ...(options.quiet === undefined ? {} : { quiet: options.quiet }) });
-  const backend = await createBackend(backendName, gpu);
+  const backend = await createBackend(backendName, gpu, rpc);
   try {
     const progress = loadProgressLine(path, !options.quiet && process.stderr.isTTY);
     const model = await backend.loadModel({ path }, { onProgress: progress.onProgress }).finally(progress.done);
     const { plan } = planContext(model.info.cacheSpec, options.context);
     if (!options.quiet) {
       process.stderr.write(
-        `${model.info.architecture} on ${backend.name} (${backend.device.kind}: ${backend.device.name}); ` +
+        `${model.info.architecture} on ${backend.name} (${backend.device.kind}: ${backend.device.name}${rpc === undefined ? "" : `, layers on RPC workers ${rpc.servers.join(", ")}`}); ` +
           `KV ${formatBytes(plan.attentionKvBytes)} for ${plan.nCtx} cells shared by ${plan.options.slots} slots` +
           (plan.perStreamAttentionKvBytes !== null ? ` (pre-fix llama.cpp: ${formatBytes(plan.perStreamAttentionKvBytes)})` : "") +
           `, recurrent state ${formatBytes(plan.recurrentStateBytes)}\n`,

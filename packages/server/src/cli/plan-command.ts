@@ -24,7 +24,8 @@ import {
   verifyPlan,
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
-import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage } from "./backends.js";
+import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage, rpcOption } from "./backends.js";
+import { planDevices, printDevices } from "./plan-devices.js";
 import { readModelHeader, resolveModel } from "./model-source.js";
 import { integerOption } from "./options.js";
 import { count, renderTable } from "./table.js";
@@ -56,6 +57,9 @@ URI or URL it reads only the file's header (Range requests), unless --verify, wh
                             llama.cpp allocated (model files only)
   --backend <name>          backend for --verify: ${backendNames.join(", ")} (default: node)
   --gpu <api>               llama.cpp build for --verify: ${gpuUsage}
+  --rpc <host:port,...>     plan per device with every layer on these llama.cpp RPC workers (one device each);
+                            with --verify, load there and compare each worker's allocation
+  --tensor-split <w,...>    weights per device for --rpc: local GPUs first, then the workers (default: equal)
   --json                    print one JSON object instead of tables`;
 
 interface Model {
@@ -128,6 +132,8 @@ export async function planCommand(args: string[], print: (line: string) => void)
       verify: { type: "boolean" },
       backend: { type: "string", default: "node" },
       gpu: { type: "string", default: defaultGpu },
+      rpc: { type: "string" },
+      "tensor-split": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -139,6 +145,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
   if (positionals.length > 1) throw new UsageError(`expected one model file, got ${positionals.length}`, planUsage);
   const backendName = backendOption(values.backend, planUsage);
   const gpu = gpuOption(values.gpu, planUsage, backendName);
+  const rpc = rpcOption(values.rpc, values["tensor-split"], planUsage, backendName);
   const model = await loadModel(positionals[0], values.preset, values.verify === true);
 
   let checkpointBudget: number | undefined;
@@ -202,14 +209,16 @@ export async function planCommand(args: string[], print: (line: string) => void)
   let allocated: VerifiedAllocation | undefined;
   if (values.verify) {
     if (!("file" in model.source)) throw new UsageError("--verify needs a model file, not a preset", planUsage);
-    const backend = await createBackend(backendName, gpu);
+    const backend = await createBackend(backendName, gpu, rpc);
     try {
-      allocated = await verifyPlan(backend, model.source.file, plan, values.json ? undefined : (message) => process.stderr.write(`… ${message}\n`));
+      const progress = values.json ? undefined : (message: string) => process.stderr.write(`… ${message}\n`);
+      allocated = await verifyPlan(backend, model.source.file, plan, progress, { gpuLayers: rpc === undefined ? 0 : "max" });
     } finally {
       await backend.dispose();
     }
   }
 
+  const devices = rpc === undefined ? undefined : planDevices(model.spec, plan, rpc, allocated);
   if (values.json) {
     print(
       JSON.stringify(
@@ -246,6 +255,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
           totalBytes,
           ...(checkpoints === undefined ? {} : { checkpointBytes: checkpoints.bytes, checkpointBudgetBytes: checkpoints.budgetBytes, checkpointsInBudget: checkpoints.count }),
           ...(budget === undefined ? {} : { budget: { bytes: budget, fitted: fitted ?? null, fits } }),
+          ...(devices === undefined ? {} : { devices }),
           ...(allocated === undefined
             ? {}
             : {
@@ -277,6 +287,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
     );
   }
   if (allocated !== undefined) printVerification(print, plan, allocated, values.backend);
+  if (devices !== undefined) printDevices(print, devices, rpc!);
 }
 
 function printVerification(print: (line: string) => void, plan: MemoryPlan, allocated: VerifiedAllocation, backend: string): void {

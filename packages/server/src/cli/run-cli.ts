@@ -7,6 +7,7 @@ import { fixtureCommand, fixtureUsage } from "./fixture-command.js";
 import { generateCommand, generateUsage } from "./generate-command.js";
 import { planCommand, planUsage } from "./plan-command.js";
 import { pullCommand, pullUsage } from "./pull-command.js";
+import { rpcServerCommand, rpcServerUsage } from "./rpc-server-command.js";
 import { serveCommand, serveUsage } from "./serve-command.js";
 import { UsageError } from "./usage-error.js";
 
@@ -21,6 +22,7 @@ const commands: Record<string, { run: (args: string[], print: (line: string) => 
   bench: { run: benchCommand, usage: benchUsage, summary: "serving throughput with n concurrent requests, optionally vs node-llama-cpp" },
   pull: { run: pullCommand, usage: pullUsage, summary: "download a model (hf:owner/repo/file.gguf or a URL) into the models folder" },
   fixture: { run: fixtureCommand, usage: fixtureUsage, summary: "write a tiny random-weight hybrid GGUF for tests" },
+  "rpc-server": { run: rpcServerCommand, usage: rpcServerUsage, summary: "lend this machine's device to a server's --rpc (llama.cpp RPC worker)" },
 };
 
 /** The command called `name`, if there is one (not an Object.prototype property such as "constructor"). */

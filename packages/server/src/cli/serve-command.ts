@@ -2,7 +2,7 @@ import { basename } from "node:path";
 import { parseArgs } from "node:util";
 import { Engine, formatBytes, isKvCacheType, kvCacheTypes, parseByteSize } from "@hybrid-llm/core";
 import { startServer } from "../http/serve.js";
-import { backendNames, defaultGpu, gpuUsage } from "./backends.js";
+import { backendNames, defaultGpu, gpuUsage, rpcUsage } from "./backends.js";
 import { defaultThreads, openModel } from "./open-model.js";
 import { integerOption } from "./options.js";
 import { UsageError } from "./usage-error.js";
@@ -22,6 +22,7 @@ at / (a chat and a live view of the engine, fed by GET /v1/engine/events).
   --threads <n>           CPU threads (default: ${defaultThreads()} here)
   --backend <name>        ${backendNames.join(", ")} (default: node)
   --gpu <api>             ${gpuUsage}
+${rpcUsage}
   --host <address>        (default: 127.0.0.1)
   --port <n>              (default: 8080; 0 = any free port)
   --api-key <key>         require "Authorization: Bearer <key>" on /v1 (the page at / asks for it)
@@ -62,6 +63,8 @@ export async function serveCommand(args: string[], print: (line: string) => void
       threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
       gpu: { type: "string", default: defaultGpu },
+      rpc: { type: "string" },
+      "tensor-split": { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "8080" },
       "api-key": { type: "string" },
@@ -117,6 +120,8 @@ export async function serveCommand(args: string[], print: (line: string) => void
       path: values.model!,
       backend: values.backend,
       gpu: values.gpu,
+      rpc: values.rpc,
+      tensorSplit: values["tensor-split"],
       usage: serveUsage,
       context: {
         ctx: integer("ctx", values.ctx, 1),
