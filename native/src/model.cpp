@@ -62,9 +62,9 @@ bool progress_callback(float progress, void * user_data) {
 class LoadWorker : public Napi::AsyncWorker {
 public:
     LoadWorker(Napi::Env env, Model * owner, Napi::Object owner_object, std::string path, Napi::Value bytes,
-               int32_t gpu_layers, bool use_mmap, Napi::Value on_progress)
+               int32_t gpu_layers, bool use_mmap, bool no_alloc, Napi::Value on_progress)
         : Napi::AsyncWorker(env), deferred(Napi::Promise::Deferred::New(env)), owner(owner), path(std::move(path)),
-          gpu_layers(gpu_layers), use_mmap(use_mmap) {
+          gpu_layers(gpu_layers), use_mmap(use_mmap), no_alloc(no_alloc) {
         owner_ref = Napi::Persistent(owner_object);
         if (bytes.IsTypedArray()) {
             // A copy, taken here on the JavaScript thread: the caller's buffer may be detached or changed while the
@@ -99,6 +99,13 @@ public:
             result = llama_api.llama_model_load_from_file_ptr(file, params);
             fclose(file);
             std::vector<uint8_t>().swap(copy);  // llama.cpp holds its own copy of the weights now
+        } else if (no_alloc) {
+            // Metadata only: llama.cpp reads the header, checks each tensor lies within the file (a sparse file
+            // passes), and simulates every allocation; nothing may be mapped.
+            params.no_alloc = true;
+            params.load_mode = LLAMA_LOAD_MODE_NONE;
+            params.lazy_mode = LLAMA_LAZY_MODE_OFF;
+            result = llama_api.llama_model_load_from_file(path.c_str(), params);
         } else {
             params.load_mode = use_mmap ? LLAMA_LOAD_MODE_AUTO : LLAMA_LOAD_MODE_NONE;
             result = llama_api.llama_model_load_from_file(path.c_str(), params);
@@ -112,6 +119,7 @@ public:
     void OnOK() override {
         finish();
         owner->model = result;
+        owner->no_alloc = no_alloc;
         deferred.Resolve(Env().Undefined());
     }
 
@@ -134,13 +142,15 @@ private:
     std::vector<uint8_t> copy;
     int32_t gpu_layers;
     bool use_mmap;
+    bool no_alloc;
     ProgressData progress;
     llama_model * result = nullptr;
 };
 
 }  // namespace
 
-// load(source: string | Uint8Array, { gpuLayers, mmap, onProgress }) → Promise<void>
+// load(source: string | Uint8Array, { gpuLayers, mmap, noAlloc, onProgress }) → Promise<void>. noAlloc (path only):
+// metadata only, for contexts that report their allocation and never compute.
 Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (model != nullptr || loading) throw_error(env, error_code::busy, "the model is already loaded or loading");
@@ -150,10 +160,12 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     Napi::Object options = info.Length() > 1 && info[1].IsObject() ? info[1].As<Napi::Object>() : Napi::Object::New(env);
     const int32_t gpu_layers = options.Has("gpuLayers") ? options.Get("gpuLayers").As<Napi::Number>().Int32Value() : 0;
     const bool use_mmap = !options.Has("mmap") || options.Get("mmap").ToBoolean();
+    const bool no_alloc = options.Has("noAlloc") && options.Get("noAlloc").ToBoolean();
+    if (no_alloc && !info[0].IsString()) throw_error(env, error_code::invalid_argument, "noAlloc needs a path source");
     loading = true;
     abort_requested = false;
     auto * worker = new LoadWorker(env, this, Value(), info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "",
-                                   info[0], gpu_layers, use_mmap, options.Get("onProgress"));
+                                   info[0], gpu_layers, use_mmap, no_alloc, options.Get("onProgress"));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

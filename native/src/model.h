@@ -21,6 +21,9 @@ public:
     std::atomic<bool> loading{false};
     std::atomic<bool> abort_requested{false};
     int children = 0;  // live contexts: the model cannot be freed under them
+    // Loaded with llama.cpp's no_alloc (metadata only, allocations simulated): its contexts can only report their
+    // allocation, never compute (their buffers do not exist).
+    bool no_alloc = false;
 
 private:
     Napi::Value Load(const Napi::CallbackInfo & info);

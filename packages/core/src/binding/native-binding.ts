@@ -52,7 +52,7 @@ export interface NativeModelInfo {
 }
 
 export interface NativeModel {
-  load(source: string | Uint8Array, options: { gpuLayers?: number; mmap?: boolean; onProgress?: (fraction: number) => void }): Promise<void>;
+  load(source: string | Uint8Array, options: { gpuLayers?: number; mmap?: boolean; noAlloc?: boolean; onProgress?: (fraction: number) => void }): Promise<void>;
   abort(): void;
   info(): NativeModelInfo;
   tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
