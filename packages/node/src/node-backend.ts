@@ -129,9 +129,11 @@ export class NodeBackend implements Backend {
     return model;
   }
 
-  async measureAllocation(path: string, options: ContextOptions): Promise<MeasuredAllocation> {
+  async measureAllocations(path: string, options: readonly ContextOptions[]): Promise<MeasuredAllocation[]> {
     if (this.disposed) throw new DisposedError({ object: "backend" });
-    if (typeof options !== "object" || options === null) throw new InvalidArgumentError({ argument: "options", message: "measureAllocation takes context options" });
+    if (!Array.isArray(options) || options.some((each) => typeof each !== "object" || each === null)) {
+      throw new InvalidArgumentError({ argument: "options", message: "measureAllocations takes an array of context options" });
+    }
     // The header is read and checked in TypeScript first, as for loadModel.
     const file = await readGgufFile(path);
     const spec = cacheSpecFromMetadata(file.metadata);

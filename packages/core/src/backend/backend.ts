@@ -28,10 +28,11 @@ export interface Backend {
   loadModel(source: ModelSource, options?: LoadModelOptions): Promise<BackendModel>;
   /**
    * Optional: what llama.cpp would allocate (model, context memory, compute buffers) for a context over the model
-   * file at `path`, measured with llama.cpp's `no_alloc` — nothing is allocated and no tensor data is read, so a
-   * weightless GGUF (real shapes, sparse data) measures at real dimensions. Backends without it leave it out.
+   * file at `path`, one per entry of `options`, measured with llama.cpp's `no_alloc` — nothing is allocated and no
+   * tensor data is read, so a weightless GGUF (real shapes, sparse data) measures at real dimensions. The model is
+   * loaded once for all of them. Backends without it leave it out.
    */
-  measureAllocation?(path: string, options: ContextOptions): Promise<MeasuredAllocation>;
+  measureAllocations?(path: string, options: readonly ContextOptions[]): Promise<MeasuredAllocation[]>;
   /** Frees every model (and context) still open. Idempotent. */
   dispose(): Promise<void>;
 }

@@ -109,13 +109,13 @@ export class BindingModel implements BackendModel {
   }
 
   /**
-   * What llama.cpp would allocate for a context over the model at `path`, without allocating it: the model is loaded
-   * with llama.cpp's `no_alloc` (metadata only; weights, KV cache, recurrent state and compute buffers are sized,
-   * never allocated), one context is created with these options and its memory breakdown read, then both are freed.
+   * What llama.cpp would allocate for contexts over the model at `path`, without allocating them: the model is loaded
+   * once with llama.cpp's `no_alloc` (metadata only; weights, KV cache, recurrent state and compute buffers are sized,
+   * never allocated), one context per entry of `options` is created and its memory breakdown read, then all are freed.
    * The file's tensor data is never read, so a weightless GGUF (a sparse file) measures like the real model.
    */
-  static async measure(binding: NativeBinding, path: string, spec: CacheSpec, options: ContextOptions, gpuLayers: number): Promise<MeasuredAllocation> {
-    planContext(spec, options); // refuse bad options before anything is loaded
+  static async measure(binding: NativeBinding, path: string, spec: CacheSpec, options: readonly ContextOptions[], gpuLayers: number): Promise<MeasuredAllocation[]> {
+    for (const each of options) planContext(spec, each); // refuse bad options before anything is loaded
     const native = new binding.Model();
     try {
       await native.load(path, { gpuLayers, mmap: false, noAlloc: true });
@@ -123,15 +123,19 @@ export class BindingModel implements BackendModel {
       throw toTypedError(error, "model");
     }
     try {
-      const { native: context } = await createNativeContext(binding, native, spec, options);
-      try {
-        const facts = context.info();
-        const rows = typed("context", () => context.allocation());
-        if (rows === null) throw new BackendError({ code: "unavailable", message: "this llama.cpp build does not report its memory breakdown" });
-        return { ...allocationOf(rows), nCtx: facts.nCtx, cellsPerStream: facts.nCtxSeq };
-      } finally {
-        context.dispose();
+      const measured: MeasuredAllocation[] = [];
+      for (const each of options) {
+        const { native: context } = await createNativeContext(binding, native, spec, each);
+        try {
+          const facts = context.info();
+          const rows = typed("context", () => context.allocation());
+          if (rows === null) throw new BackendError({ code: "unavailable", message: "this llama.cpp build does not report its memory breakdown" });
+          measured.push({ ...allocationOf(rows), nCtx: facts.nCtx, cellsPerStream: facts.nCtxSeq });
+        } finally {
+          context.dispose();
+        }
       }
+      return measured;
     } finally {
       native.dispose();
     }
