@@ -99,3 +99,14 @@ export async function weightlessPresetFile(presetId: string, cacheDir: string): 
   if (existing === undefined || !existing.isFile()) await writeWeightlessGguf(path, twin.metadata, twin.descriptions);
   return path;
 }
+
+/**
+ * The weightless twin of a parsed GGUF (a file's header read alone, e.g. over HTTP): its metadata and tensor infos
+ * with sparse data, written once under `cacheDir` (named by the header's identity) and reused. Returns its path.
+ */
+export async function weightlessTwinFile(file: GgufFile, cacheDir: string): Promise<string> {
+  const path = join(cacheDir, `twin-${file.identity}.gguf`);
+  const existing = await stat(path).catch(() => undefined);
+  if (existing === undefined || !existing.isFile()) await writeWeightlessGguf(path, file.metadata, file.tensors);
+  return path;
+}

@@ -51,18 +51,28 @@ export function contextOptionsOf(plan: MemoryPlan, ctx = plan.options.ctx): Cont
  * stream larger to split the context memory into KV (which grows with the cells) and recurrent state (which does not).
  */
 export async function measurePlan(meter: AllocationMeter, path: string, plan: MemoryPlan): Promise<MeasuredPlan> {
+  const [measured] = await measurePlans(meter, path, [plan]);
+  return measured!;
+}
+
+/** {@link measurePlan} for several plans of one model, loading it once. */
+export async function measurePlans(meter: AllocationMeter, path: string, plans: readonly MemoryPlan[]): Promise<MeasuredPlan[]> {
   // The planned n_ctx is llama.cpp's: 256 more cells per stream is one more padding step in every stream.
-  const [requested, larger] = await meter.measureAllocations(path, [contextOptionsOf(plan), contextOptionsOf(plan, plan.nCtx + 256 * plan.kvStreams)]);
-  if (requested === undefined || larger === undefined) throw new Error("unreachable: two measurements asked for");
-  const bytesPerCell = (larger.contextBytes - requested.contextBytes) / (larger.nCtx - requested.nCtx);
-  const attentionKvBytes = bytesPerCell * requested.nCtx;
-  return {
-    kvCells: requested.nCtx,
-    attentionKvBytes,
-    recurrentStateBytes: requested.contextBytes - attentionKvBytes,
-    contextBytes: requested.contextBytes,
-    computeBytes: requested.computeBytes,
-    modelBytes: requested.modelBytes,
-    method: "llama.cpp no_alloc (llama_get_memory_breakdown, nothing allocated); KV/recurrent split by a second context 256 cells per stream larger",
-  };
+  const options = plans.flatMap((plan) => [contextOptionsOf(plan), contextOptionsOf(plan, plan.nCtx + 256 * plan.kvStreams)]);
+  const measured = await meter.measureAllocations(path, options);
+  return plans.map((_, i) => {
+    const requested = measured[2 * i]!;
+    const larger = measured[2 * i + 1]!;
+    const bytesPerCell = (larger.contextBytes - requested.contextBytes) / (larger.nCtx - requested.nCtx);
+    const attentionKvBytes = bytesPerCell * requested.nCtx;
+    return {
+      kvCells: requested.nCtx,
+      attentionKvBytes,
+      recurrentStateBytes: requested.contextBytes - attentionKvBytes,
+      contextBytes: requested.contextBytes,
+      computeBytes: requested.computeBytes,
+      modelBytes: requested.modelBytes,
+      method: "llama.cpp no_alloc (llama_get_memory_breakdown; nothing allocated but the recurrent state); KV/recurrent split by a second context 256 cells per stream larger",
+    };
+  });
 }

@@ -1,5 +1,6 @@
 import type { Backend } from "../backend/backend.js";
 import type { ContextOptions } from "../backend/context-options.js";
+import { contextOptionsOf } from "./measure-plan.js";
 import type { MemoryPlan } from "./memory-plan.js";
 
 /** What llama.cpp really allocated for a planned context. All bytes exact. */
@@ -10,6 +11,8 @@ export interface VerifiedAllocation {
   readonly attentionKvBytes: number;
   /** Recurrent state. */
   readonly recurrentStateBytes: number;
+  /** Compute buffers llama.cpp allocated (its worst-case graphs reserved). */
+  readonly computeBytes: number;
   /** Cells llama.cpp allocated (`n_ctx`). */
   readonly kvCells: number;
   /** How the split between KV and recurrent state was measured. */
@@ -27,24 +30,15 @@ export async function verifyPlan(backend: Backend, modelPath: string, plan: Memo
   const model = await backend.loadModel({ path: modelPath }, { gpuLayers: 0 });
   try {
     const o = plan.options;
-    const options: ContextOptions = {
-      slots: o.slots,
-      unified: o.unified,
-      kvTypeK: o.kvTypeK,
-      kvTypeV: o.kvTypeV,
-      flashAttention: o.flashAttention,
-      recurrentSnapshots: o.recurrentSnapshots,
-      threads: 1,
-      batch: 256,
-      ctx: o.ctx,
-    };
+    // The same context options as measurePlan, so the compute buffers compare too.
+    const options: ContextOptions = contextOptionsOf(plan);
     const measure = async (ctx: number) => {
       onProgress?.(`allocating a context of ${ctx} tokens`);
       const context = await model.createContext({ ...options, ctx });
       try {
         const allocation = context.allocation();
         if (allocation === null) throw new Error("this llama.cpp build does not report its memory breakdown");
-        return { bytes: allocation.contextBytes, cells: context.info.nCtx };
+        return { bytes: allocation.contextBytes, computeBytes: allocation.computeBytes, cells: context.info.nCtx };
       } finally {
         await context.dispose();
       }
@@ -57,6 +51,7 @@ export async function verifyPlan(backend: Backend, modelPath: string, plan: Memo
       contextBytes: requested.bytes,
       attentionKvBytes,
       recurrentStateBytes: requested.bytes - attentionKvBytes,
+      computeBytes: requested.computeBytes,
       kvCells: requested.cells,
       method: "llama_get_memory_breakdown; KV/recurrent split by a second context 256 cells per stream larger",
     };
