@@ -59,6 +59,11 @@ describe("hybrid-llm on the node backend", () => {
     process.env.XDG_CACHE_HOME = xdg;
     try {
       await presetComputeMeasured(weightlessDir);
+      // Where the twin cannot be written (the cache is under a file), the plan stands with the estimate, saying why.
+      process.env.XDG_CACHE_HOME = join(fileURLToPath(import.meta.url), "not-a-folder");
+      const json = JSON.parse((await cli("plan", "--preset", "lfm2-1.2b", "--ctx", "4096", "--json")).out);
+      expect(json.computeSource).toMatch(/^estimate \(llama\.cpp could not measure: /);
+      expect(json.computeBytes).toBe(json.computeBytesEstimate);
     } finally {
       if (saved === undefined) delete process.env.XDG_CACHE_HOME;
       else process.env.XDG_CACHE_HOME = saved;

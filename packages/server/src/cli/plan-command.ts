@@ -235,8 +235,13 @@ export async function planCommand(args: string[], print: (line: string) => void)
       try {
         if (values.measure && canMeasure(backend)) {
           progress?.("measuring the compute buffers with llama.cpp (no_alloc)");
-          const [measured] = await backend.measureAllocations(await model.measurable(), [contextOptionsOf(plan)]);
-          compute = { bytes: measured!.computeBytes, measured: true };
+          try {
+            const [measured] = await backend.measureAllocations(await model.measurable(), [contextOptionsOf(plan)]);
+            compute = { bytes: measured!.computeBytes, measured: true };
+          } catch (error) {
+            // The plan stands without it: say why the figure is the estimate.
+            compute = { bytes: plan.computeBytesEstimate, measured: false, why: `llama.cpp could not measure: ${(error as Error).message}` };
+          }
         } else if (values.measure) {
           compute = { bytes: plan.computeBytesEstimate, measured: false, why: `the ${backend.name} backend cannot measure without allocating` };
         }
