@@ -1,4 +1,5 @@
 import { type BackendModel, cacheSpecFromMetadata, parseGguf, planMemory } from "@hybrid-llm/core";
+import { weightlessPresetFile } from "@hybrid-llm/core/node";
 import { NodeBackend } from "@hybrid-llm/node";
 import { runCli } from "@hybrid-llm/server";
 import { spawn } from "node:child_process";
@@ -44,6 +45,10 @@ describe("hybrid-llm on the node backend", () => {
     expect(json.allocated.recurrentStateBytes).toBe(json.recurrentStateBytes);
     const plan = planMemory(cacheSpecFromMetadata(parseGguf(readFileSync(path)).metadata), { ctx: 20000, slots: 6, kvType: "q8_0" });
     expect(json.allocated.contextBytes).toBe(plan.attentionKvBytes + plan.recurrentStateBytes);
+    // The compute buffers too: measured by llama.cpp with no_alloc, then really allocated, the same bytes.
+    expect(json.computeSource).toBe("llama.cpp no_alloc");
+    expect(json.allocated.computeBytes).toBe(json.computeBytes);
+    expect(json.computeBytes).toBeGreaterThan(json.computeBytesEstimate);
   });
 
   test("plan --no-swa-full --verify on a sliding-window hybrid: the window-sized SWA cache, planned == allocated", async () => {
@@ -57,6 +62,44 @@ describe("hybrid-llm on the node backend", () => {
     const text = await cli("plan", path, "--ctx", "8192", "--slots", "4");
     expect(text.out).toMatch(/sliding window 30 tokens on 3 of 3 attention layers \(iSWA\): SWA cache 8,192 cells per stream, full-size/);
   });
+
+  test("plan --preset: compute buffers measured by llama.cpp on the preset's weightless twin (no_alloc), said so", async () => {
+    // The CLI caches twins under $XDG_CACHE_HOME/hybrid-llm/weightless: the repository's .cache here.
+    const xdg = fileURLToPath(new URL("../.cache/xdg", import.meta.url));
+    const weightlessDir = join(xdg, "hybrid-llm", "weightless");
+    const saved = process.env.XDG_CACHE_HOME;
+    process.env.XDG_CACHE_HOME = xdg;
+    try {
+      await presetComputeMeasured(weightlessDir);
+      // Where the twin cannot be written (the cache is under a file), the plan stands with the estimate, saying why.
+      process.env.XDG_CACHE_HOME = join(fileURLToPath(import.meta.url), "not-a-folder");
+      const json = JSON.parse((await cli("plan", "--preset", "lfm2-1.2b", "--ctx", "4096", "--json")).out);
+      expect(json.computeSource).toMatch(/^estimate \(llama\.cpp could not measure: /);
+      expect(json.computeBytes).toBe(json.computeBytesEstimate);
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+      else process.env.XDG_CACHE_HOME = saved;
+    }
+  });
+
+  async function presetComputeMeasured(weightlessDir: string): Promise<void> {
+    const args = ["plan", "--preset", "lfm2-1.2b", "--ctx", "65536", "--slots", "8"];
+    const json = JSON.parse((await cli(...args, "--json")).out);
+    expect(json.computeSource).toBe("llama.cpp no_alloc");
+    const backend = await NodeBackend.create({ gpu: false });
+    try {
+      const twin = await weightlessPresetFile("lfm2-1.2b", weightlessDir);
+      const [measured] = await backend.measureAllocations(twin, [{ ctx: 65536, slots: 8, flashAttention: true, threads: 1 }]);
+      expect(json.computeBytes).toBe(measured!.computeBytes);
+      expect(json.totalBytes).toBe(json.attentionKvBytes + json.recurrentStateBytes + json.computeBytes);
+    } finally {
+      await backend.dispose();
+    }
+    const { out } = await cli(...args);
+    expect(out).toMatch(/compute buffers \(measured by llama\.cpp, no_alloc\)/);
+    const estimate = await cli(...args, "--no-measure");
+    expect(estimate.out).toMatch(/compute buffers \(estimate, ±2×, not a bound: --no-measure\)\s+~/);
+  }
 
   test("generate --temperature 0 --json gives the greedy tokens, the same every run", async () => {
     const path = await fixturePath("nemotron-3-nano-twin");

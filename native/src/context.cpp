@@ -42,6 +42,7 @@ Context::Context(const Napi::CallbackInfo & info) : Napi::ObjectWrap<Context>(in
     if (info.Length() < 1 || !info[0].IsObject()) throw_error(env, error_code::invalid_argument, "new Context(model) needs a model");
     model = Napi::ObjectWrap<Model>::Unwrap(info[0].As<Napi::Object>());
     model->get(env);  // loaded, not disposed
+    measure_only = model->no_alloc;
     model_ref = Napi::Persistent(info[0].As<Napi::Object>());
     model->retain();
 }
@@ -63,6 +64,12 @@ void Context::release_model() {
 }
 
 llama_context * Context::get(Napi::Env env) const {
+    llama_context * c = created(env);
+    if (measure_only) throw_error(env, error_code::invalid_argument, "this context only measures (its model was loaded with noAlloc): it cannot compute or hold state");
+    return c;
+}
+
+llama_context * Context::created(Napi::Env env) const {
     if (ctx == nullptr) throw_error(env, error_code::disposed, "the context is not created or was disposed");
     if (busy) throw_error(env, error_code::busy, "the context is busy with a decode: await it first");
     return ctx;
@@ -165,7 +172,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
 
 Napi::Value Context::Info(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    llama_context * c = get(env);
+    llama_context * c = created(env);
     Napi::Object out = Napi::Object::New(env);
     out.Set("nCtx", llama_api.llama_n_ctx(c));
     out.Set("nCtxSeq", llama_api.llama_n_ctx_seq(c));
@@ -511,7 +518,7 @@ Napi::Value Context::SetState(const Napi::CallbackInfo & info) {
 // does not export llama_get_memory_breakdown.
 Napi::Value Context::Allocation(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
-    llama_context * c = get(env);
+    llama_context * c = created(env);
     if (llama_api.get_memory_breakdown == nullptr) return env.Null();
     const hybrid_llm_memory_breakdown breakdown = llama_api.get_memory_breakdown(c);
     Napi::Array out = Napi::Array::New(env);

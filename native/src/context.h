@@ -23,6 +23,7 @@ public:
     Napi::ObjectReference model_ref;
     std::atomic<bool> busy{false};
     uint32_t n_vocab = 0;
+    bool measure_only = false;  // over a no_alloc model: info() and allocation() only, its buffers do not exist
     // Per-request samplers by handle (not by sequence: a preempted request may resume on another slot). Only the
     // JavaScript thread touches the map; a decode resolves its handles to pointers before it starts, and samplers
     // cannot be freed while it runs (busy).
@@ -31,7 +32,8 @@ public:
     SampleScratch sample_scratch;  // reused by every decode (one at a time): no vocabulary-sized allocation per step
 
 private:
-    llama_context * get(Napi::Env env) const;  // throws when disposed, not created, or busy
+    llama_context * get(Napi::Env env) const;      // throws when disposed, not created, busy, or measure-only
+    llama_context * created(Napi::Env env) const;  // throws when disposed, not created, or busy
     void release_model();
 
     Napi::Value Create(const Napi::CallbackInfo & info);

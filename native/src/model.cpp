@@ -96,9 +96,9 @@ RpcOptions read_rpc_options(Napi::Env env, const Napi::Object & options) {
 class LoadWorker : public Napi::AsyncWorker {
 public:
     LoadWorker(Napi::Env env, Model * owner, Napi::Object owner_object, std::string path, Napi::Value bytes,
-               int32_t gpu_layers, bool use_mmap, Napi::Value on_progress, RpcOptions rpc)
+               int32_t gpu_layers, bool use_mmap, bool no_alloc, Napi::Value on_progress, RpcOptions rpc)
         : Napi::AsyncWorker(env), deferred(Napi::Promise::Deferred::New(env)), owner(owner), path(std::move(path)),
-          gpu_layers(gpu_layers), use_mmap(use_mmap), rpc(std::move(rpc)) {
+          gpu_layers(gpu_layers), use_mmap(use_mmap), no_alloc(no_alloc), rpc(std::move(rpc)) {
         owner_ref = Napi::Persistent(owner_object);
         if (bytes.IsTypedArray()) {
             // A copy, taken here on the JavaScript thread: the caller's buffer may be detached or changed while the
@@ -135,6 +135,13 @@ public:
             result = llama_api.llama_model_load_from_file_ptr(file, params);
             fclose(file);
             std::vector<uint8_t>().swap(copy);  // llama.cpp holds its own copy of the weights now
+        } else if (no_alloc) {
+            // Metadata only: llama.cpp reads the header, checks each tensor lies within the file (a sparse file
+            // passes), and simulates every allocation; nothing may be mapped.
+            params.no_alloc = true;
+            params.load_mode = LLAMA_LOAD_MODE_NONE;
+            params.lazy_mode = LLAMA_LAZY_MODE_OFF;
+            result = llama_api.llama_model_load_from_file(path.c_str(), params);
         } else {
             params.load_mode = use_mmap ? LLAMA_LOAD_MODE_AUTO : LLAMA_LOAD_MODE_NONE;
             result = llama_api.llama_model_load_from_file(path.c_str(), params);
@@ -156,6 +163,7 @@ public:
         finish();
         owner->model = result;
         owner->rpc_endpoints = rpc.servers;
+        owner->no_alloc = no_alloc;
         deferred.Resolve(Env().Undefined());
     }
 
@@ -210,6 +218,7 @@ private:
     std::vector<uint8_t> copy;
     int32_t gpu_layers;
     bool use_mmap;
+    bool no_alloc;
     RpcOptions rpc;
     std::vector<ggml_backend_dev_t> devices;
     std::vector<float> split;
@@ -219,7 +228,8 @@ private:
 
 }  // namespace
 
-// load(source: string | Uint8Array, { gpuLayers, mmap, onProgress }) → Promise<void>
+// load(source: string | Uint8Array, { gpuLayers, mmap, noAlloc, onProgress }) → Promise<void>. noAlloc (path only):
+// metadata only, for contexts that report their allocation and never compute.
 Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (model != nullptr || loading) throw_error(env, error_code::busy, "the model is already loaded or loading");
@@ -230,10 +240,12 @@ Napi::Value Model::Load(const Napi::CallbackInfo & info) {
     const int32_t gpu_layers = options.Has("gpuLayers") ? options.Get("gpuLayers").As<Napi::Number>().Int32Value() : 0;
     const bool use_mmap = !options.Has("mmap") || options.Get("mmap").ToBoolean();
     RpcOptions rpc = read_rpc_options(env, options);
+    const bool no_alloc = options.Has("noAlloc") && options.Get("noAlloc").ToBoolean();
+    if (no_alloc && !info[0].IsString()) throw_error(env, error_code::invalid_argument, "noAlloc needs a path source");
     loading = true;
     abort_requested = false;
     auto * worker = new LoadWorker(env, this, Value(), info[0].IsString() ? info[0].As<Napi::String>().Utf8Value() : "",
-                                   info[0], gpu_layers, use_mmap, options.Get("onProgress"), std::move(rpc));
+                                   info[0], gpu_layers, use_mmap, no_alloc, options.Get("onProgress"), std::move(rpc));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

@@ -25,6 +25,9 @@ public:
     int children = 0;  // live contexts: the model cannot be freed under them
     // RPC servers holding some of its layers (rpc.h): a failure count that moves on them fails the operation.
     std::vector<std::string> rpc_endpoints;
+    // Loaded with llama.cpp's no_alloc (metadata only, allocations simulated): its contexts can only report their
+    // allocation, never compute (their buffers do not exist).
+    bool no_alloc = false;
 
 private:
     Napi::Value Load(const Napi::CallbackInfo & info);

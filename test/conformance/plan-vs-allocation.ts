@@ -1,4 +1,4 @@
-import { type Backend, type KvCacheType, planMemory, verifyPlan } from "@hybrid-llm/core";
+import { type Backend, type KvCacheType, canMeasure, contextOptionsOf, planMemory, verifyPlan } from "@hybrid-llm/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "../support/fixtures.js";
 
@@ -72,7 +72,8 @@ export const familyProfiles = [
 
 /**
  * The planner against what llama.cpp really allocates through a backend, byte for byte: the Nemotron-H profiles
- * at `nemotronPoints`, every other family at `points` (the Wasm suite passes a smaller grid).
+ * at `nemotronPoints`, every other family at `points` (the Wasm suite passes a smaller grid). On a backend that can
+ * measure (native), the compute buffers too: llama.cpp's no_alloc figure, which `plan` prints, == the allocation.
  */
 export function definePlanVsAllocation(
   name: string,
@@ -113,6 +114,12 @@ export function definePlanVsAllocation(
       expect(allocated.contextBytes).toBe(plan.attentionKvBytes + plan.recurrentStateBytes);
       expect(allocated.attentionKvBytes).toBe(plan.attentionKvBytes);
       expect(allocated.recurrentStateBytes).toBe(plan.recurrentStateBytes);
+      // The compute buffers as plan gives them (llama.cpp's no_alloc measurement) are what llama.cpp allocates.
+      if (canMeasure(backend)) {
+        const [measured] = await backend.measureAllocations(path, [contextOptionsOf(plan)]);
+        expect(measured!.computeBytes).toBe(allocated.computeBytes);
+        expect(allocated.computeBytes).toBeGreaterThan(0);
+      }
       // Each family has the cache its kind says: no silent zero on either side.
       expect(plan.attentionKvBytes > 0).toBe(spec.attention.layers.length > 0);
       expect(plan.recurrentStateBytes > 0).toBe(spec.recurrent !== null);

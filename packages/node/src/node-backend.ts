@@ -2,6 +2,8 @@ import {
   type Backend,
   type BackendDevice,
   type BackendModel,
+  type ContextOptions,
+  type MeasuredAllocation,
   BackendError,
   BindingModel,
   DisposedError,
@@ -160,6 +162,17 @@ export class NodeBackend implements Backend {
     });
     this.models.add(model);
     return model;
+  }
+
+  async measureAllocations(path: string, options: readonly ContextOptions[]): Promise<MeasuredAllocation[]> {
+    if (this.disposed) throw new DisposedError({ object: "backend" });
+    if (!Array.isArray(options) || options.some((each) => typeof each !== "object" || each === null)) {
+      throw new InvalidArgumentError({ argument: "options", message: "measureAllocations takes an array of context options" });
+    }
+    // The header is read and checked in TypeScript first, as for loadModel.
+    const file = await readGgufFile(path);
+    const spec = cacheSpecFromMetadata(file.metadata);
+    return BindingModel.measure(this.binding, path, spec, options, this.device.kind === "cpu" ? 0 : -1);
   }
 
   async dispose(): Promise<void> {

@@ -1,4 +1,6 @@
 import type { BackendModel } from "./backend-model.js";
+import type { ContextOptions } from "./context-options.js";
+import type { MeasuredAllocation } from "./memory-allocation.js";
 import type { LoadModelOptions } from "./load-model-options.js";
 import type { ModelSource } from "./model-source.js";
 
@@ -24,6 +26,13 @@ export interface Backend {
   readonly device: BackendDevice;
   /** Loads a model. Malformed or unsupported files are refused before llama.cpp sees them. */
   loadModel(source: ModelSource, options?: LoadModelOptions): Promise<BackendModel>;
+  /**
+   * Optional: what llama.cpp would allocate (model, context memory, compute buffers) for a context over the model
+   * file at `path`, one per entry of `options`, measured with llama.cpp's `no_alloc` — nothing is allocated and no
+   * tensor data is read, so a weightless GGUF (real shapes, sparse data) measures at real dimensions. The model is
+   * loaded once for all of them. Backends without it leave it out.
+   */
+  measureAllocations?(path: string, options: readonly ContextOptions[]): Promise<MeasuredAllocation[]>;
   /** Frees every model (and context) still open. Idempotent. */
   dispose(): Promise<void>;
 }

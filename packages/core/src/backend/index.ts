@@ -4,7 +4,7 @@ export type { BackendModel, DetokenizeOptions, TokenizeOptions } from "./backend
 export type { ContextInfo, ContextOptions } from "./context-options.js";
 export type { DecodeBatch, DecodeOptions, DecodeResult } from "./decode-batch.js";
 export type { LoadModelOptions } from "./load-model-options.js";
-export type { BufferAllocation, MemoryAllocation } from "./memory-allocation.js";
+export type { BufferAllocation, MeasuredAllocation, MemoryAllocation } from "./memory-allocation.js";
 export type { ModelInfo } from "./model-info.js";
 export type { ModelSource } from "./model-source.js";
 export type { SamplerConfig } from "./sampler-config.js";

@@ -21,3 +21,14 @@ export interface MemoryAllocation {
   /** Sum of `computeBytes`. */
   readonly computeBytes: number;
 }
+
+/**
+ * What llama.cpp would allocate for a context, measured without allocating it (llama.cpp's `no_alloc`): the same
+ * breakdown as {@link MemoryAllocation}, for a context of `nCtx` cells.
+ */
+export interface MeasuredAllocation extends MemoryAllocation {
+  /** `n_ctx` llama.cpp would use (padded). */
+  readonly nCtx: number;
+  /** Cells per KV stream (`n_ctx_seq`). */
+  readonly cellsPerStream: number;
+}

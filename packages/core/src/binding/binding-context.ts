@@ -126,10 +126,7 @@ export class BindingContext implements BackendContext {
   allocation(): MemoryAllocation | null {
     const native = this.live();
     const rows = typed("context", () => native.allocation());
-    if (rows === null) return null;
-    const buffers = rows.map((row) => ({ bufferType: row.bufferType, modelBytes: row.model, contextBytes: row.context, computeBytes: row.compute }));
-    const sum = (key: "modelBytes" | "contextBytes" | "computeBytes") => buffers.reduce((total, buffer) => total + buffer[key], 0);
-    return { buffers, contextBytes: sum("contextBytes"), modelBytes: sum("modelBytes"), computeBytes: sum("computeBytes") };
+    return rows === null ? null : allocationOf(rows);
   }
 
   createSampler(config: SamplerConfig): number {
@@ -188,4 +185,11 @@ export class BindingContext implements BackendContext {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+/** The binding's memory breakdown rows, summed per kind. */
+export function allocationOf(rows: readonly { bufferType: string; model: number; context: number; compute: number }[]): MemoryAllocation {
+  const buffers = rows.map((row) => ({ bufferType: row.bufferType, modelBytes: row.model, contextBytes: row.context, computeBytes: row.compute }));
+  const sum = (key: "modelBytes" | "contextBytes" | "computeBytes") => buffers.reduce((total, buffer) => total + buffer[key], 0);
+  return { buffers, contextBytes: sum("contextBytes"), modelBytes: sum("modelBytes"), computeBytes: sum("computeBytes") };
 }

@@ -9,9 +9,38 @@ import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 import { ggmlTypeByName } from "../gguf/ggml-types.js";
 import { planContext } from "../plan/context-plan.js";
 import { BindingContext } from "./binding-context.js";
-import type { NativeBinding, NativeModel, NativeRpcOptions } from "./native-binding.js";
+import type { NativeBinding, NativeContext, NativeModel, NativeRpcOptions } from "./native-binding.js";
+import type { MeasuredAllocation } from "../backend/memory-allocation.js";
+import type { MemoryPlan } from "../plan/memory-plan.js";
+import { allocationOf } from "./binding-context.js";
 import { toTypedError, typed } from "./typed-errors.js";
 import { grammarShapeError } from "./grammar-shape.js";
+
+/** Creates a native context over `model` with `options`, checked and resolved by the planner first. */
+async function createNativeContext(binding: NativeBinding, model: NativeModel, spec: CacheSpec, options: ContextOptions): Promise<{ plan: MemoryPlan; native: NativeContext }> {
+  const { plan, batch, ubatch } = planContext(spec, options);
+  const { slots, kvTypeK, kvTypeV } = plan.options;
+  const native = typed("context", () => new binding.Context(model));
+  try {
+    await native.create({
+      ctx: plan.options.ctx,
+      slots,
+      unified: plan.options.unified,
+      batch,
+      ubatch,
+      typeK: ggmlTypeByName(kvTypeK)!.id,
+      typeV: ggmlTypeByName(kvTypeV)!.id,
+      flashAttention: options.flashAttention ?? "auto",
+      ...(options.threads === undefined ? {} : { threads: options.threads }),
+      recurrentSnapshots: plan.options.recurrentSnapshots,
+      swaFull: plan.options.swaFull,
+    });
+  } catch (error) {
+    native.dispose();
+    throw toTypedError(error, "context");
+  }
+  return { plan, native };
+}
 
 /** {@link BackendModel} over the binding's native model. */
 export class BindingModel implements BackendModel {
@@ -40,6 +69,8 @@ export class BindingModel implements BackendModel {
       mmap?: boolean;
       /** Devices on llama.cpp's RPC backend (already checked by the backend). */
       rpc?: NativeRpcOptions;
+      /** llama.cpp's no_alloc: metadata only; such a model only measures (see {@link BindingModel.measure}). */
+      noAlloc?: boolean;
       onProgress?: (fraction: number) => void;
       signal?: AbortSignal;
       /** Called once when the model is disposed (the owning backend forgets it). */
@@ -51,7 +82,13 @@ export class BindingModel implements BackendModel {
     const abort = () => native.abort();
     options.signal?.addEventListener("abort", abort, { once: true });
     try {
-      await native.load(source, { gpuLayers: options.gpuLayers, mmap: options.mmap ?? true, onProgress: options.onProgress, ...(options.rpc === undefined ? {} : { rpc: options.rpc }) });
+      await native.load(source, {
+        gpuLayers: options.gpuLayers,
+        mmap: options.mmap ?? true,
+        noAlloc: options.noAlloc ?? false,
+        onProgress: options.onProgress,
+        ...(options.rpc === undefined ? {} : { rpc: options.rpc }),
+      });
     } catch (error) {
       throw toTypedError(error, "model");
     } finally {
@@ -78,6 +115,39 @@ export class BindingModel implements BackendModel {
       identity: options.identity,
     };
     return new BindingModel(binding, native, Object.freeze(info), options.onDispose);
+  }
+
+  /**
+   * What llama.cpp would allocate for contexts over the model at `path`, without allocating them: the model is loaded
+   * once with llama.cpp's `no_alloc` (metadata only; weights, KV cache, recurrent state and compute buffers are sized,
+   * never allocated), one context per entry of `options` is created and its memory breakdown read, then all are freed.
+   * The file's tensor data is never read, so a weightless GGUF (a sparse file) measures like the real model.
+   */
+  static async measure(binding: NativeBinding, path: string, spec: CacheSpec, options: readonly ContextOptions[], gpuLayers: number): Promise<MeasuredAllocation[]> {
+    for (const each of options) planContext(spec, each); // refuse bad options before anything is loaded
+    const native = new binding.Model();
+    try {
+      await native.load(path, { gpuLayers, mmap: false, noAlloc: true });
+    } catch (error) {
+      throw toTypedError(error, "model");
+    }
+    try {
+      const measured: MeasuredAllocation[] = [];
+      for (const each of options) {
+        const { native: context } = await createNativeContext(binding, native, spec, each);
+        try {
+          const facts = context.info();
+          const rows = typed("context", () => context.allocation());
+          if (rows === null) throw new BackendError({ code: "unavailable", message: "this llama.cpp build does not report its memory breakdown" });
+          measured.push({ ...allocationOf(rows), nCtx: facts.nCtx, cellsPerStream: facts.nCtxSeq });
+        } finally {
+          context.dispose();
+        }
+      }
+      return measured;
+    } finally {
+      native.dispose();
+    }
   }
 
   private live(): NativeModel {
@@ -123,27 +193,8 @@ export class BindingModel implements BackendModel {
 
   async createContext(options: ContextOptions): Promise<BackendContext> {
     this.live();
-    const { plan, batch, ubatch } = planContext(this.info.cacheSpec, options);
-    const { slots, kvTypeK, kvTypeV } = plan.options;
-    const native = typed("context", () => new this.binding.Context(this.native));
-    try {
-      await native.create({
-        ctx: plan.options.ctx,
-        slots,
-        unified: plan.options.unified,
-        batch,
-        ubatch,
-        typeK: ggmlTypeByName(kvTypeK)!.id,
-        typeV: ggmlTypeByName(kvTypeV)!.id,
-        flashAttention: options.flashAttention ?? "auto",
-        ...(options.threads === undefined ? {} : { threads: options.threads }),
-        recurrentSnapshots: plan.options.recurrentSnapshots,
-        swaFull: plan.options.swaFull,
-      });
-    } catch (error) {
-      native.dispose();
-      throw toTypedError(error, "context");
-    }
+    const { plan, native } = await createNativeContext(this.binding, this.native, this.info.cacheSpec, options);
+    const { kvTypeK, kvTypeV } = plan.options;
     const facts = native.info();
     const info: ContextInfo = {
       nCtx: facts.nCtx,

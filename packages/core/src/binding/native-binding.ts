@@ -59,7 +59,7 @@ export interface NativeRpcOptions {
 }
 
 export interface NativeModel {
-  load(source: string | Uint8Array, options: { gpuLayers?: number; mmap?: boolean; onProgress?: (fraction: number) => void; rpc?: NativeRpcOptions }): Promise<void>;
+  load(source: string | Uint8Array, options: { gpuLayers?: number; mmap?: boolean; noAlloc?: boolean; onProgress?: (fraction: number) => void; rpc?: NativeRpcOptions }): Promise<void>;
   abort(): void;
   info(): NativeModelInfo;
   tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;

@@ -7,3 +7,5 @@ export { weightsBytesOf } from "./model-plan.js";
 export { type ModelPreset, modelPreset, modelPresets } from "./presets.js";
 export { formatBytes, parseByteSize } from "./units.js";
 export { type VerifiedAllocation, verifyPlan } from "./verify-plan.js";
+export { type AllocationMeter, type MeasuredPlan, canMeasure, contextOptionsOf, measurePlan, measurePlans } from "./measure-plan.js";
+export { presetTwin } from "./preset-twin.js";

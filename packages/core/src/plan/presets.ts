@@ -23,7 +23,7 @@ export interface ModelPreset {
 }
 
 type HfConfig = Record<string, unknown>;
-type PublishedModel = (typeof publishedModels.models)[number];
+export type PublishedModel = (typeof publishedModels.models)[number];
 
 const u32 = (value: number): GgufValue => ({ type: "uint32", value });
 const u32s = (values: number[]): GgufValue => ({ type: "array", elementType: "uint32", value: values });

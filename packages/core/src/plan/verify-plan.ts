@@ -2,6 +2,7 @@ import type { Backend } from "../backend/backend.js";
 import type { ContextOptions } from "../backend/context-options.js";
 import type { LoadModelOptions } from "../backend/load-model-options.js";
 import type { BufferAllocation } from "../backend/memory-allocation.js";
+import { contextOptionsOf } from "./measure-plan.js";
 import type { MemoryPlan } from "./memory-plan.js";
 
 /** What llama.cpp really allocated for a planned context. All bytes exact. */
@@ -12,6 +13,8 @@ export interface VerifiedAllocation {
   readonly attentionKvBytes: number;
   /** Recurrent state. */
   readonly recurrentStateBytes: number;
+  /** Compute buffers llama.cpp allocated (its worst-case graphs reserved). */
+  readonly computeBytes: number;
   /** Cells llama.cpp allocated (`n_ctx`). */
   readonly kvCells: number;
   /** How the split between KV and recurrent state was measured. */
@@ -38,27 +41,16 @@ export async function verifyPlan(
   const model = await backend.loadModel({ path: modelPath }, load);
   try {
     const o = plan.options;
-    const options: ContextOptions = {
-      slots: o.slots,
-      unified: o.unified,
-      kvTypeK: o.kvTypeK,
-      kvTypeV: o.kvTypeV,
-      flashAttention: o.flashAttention,
-      recurrentSnapshots: o.recurrentSnapshots,
-      threads: 1,
-      // The planned micro-batch: it sizes a window-sized SWA cache.
-      batch: Math.max(256, o.ubatch),
-      ubatch: o.ubatch,
-      swaFull: o.swaFull,
-      ctx: o.ctx,
-    };
+    // The same context options as measurePlan (the planned micro-batch sizes the compute buffers and a window-sized
+    // SWA cache), so the compute buffers compare too.
+    const options: ContextOptions = contextOptionsOf(plan);
     const measure = async (ctx: number, swaFull = o.swaFull) => {
       onProgress?.(`allocating a context of ${ctx} tokens`);
       const context = await model.createContext({ ...options, ctx, swaFull });
       try {
         const allocation = context.allocation();
         if (allocation === null) throw new Error("this llama.cpp build does not report its memory breakdown");
-        return { bytes: allocation.contextBytes, cells: context.info.nCtx, buffers: allocation.buffers };
+        return { bytes: allocation.contextBytes, computeBytes: allocation.computeBytes, cells: context.info.nCtx, buffers: allocation.buffers };
       } finally {
         await context.dispose();
       }
@@ -75,6 +67,7 @@ export async function verifyPlan(
       contextBytes: requested.bytes,
       attentionKvBytes: requested.bytes - recurrentStateBytes,
       recurrentStateBytes,
+      computeBytes: requested.computeBytes,
       kvCells: requested.cells,
       buffers: requested.buffers,
       method: windowed

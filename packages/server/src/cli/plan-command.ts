@@ -21,9 +21,13 @@ import {
   defaultCheckpointBudgetBytes,
   defaultCheckpointsPerSlot,
   type VerifiedAllocation,
+  canMeasure,
+  contextOptionsOf,
   verifyPlan,
 } from "@hybrid-llm/core";
-import { readGgufFile } from "@hybrid-llm/core/node";
+import { readGgufFile, weightlessPresetFile, weightlessTwinFile } from "@hybrid-llm/core/node";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { backendNames, backendOption, createBackend, defaultGpu, gpuOption, gpuUsage, rpcOption } from "./backends.js";
 import { planDevices, printDevices } from "./plan-devices.js";
 import { readModelHeader, resolveModel } from "./model-source.js";
@@ -47,14 +51,18 @@ URI or URL it reads only the file's header (Range requests), unless --verify, wh
   --no-unified              one KV stream per slot instead of one shared pool
   --no-flash-attention      plan for flash attention off (V transposed and padded to the widest layer)
   --rs-snapshots <n>        recurrent rollback snapshots per sequence (llama.cpp n_rs_seq, default: 0)
-  --ubatch <n>              micro-batch for the compute-buffer estimate and a window-sized SWA cache (default: 512)
+  --ubatch <n>              micro-batch (llama.cpp n_ubatch), which sizes the compute buffers and a window-sized SWA cache (default: 512)
+  --no-measure              do not ask llama.cpp for the compute buffers: print the formula's estimate (±2×, not
+                            a bound). By default the native backend measures them exactly with llama.cpp's no_alloc
+                            against the model file, or a weightless twin of its shape (header + sparse data, cached
+                            under ~/.cache/hybrid-llm/weightless) for a preset or a header read over HTTP
   --no-swa-full             sliding-window models: size the SWA cache by the window (llama.cpp swa_full = false)
   --budget <size>           memory budget, e.g. 80GiB, 24GB, 2.5e10; with --slots and no --ctx: the largest
                             context that fits; with --ctx and no --slots: the most slots; with both: whether it fits
   --checkpoint-budget <size> host memory for prefix-cache checkpoints: how many it holds
                             (default: ${defaultCheckpointsPerSlot} per slot, as serve uses)
   --verify                  create the planned context on a real backend and compare, byte for byte, with what
-                            llama.cpp allocated (model files only)
+                            llama.cpp allocated (KV, recurrent state, compute buffers; model files only)
   --backend <name>          backend for --verify: ${backendNames.join(", ")} (default: node)
   --gpu <api>               llama.cpp build for --verify: ${gpuUsage}
   --rpc <host:port,...>     plan per device with every layer on these llama.cpp RPC workers (one device each);
@@ -67,7 +75,17 @@ interface Model {
   readonly spec: CacheSpec;
   readonly weightsBytes: number | undefined;
   readonly source: { readonly file: string } | { readonly preset: string };
+  /** A file llama.cpp can load with no_alloc to measure: the model itself, or a weightless twin of its shape. */
+  readonly measurable: () => Promise<string>;
 }
+
+/** Where weightless twins (header + sparse data) are cached. */
+function weightlessDir(env: NodeJS.ProcessEnv = process.env): string {
+  return join(env.XDG_CACHE_HOME || join(homedir(), ".cache"), "hybrid-llm", "weightless");
+}
+
+/** The plan's compute buffers: measured by llama.cpp (no_alloc), or the formula's estimate and why. */
+type Compute = { readonly bytes: number; readonly measured: true } | { readonly bytes: number; readonly measured: false; readonly why: string };
 
 async function loadModel(positional: string | undefined, preset: string | undefined, needFile: boolean): Promise<Model> {
   if (preset !== undefined) {
@@ -76,7 +94,13 @@ async function loadModel(positional: string | undefined, preset: string | undefi
     if (found === undefined) {
       throw new UsageError(`unknown preset "${preset}" (one of ${modelPresets().map((p) => p.id).join(", ")})`, planUsage);
     }
-    return { label: `${found.name} — preset ${found.id}`, spec: found.spec, weightsBytes: undefined, source: { preset: found.id } };
+    return {
+      label: `${found.name} — preset ${found.id}`,
+      spec: found.spec,
+      weightsBytes: undefined,
+      source: { preset: found.id },
+      measurable: () => weightlessPresetFile(found.id, weightlessDir()),
+    };
   }
   if (positional === undefined) throw new UsageError("give a model file or --preset <id>", planUsage);
   // --verify loads the model, so a URI is downloaded; a plan alone reads only the header (over HTTP if need be).
@@ -95,6 +119,8 @@ async function loadModel(positional: string | undefined, preset: string | undefi
     spec,
     weightsBytes: weightsBytesOf(file),
     source: { file: path ?? positional },
+    // A local (or downloaded) file is measured as is: no_alloc reads its header only.
+    measurable: async () => path ?? weightlessTwinFile(file, weightlessDir()),
   };
 }
 
@@ -130,6 +156,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
       "checkpoint-budget": { type: "string" },
       json: { type: "boolean" },
       verify: { type: "boolean" },
+      measure: { type: "boolean", default: true },
       backend: { type: "string", default: "node" },
       gpu: { type: "string", default: defaultGpu },
       rpc: { type: "string" },
@@ -195,7 +222,6 @@ export async function planCommand(args: string[], print: (line: string) => void)
   const shared = plan.options.unified ? plan : other;
   const perSlot = plan.options.unified ? other : plan;
   const totalBytes = planTotalBytes(plan, model.weightsBytes);
-  const fits = budget === undefined ? undefined : fit === null ? false : totalBytes <= budget;
   // The prefix cache's checkpoints live in host memory, outside the context: how many the budget holds.
   const oneCheckpoint = checkpointBytes(model.spec);
   const checkpoints =
@@ -206,17 +232,39 @@ export async function planCommand(args: string[], print: (line: string) => void)
           return { bytes: oneCheckpoint, budgetBytes, count: Math.floor(budgetBytes / oneCheckpoint) };
         })();
 
+  const progress = values.json ? undefined : (message: string) => process.stderr.write(`… ${message}\n`);
   let allocated: VerifiedAllocation | undefined;
-  if (values.verify) {
-    if (!("file" in model.source)) throw new UsageError("--verify needs a model file, not a preset", planUsage);
-    const backend = await createBackend(backendName, gpu, rpc);
-    try {
-      const progress = values.json ? undefined : (message: string) => process.stderr.write(`… ${message}\n`);
-      allocated = await verifyPlan(backend, model.source.file, plan, progress, { gpuLayers: rpc === undefined ? 0 : "max" });
-    } finally {
-      await backend.dispose();
+  let compute: Compute = { bytes: plan.computeBytesEstimate, measured: false, why: "--no-measure" };
+  if (values.verify && !("file" in model.source)) throw new UsageError("--verify needs a model file, not a preset", planUsage);
+  if (values.measure || values.verify) {
+    // --verify allocates on the layers' devices (the RPC workers too); the measurement alone runs locally.
+    const backend = await createBackend(values.verify ? backendName : "node", gpu, values.verify ? rpc : undefined).catch((error: unknown) => error as Error);
+    if (backend instanceof Error) {
+      if (values.verify) throw backend;
+      compute = { bytes: plan.computeBytesEstimate, measured: false, why: `no native backend to measure with (${backend.message})` };
+    } else {
+      try {
+        if (values.measure && canMeasure(backend)) {
+          progress?.("measuring the compute buffers with llama.cpp (no_alloc)");
+          try {
+            const [measured] = await backend.measureAllocations(await model.measurable(), [contextOptionsOf(plan)]);
+            compute = { bytes: measured!.computeBytes, measured: true };
+          } catch (error) {
+            // The plan stands without it: say why the figure is the estimate.
+            compute = { bytes: plan.computeBytesEstimate, measured: false, why: `llama.cpp could not measure: ${(error as Error).message}` };
+          }
+        } else if (values.measure) {
+          compute = { bytes: plan.computeBytesEstimate, measured: false, why: `the ${backend.name} backend cannot measure without allocating` };
+        }
+        if (values.verify && "file" in model.source) allocated = await verifyPlan(backend, model.source.file, plan, progress, { gpuLayers: rpc === undefined ? 0 : "max" });
+      } finally {
+        await backend.dispose();
+      }
     }
   }
+  // The total counts the measured compute buffers where llama.cpp gave them.
+  const totalWithCompute = totalBytes - plan.computeBytesEstimate + compute.bytes;
+  const fits = budget === undefined ? undefined : fit === null ? false : totalWithCompute <= budget;
 
   const devices = rpc === undefined ? undefined : planDevices(model.spec, plan, rpc, allocated);
   if (values.json) {
@@ -252,7 +300,9 @@ export async function planCommand(args: string[], print: (line: string) => void)
           recurrentStateBytes: plan.recurrentStateBytes,
           ...(model.weightsBytes === undefined ? {} : { weightsBytes: model.weightsBytes }),
           computeBytesEstimate: plan.computeBytesEstimate,
-          totalBytes,
+          computeBytes: compute.bytes,
+          computeSource: compute.measured ? "llama.cpp no_alloc" : `estimate (${compute.why})`,
+          totalBytes: totalWithCompute,
           ...(checkpoints === undefined ? {} : { checkpointBytes: checkpoints.bytes, checkpointBudgetBytes: checkpoints.budgetBytes, checkpointsInBudget: checkpoints.count }),
           ...(budget === undefined ? {} : { budget: { bytes: budget, fitted: fitted ?? null, fits } }),
           ...(devices === undefined ? {} : { devices }),
@@ -263,13 +313,15 @@ export async function planCommand(args: string[], print: (line: string) => void)
                   attentionKvBytes: allocated.attentionKvBytes,
                   recurrentStateBytes: allocated.recurrentStateBytes,
                   contextBytes: allocated.contextBytes,
+                  computeBytes: allocated.computeBytes,
                   kvCells: allocated.kvCells,
                   method: allocated.method,
                 },
                 matches:
                   allocated.attentionKvBytes === plan.attentionKvBytes &&
                   allocated.recurrentStateBytes === plan.recurrentStateBytes &&
-                  allocated.kvCells === plan.kvCells,
+                  allocated.kvCells === plan.kvCells &&
+                  allocated.computeBytes === compute.bytes,
               }),
         },
         null,
@@ -278,7 +330,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
     );
     return;
   }
-  printHuman(print, model, plan, shared, perSlot, totalBytes, budget, fitted, fits);
+  printHuman(print, model, plan, shared, perSlot, totalWithCompute, compute, budget, fitted, fits);
   if (checkpoints !== undefined) {
     print("");
     print(
@@ -286,11 +338,11 @@ export async function planCommand(args: string[], print: (line: string) => void)
         `${checkpointBudget === undefined ? `the default budget (${defaultCheckpointsPerSlot} per slot)` : "--checkpoint-budget"} ${formatBytes(checkpoints.budgetBytes)} holds ${count(checkpoints.count)}.`,
     );
   }
-  if (allocated !== undefined) printVerification(print, plan, allocated, values.backend);
+  if (allocated !== undefined) printVerification(print, plan, compute, allocated, values.backend);
   if (devices !== undefined) printDevices(print, devices, rpc!);
 }
 
-function printVerification(print: (line: string) => void, plan: MemoryPlan, allocated: VerifiedAllocation, backend: string): void {
+function printVerification(print: (line: string) => void, plan: MemoryPlan, compute: Compute, allocated: VerifiedAllocation, backend: string): void {
   const row = (what: string, planned: number, actual: number) => [what, count(planned), count(actual), planned === actual ? "✓" : "✗ MISMATCH"];
   print("");
   print(`verified on the ${backend} backend (llama.cpp's own allocation, exact bytes):`);
@@ -302,6 +354,9 @@ function printVerification(print: (line: string) => void, plan: MemoryPlan, allo
         row("attention KV bytes", plan.attentionKvBytes, allocated.attentionKvBytes),
         row("recurrent state bytes", plan.recurrentStateBytes, allocated.recurrentStateBytes),
         row("context total bytes", plan.attentionKvBytes + plan.recurrentStateBytes, allocated.contextBytes),
+        compute.measured
+          ? row("compute buffer bytes", compute.bytes, allocated.computeBytes)
+          : ["compute buffer bytes (estimate)", count(compute.bytes), count(allocated.computeBytes), "not measured"],
       ],
       [1, 2],
     ),
@@ -315,6 +370,7 @@ function printHuman(
   shared: MemoryPlan,
   perSlot: MemoryPlan,
   totalBytes: number,
+  compute: Compute,
   budget: number | undefined,
   fitted: "ctx" | "slots" | undefined,
   fits: boolean | undefined,
@@ -362,7 +418,11 @@ function printHuman(
   totals.push(["weights", model.weightsBytes === undefined ? "unknown (preset)" : formatBytes(model.weightsBytes)]);
   totals.push(["attention KV", formatBytes(plan.attentionKvBytes)]);
   totals.push(["recurrent state", formatBytes(plan.recurrentStateBytes)]);
-  totals.push(["compute buffers (estimate, ±2×)", `~${formatBytes(plan.computeBytesEstimate)}`]);
+  totals.push(
+    compute.measured
+      ? ["compute buffers (measured by llama.cpp, no_alloc)", formatBytes(compute.bytes)]
+      : [`compute buffers (estimate, ±2×, not a bound: ${compute.why})`, `~${formatBytes(compute.bytes)}`],
+  );
   totals.push([model.weightsBytes === undefined ? "total (without weights)" : "total", formatBytes(totalBytes)]);
   print(renderTable(totals, [1]));
 

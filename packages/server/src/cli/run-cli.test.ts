@@ -16,7 +16,7 @@ const GiB = 1024 ** 3;
 
 describe("hybrid-llm plan", () => {
   test("Nemotron 3 Nano at 1M × 8: 6.00 GiB shared vs 48.00 GiB pre-fix, 380.94 MiB recurrent", async () => {
-    const { code, out } = await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "1048576", "--slots", "8");
+    const { code, out } = await cli("plan", "--no-measure", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "1048576", "--slots", "8");
     expect(code).toBe(0);
     expect(out).toMatch(/shared pool \(unified\)\s+◀\s+1 × 1,048,576\s+6\.00 GiB\s+1\.00×/);
     expect(out).toMatch(/pre-fix llama\.cpp \(< PR #19559\)\s+8 × 1,048,576\s+48\.00 GiB\s+8\.00×/);
@@ -26,15 +26,15 @@ describe("hybrid-llm plan", () => {
   });
 
   test("--checkpoint-budget: how many checkpoints a budget holds (text and JSON)", async () => {
-    const text = await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "65536", "--slots", "8", "--checkpoint-budget", "1GiB");
+    const text = await cli("plan", "--no-measure", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "65536", "--slots", "8", "--checkpoint-budget", "1GiB");
     expect(text.out).toMatch(/--checkpoint-budget 1\.00 GiB holds 21\./);
-    const json = JSON.parse((await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "65536", "--slots", "8", "--checkpoint-budget", "1GiB", "--json")).out);
+    const json = JSON.parse((await cli("plan", "--no-measure", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "65536", "--slots", "8", "--checkpoint-budget", "1GiB", "--json")).out);
     expect(json).toMatchObject({ checkpointBytes: 399441920 / 8, checkpointBudgetBytes: GiB, checkpointsInBudget: 21 });
-    expect((await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--checkpoint-budget", "lots")).code).toBe(2);
+    expect((await cli("plan", "--no-measure", "--preset", "nemotron3-nano-30b-a3b", "--checkpoint-budget", "lots")).code).toBe(2);
   });
 
   test("--json has the documented number fields (no weights for a preset)", async () => {
-    const { code, out } = await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "1048576", "--slots", "8", "--json");
+    const { code, out } = await cli("plan", "--no-measure", "--preset", "nemotron3-nano-30b-a3b", "--ctx", "1048576", "--slots", "8", "--json");
     expect(code).toBe(0);
     const json = JSON.parse(out);
     expect(json).toMatchObject({
@@ -53,7 +53,7 @@ describe("hybrid-llm plan", () => {
     const path = join(dir, "tiny.gguf");
     expect((await cli("fixture", "tiny", "--out", path)).code).toBe(0);
     expect(readFileSync(path)).toEqual(Buffer.from(buildFixture("tiny")));
-    const { code, out } = await cli("plan", path, "--ctx", "10000", "--slots", "3", "--no-unified", "--kv-type", "q8_0", "--json");
+    const { code, out } = await cli("plan", "--no-measure", path, "--ctx", "10000", "--slots", "3", "--no-unified", "--kv-type", "q8_0", "--json");
     expect(code).toBe(0);
     const json = JSON.parse(out);
     const file = parseGguf(readFileSync(path));
@@ -63,11 +63,11 @@ describe("hybrid-llm plan", () => {
   });
 
   test("--budget fits the largest context, or says nothing fits", async () => {
-    const fit = JSON.parse((await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--slots", "8", "--budget", "8GiB", "--json")).out);
+    const fit = JSON.parse((await cli("plan", "--no-measure", "--preset", "nemotron3-nano-30b-a3b", "--slots", "8", "--budget", "8GiB", "--json")).out);
     expect(fit.budget).toEqual({ bytes: 8 * GiB, fitted: "ctx", fits: true });
     expect(fit.totalBytes).toBeLessThanOrEqual(8 * GiB);
     expect(fit.nCtx).toBeGreaterThan(1_000_000);
-    const none = await cli("plan", "--preset", "nemotron3-nano-30b-a3b", "--slots", "8", "--budget", "100MiB");
+    const none = await cli("plan", "--no-measure", "--preset", "nemotron3-nano-30b-a3b", "--slots", "8", "--budget", "100MiB");
     expect(none.code).toBe(0);
     expect(none.out).toMatch(/nothing fits/);
   });
@@ -76,20 +76,20 @@ describe("hybrid-llm plan", () => {
     const dir = mkdtempSync(join(tmpdir(), "hybrid-llm-cli-"));
     const corrupt = join(dir, "corrupt.gguf");
     writeFileSync(corrupt, buildFixture("tiny").subarray(0, 5000));
-    const truncated = await cli("plan", corrupt);
+    const truncated = await cli("plan", "--no-measure", corrupt);
     expect(truncated.code).toBe(1);
     expect(truncated.err).toMatch(/Invalid GGUF at byte \d+: /);
 
-    const unknownPreset = await cli("plan", "--preset", "gpt-9");
+    const unknownPreset = await cli("plan", "--no-measure", "--preset", "gpt-9");
     expect(unknownPreset.code).toBe(2);
     expect(unknownPreset.err).toMatch(/unknown preset "gpt-9" \(one of nemotron3-nano-30b-a3b/);
 
-    const zeroSlots = await cli("plan", "--preset", "lfm2-1.2b", "--slots", "0");
+    const zeroSlots = await cli("plan", "--no-measure", "--preset", "lfm2-1.2b", "--slots", "0");
     expect(zeroSlots.code).toBe(1);
     expect(zeroSlots.err).toMatch(/slots must be an integer in \[1, 256\], got 0/);
 
-    expect((await cli("plan", "--preset", "lfm2-1.2b", "--kv-type", "q9")).code).toBe(2);
-    expect((await cli("plan", "--preset", "lfm2-1.2b", "--bogus")).code).toBe(2);
+    expect((await cli("plan", "--no-measure", "--preset", "lfm2-1.2b", "--kv-type", "q9")).code).toBe(2);
+    expect((await cli("plan", "--no-measure", "--preset", "lfm2-1.2b", "--bogus")).code).toBe(2);
     expect((await cli("frobnicate")).code).toBe(2);
   });
 });
