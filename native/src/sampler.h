@@ -52,7 +52,8 @@ struct SampleScratch {
 // truncation samplers: the probabilities of the others move by less than float rounding, while top-k / top-p / min-p
 // and the draw (softmaxes and sorts in llama.cpp) see a fraction of the vocabulary. The kept logits are shifted so the
 // best is 0 (every pick-stage sampler is shift-invariant), which puts them in the range where llama.cpp's bucketed
-// partial sort (logits in [-10, 10]) finds the top few hundred without sorting the rest.
+// partial sort (logits in [-10, 10]) finds the top few hundred without sorting the rest. A sampler with `fast` set
+// skips all of this: fast_pick (fast-pick.h) draws the same token from the same prune without the chains.
 int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, float max_logit, SampleScratch & scratch);
 
 // Whether the sampler's filter (logit bias, grammar) allows `token` next; reads state only.
