@@ -103,6 +103,15 @@ size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float sca
     return n;
 }
 
+// The gathered candidates: x = logit − max and their depth buckets (branch-free, vectorized where the target can).
+HYBRID_LLM_VECTOR_LOOP void gathered_depths(const float * logits, const int32_t * ids, size_t n, float max_logit, float scale, Candidate * out, uint16_t * buckets) {
+    for (size_t i = 0; i < n; ++i) {
+        const float x = logits[ids[i]] - max_logit;
+        out[i] = {x, ids[i]};
+        buckets[i] = static_cast<uint16_t>(depth_bucket(x, scale));
+    }
+}
+
 // w_i = e^(x_i / temperature), or 0 where x_i < min_x.
 HYBRID_LLM_VECTOR_LOOP void weights(const Candidate * candidates, size_t n, float temperature, float min_x, float * out) {
     for (size_t i = 0; i < n; ++i) {
@@ -159,11 +168,7 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     auto & gathered_buckets = scratch.gathered_buckets;
     gathered.resize(n_gathered);
     gathered_buckets.resize(n_gathered);
-    for (size_t i = 0; i < n_gathered; ++i) {
-        const float x = logits[ids[i]] - max_logit;
-        gathered[i] = {x, ids[i]};
-        gathered_buckets[i] = static_cast<uint16_t>(depth_bucket(x, scale));
-    }
+    gathered_depths(logits, ids.data(), n_gathered, max_logit, scale, gathered.data(), gathered_buckets.data());
 
     constexpr int stride = kBuckets + 1;
     scratch.histogram.assign(4 * stride, 0);
