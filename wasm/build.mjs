@@ -167,7 +167,8 @@ async function main() {
 
   const emnapi = packageDir("emnapi");
   const flags = [
-    "-std=c++17", "-O3", ...common,
+    // -msimd128: the sampler's loops (fast-pick.cpp) vectorize; llama.cpp's own build already needs Wasm SIMD.
+    "-std=c++17", "-O3", "-msimd128", ...common,
     // emnapi runs async work and thread-safe functions on the one thread (setImmediate), so the binding keeps them.
     "-DHYBRID_LLM_STATIC_LLAMA", "-DNAPI_HAS_THREADS=1", "-DNAPI_VERSION=8", "-DNAPI_CPP_EXCEPTIONS", "-DNODE_ADDON_API_CPP_EXCEPTIONS_ALL", "-DNODE_ADDON_API_DISABLE_DEPRECATED",
     `-I${join(emnapi, "include", "node")}`, `-I${packageDir("node-addon-api")}`,

@@ -129,6 +129,15 @@ NativeSampler * sampler_from_config(Napi::Env env, const Napi::Object & config, 
         if (min_p > 0) llama_api.llama_sampler_chain_add(sampler->pick, llama_api.llama_sampler_init_min_p(static_cast<float>(min_p), 1));
         if (temperature != 1) llama_api.llama_sampler_chain_add(sampler->pick, llama_api.llama_sampler_init_temp(static_cast<float>(temperature)));
         llama_api.llama_sampler_chain_add(sampler->pick, llama_api.llama_sampler_init_dist(static_cast<uint32_t>(seed)));
+        // fast_pick replaces the chain where it is faster: not for typical-p, and not above temperature 1 without
+        // top-p (the prune keeps nearly the whole vocabulary there, where top-k's partial sort is cheaper).
+        if (!sampler->filters && typical_p >= 1 && (temperature <= 1 || top_p < 1)) {
+            sampler->fast = std::make_unique<FastPick>(static_cast<uint32_t>(seed));
+            sampler->fast->top_k = static_cast<int32_t>(top_k);
+            sampler->fast->top_p = static_cast<float>(top_p);
+            sampler->fast->min_p = static_cast<float>(min_p);
+            sampler->fast->temperature = static_cast<float>(temperature);
+        }
     }
     return sampler;
 }
@@ -160,6 +169,13 @@ float prune_depth(const float * values, size_t count, size_t stride, float best,
 }  // namespace
 
 int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, float max_logit, SampleScratch & scratch) {
+    if (sampler.fast) {
+        try {
+            return fast_pick(*sampler.fast, logits, n_vocab, max_logit, scratch.fast);
+        } catch (...) {  // std::bad_alloc
+            return -1;
+        }
+    }
     auto & candidates = scratch.candidates;
     candidates.resize(n_vocab);
     llama_token_data_array cur = {candidates.data(), 0, -1, false};

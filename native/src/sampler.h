@@ -4,9 +4,11 @@
 #include <napi.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "fast-pick.h"
 #include "llama-api.h"
 
 // One request's sampler, as two llama.cpp chains:
@@ -20,6 +22,9 @@ struct NativeSampler {
     bool can_ban = false;       // has a grammar or a logit bias: rows may end up with no allowed token
     bool filters = false;       // the filter chain is not empty
     float prune_scale = 1.0f;   // 1 / max(1, temperature): the flattest distribution the pick stage computes
+    // The pick chain as numbers, when nothing filters and it is one fast_pick draws exactly (see fast-pick.h); the
+    // token then never goes through the chains (whose samplers keep no state a draw changes but dist's RNG).
+    std::unique_ptr<FastPick> fast;
     ~NativeSampler();
     NativeSampler() = default;
     NativeSampler(const NativeSampler &) = delete;
@@ -36,6 +41,7 @@ std::string grammar_error(const llama_vocab * vocab, const std::string & grammar
 // Scratch space of the sampling step, reused across rows.
 struct SampleScratch {
     std::vector<llama_token_data> candidates;
+    FastPickScratch fast;
 };
 
 // Samples one token from a row of logits (whose largest value is `max_logit`) and feeds it to the sampler's state
@@ -46,7 +52,8 @@ struct SampleScratch {
 // truncation samplers: the probabilities of the others move by less than float rounding, while top-k / top-p / min-p
 // and the draw (softmaxes and sorts in llama.cpp) see a fraction of the vocabulary. The kept logits are shifted so the
 // best is 0 (every pick-stage sampler is shift-invariant), which puts them in the range where llama.cpp's bucketed
-// partial sort (logits in [-10, 10]) finds the top few hundred without sorting the rest.
+// partial sort (logits in [-10, 10]) finds the top few hundred without sorting the rest. A sampler with `fast` set
+// skips all of this: fast_pick (fast-pick.h) draws the same token from the same prune without the chains.
 int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, float max_logit, SampleScratch & scratch);
 
 // Whether the sampler's filter (logit bias, grammar) allows `token` next; reads state only.

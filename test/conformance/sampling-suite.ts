@@ -1,4 +1,4 @@
-import { type Backend, type BackendContext, type BackendModel, Engine, type GenerateRequest, InvalidArgumentError, type StreamPart } from "@hybrid-llm/core";
+import { type Backend, type BackendContext, type BackendModel, Engine, type GenerateRequest, InvalidArgumentError, type SamplerConfig, type StreamPart } from "@hybrid-llm/core";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "../support/fixtures.js";
 
@@ -140,6 +140,44 @@ export function defineSamplingSuite(name: string, createBackend: () => Promise<B
       // Without logprobs, none are attached.
       const plain = await run(engine, { prompt, maxTokens: 2, temperature: 1, seed: 1 });
       expect(plain.parts[0]!.logprob).toBeUndefined();
+    });
+
+    test("the fast pick (no filter) draws exactly the tokens llama.cpp's chain draws, seed for seed", async () => {
+      // A logit bias of 0 changes no logit but puts the sampler on llama.cpp's chain (the filter path); without it,
+      // fast_pick draws. Same logits (the same batch on a cleared context), same seed: the same tokens.
+      const own = await model.createContext({ ctx: 256, slots: 1, threads: 1, batch: 64 });
+      try {
+        const tokens = prompt.slice(0, 12);
+        const rows = tokens.length;
+        const batch = { tokens, positions: Int32Array.from(tokens, (_, i) => i), sequenceIds: new Int32Array(rows), outputs: new Uint8Array(rows).fill(1) };
+        const base: SamplerConfig = { temperature: 1, topK: 0, topP: 1, minP: 0, typicalP: 1, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, penaltyLastN: 0, seed: 0, logitBias: new Map() };
+        const draw = async (config: Partial<SamplerConfig>, logitBias: ReadonlyMap<number, number>) => {
+          const handle = own.createSampler({ ...base, ...config, logitBias });
+          own.clear(true);
+          const r = await own.decode(batch, { samplers: new Int32Array(rows).fill(handle) });
+          own.freeSampler(handle);
+          return { sampled: Array.from(r.tokens!), argmax: Array.from(r.argmax) };
+        };
+        let notGreedy = 0;
+        for (const config of [
+          { temperature: 0.8, topP: 0.95 },
+          { temperature: 1 },
+          { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05 },
+          { temperature: 0.9, minP: 0.1 },
+          { temperature: 1.5, topP: 0.8 },
+          { temperature: 1, topK: 3 },
+        ]) {
+          for (const seed of [1, 2]) {
+            const fast = await draw({ ...config, seed }, new Map());
+            const chain = await draw({ ...config, seed }, new Map([[0, 0]]));
+            expect(fast.sampled, JSON.stringify({ config, seed })).toEqual(chain.sampled);
+            notGreedy += fast.sampled.filter((t, i) => t !== fast.argmax[i]).length;
+          }
+        }
+        expect(notGreedy).toBeGreaterThan(12);  // the draws were not all the argmax
+      } finally {
+        await own.dispose();
+      }
     });
 
     test("sampler handles are freed on finish, cancel, stop and error", async () => {

@@ -1,0 +1,317 @@
+#include "fast-pick.h"
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstring>
+
+#include "llama.h"
+
+// How it matches llama.cpp's chain (llama-sampler.cpp at the pinned release), step by step, on the candidates
+// x = logit − max (the max is 0):
+//   top-k:  the k largest, sorted descending;                       here: a prefix of the depth-bucketed order
+//   top-p:  p_i = expf(x_i) / Σ, cumulated in sorted order until ≥ p; here: bucket sums, then a scan of one bucket
+//   min-p:  keeps x ≥ logf(min_p) (sorted: a prefix; else in token order);  here: the same
+//   temp:   x /= T;  dist: w_i = expf(x_i / T), one uniform_real_distribution<double> draw u, and the first candidate,
+//           in the array's order (sorted when top-k or top-p ran, else token order), whose running sum reaches u Σw.
+// The depth buckets (kPerLogit per logit below the max) keep the sorted order between buckets, so only the one bucket
+// a cumulative sum ends in is sorted. Same order, same weights up to the last bit of exp, same single draw per token:
+// the same token for the same seed, except where two candidates tie on the exact same logit (std::sort's order) or
+// a running sum lands within float rounding of a boundary.
+//
+// Pruning is the one the chain path uses too: candidates deeper than where the whole tail holds < 1e-7 of the best
+// candidate's mass (bounded from the bucket counts, at the flattest temperature the chain computes) are dropped.
+
+// The vectorized loops: at -O3 without trapping math (so GCC if-converts and vectorizes them; nothing here traps),
+// and on x86-64 with glibc also as an AVX2 clone picked at load time. Every clone computes the same lane-wise
+// arithmetic (no FMA contraction on either target), so results do not depend on the machine.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
+#define HYBRID_LLM_VECTOR_LOOP __attribute__((optimize("O3", "no-trapping-math"), target_clones("avx2", "default")))
+#elif defined(__GNUC__) && !defined(__clang__)
+#define HYBRID_LLM_VECTOR_LOOP __attribute__((optimize("O3", "no-trapping-math")))
+#else
+#define HYBRID_LLM_VECTOR_LOOP
+#endif
+#if defined(__GNUC__)
+#define HYBRID_LLM_INLINE inline __attribute__((always_inline))  // into the loops above, whatever their options
+#else
+#define HYBRID_LLM_INLINE inline
+#endif
+
+namespace {
+
+constexpr int kChunk = 256;             // logits per vectorized block
+constexpr int kPerLogit = 16;           // depth buckets per logit (at the prune scale)
+constexpr int kBuckets = 64 * kPerLogit;  // live buckets; the last also holds everything deeper
+constexpr double kTail = 1e-7;          // the pruned mass bound, relative to the best candidate
+
+using Candidate = FastPickScratch::Candidate;
+
+// e^x for x ≤ 0 (clamped at −86, where it is 2^−124): Cody–Waite reduction and Cephes' expf polynomial, a few ulp
+// from libm's expf, written so the compiler vectorizes it (no branches, no calls).
+HYBRID_LLM_INLINE float exp_neg(float x) {
+    x = x > -86.0f ? x : -86.0f;
+    const float k = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round(x / ln 2): |x / ln 2| < 2^22
+    const float r = (x - k * 0.693359375f) + k * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int32_t bits;
+    std::memcpy(&bits, &p, sizeof bits);
+    bits += static_cast<int32_t>(k) * (1 << 23);
+    std::memcpy(&p, &bits, sizeof p);
+    return p;
+}
+
+// The depth bucket of x = logit − max: floor(−x × scale), clamped to [0, kBuckets − 1]. Monotone: a larger logit
+// never lands in a deeper bucket.
+HYBRID_LLM_INLINE int depth_bucket(float x, float scale) {
+    float depth = -x * scale;
+    depth = depth > 0.0f ? depth : 0.0f;
+    depth = depth < static_cast<float>(kBuckets - 1) ? depth : static_cast<float>(kBuckets - 1);
+    return static_cast<int>(depth);
+}
+
+// Whether each of kChunk logits is shallower than `limit` buckets below the max (never −inf or NaN).
+HYBRID_LLM_VECTOR_LOOP void chunk_keep(const float * logits, float max_logit, float scale, float limit, uint8_t * keep) {
+    for (int i = 0; i < kChunk; ++i) keep[i] = -(logits[i] - max_logit) * scale < limit ? 1 : 0;
+}
+
+// The one sweep over the whole row: the token ids of the logits shallower than `limit` buckets, in token order
+// (branch-free: every id is written, the cursor moves past the kept ones). Room for n_vocab + kChunk ids.
+size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * out) {
+    alignas(64) uint8_t keep[kChunk];
+    alignas(64) float padded[kChunk];
+    size_t n = 0;
+    for (uint32_t first = 0; first < n_vocab; first += kChunk) {
+        const float * block = logits + first;
+        if (n_vocab - first < kChunk) {
+            std::fill(padded, padded + kChunk, -INFINITY);
+            std::copy(logits + first, logits + n_vocab, padded);
+            block = padded;
+        }
+        chunk_keep(block, max_logit, scale, limit, keep);
+        for (int i = 0; i < kChunk; ++i) {
+            out[n] = static_cast<int32_t>(first + i);
+            n += keep[i];
+        }
+    }
+    return n;
+}
+
+// The gathered candidates: x = logit − max and their depth buckets (branch-free, vectorized where the target can).
+HYBRID_LLM_VECTOR_LOOP void gathered_depths(const float * logits, const int32_t * ids, size_t n, float max_logit, float scale, Candidate * out, uint16_t * buckets) {
+    for (size_t i = 0; i < n; ++i) {
+        const float x = logits[ids[i]] - max_logit;
+        out[i] = {x, ids[i]};
+        buckets[i] = static_cast<uint16_t>(depth_bucket(x, scale));
+    }
+}
+
+// w_i = e^(x_i / temperature), or 0 where x_i < min_x.
+HYBRID_LLM_VECTOR_LOOP void weights(const Candidate * candidates, size_t n, float temperature, float min_x, float * out) {
+    for (size_t i = 0; i < n; ++i) {
+        const float x = candidates[i].x;
+        const float w = exp_neg(x / temperature);
+        out[i] = x >= min_x ? w : 0.0f;
+    }
+}
+
+// Σ w over a range: 16 float lanes (so it vectorizes), added up in double.
+HYBRID_LLM_VECTOR_LOOP double range_sum(const float * w, size_t n) {
+    float lanes[16] = {};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int j = 0; j < 16; ++j) lanes[j] += w[i + j];
+    }
+    double sum = 0;
+    for (float lane : lanes) sum += lane;
+    for (; i < n; ++i) sum += w[i];
+    return sum;
+}
+
+const double * depth_bounds() {  // e^(−b / kPerLogit): the most a candidate in bucket b weighs next to the best
+    static const auto * table = [] {
+        auto * t = new double[kBuckets];
+        for (int b = 0; b < kBuckets; ++b) t[b] = std::exp(-static_cast<double>(b) / kPerLogit);
+        return t;
+    }();
+    return table;
+}
+
+bool by_logit(const Candidate & a, const Candidate & b) { return a.x > b.x || (a.x == b.x && a.id < b.id); }
+
+}  // namespace
+
+FastPick::FastPick(uint32_t seed) {
+    if (seed == LLAMA_DEFAULT_SEED) seed = std::random_device()();
+    rng.seed(seed);
+}
+
+int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, FastPickScratch & scratch) {
+    if (!std::isfinite(max_logit)) return -1;
+    const float scale = kPerLogit / std::max(1.0f, pick.temperature);
+
+    // The one sweep over the row keeps what is shallower than the depth past which even n_vocab candidates hold
+    // under kTail; the bucket counts of those then give the (usually much shallower) prune depth.
+    const double deep = std::log(n_vocab / kTail);
+    const float limit = static_cast<float>(deep * kPerLogit);
+    auto & ids = scratch.gathered_ids;
+    ids.resize(n_vocab + kChunk);
+    const size_t n_gathered = gather(logits, n_vocab, max_logit, scale, limit, ids.data());
+    if (n_gathered == 0) return -1;
+    auto & gathered = scratch.gathered;
+    auto & gathered_buckets = scratch.gathered_buckets;
+    gathered.resize(n_gathered);
+    gathered_buckets.resize(n_gathered);
+    gathered_depths(logits, ids.data(), n_gathered, max_logit, scale, gathered.data(), gathered_buckets.data());
+
+    constexpr int stride = kBuckets + 1;
+    scratch.histogram.assign(4 * stride, 0);
+    uint32_t * h = scratch.histogram.data();
+    const uint16_t * bk = gathered_buckets.data();
+    size_t i4 = 0;
+    for (; i4 + 4 <= n_gathered; i4 += 4) {  // four interleaved histograms: no store-to-load chain between neighbours
+        ++h[bk[i4]];
+        ++h[stride + bk[i4 + 1]];
+        ++h[2 * stride + bk[i4 + 2]];
+        ++h[3 * stride + bk[i4 + 3]];
+    }
+    for (; i4 < n_gathered; ++i4) ++h[bk[i4]];
+    uint32_t * count = h;  // summed into the first histogram
+    for (int b = 0; b < kBuckets; ++b) count[b] += h[stride + b] + h[2 * stride + b] + h[3 * stride + b];
+    const double * bound = depth_bounds();
+    int cut = 1;  // buckets [0, cut) are kept
+    double tail = static_cast<double>(n_vocab - n_gathered) * std::exp(-deep);
+    for (int b = kBuckets - 1; b >= 0; --b) {
+        tail += count[b] * bound[b];
+        if (tail >= kTail) {
+            cut = b + 1;
+            break;
+        }
+    }
+
+    const bool sorted_chain = pick.top_k > 0 || pick.top_p < 1.0f;
+    if (pick.top_k > 0) {  // top-k keeps a prefix of k: the buckets past the k-th candidate's never matter
+        uint32_t seen = 0;
+        for (int b = 0; b < cut; ++b) {
+            seen += count[b];
+            if (seen >= static_cast<uint32_t>(pick.top_k)) {
+                cut = b + 1;
+                break;
+            }
+        }
+    }
+    auto & start = scratch.start;
+    start.assign(kBuckets + 2, 0);
+    for (int b = 0; b <= kBuckets; ++b) start[b + 1] = start[b] + count[b];
+    const size_t n_kept_all = start[cut];
+    auto & kept = scratch.kept;
+    kept.resize(n_gathered + 1);
+    if (sorted_chain) {  // grouped by bucket: a counting sort of everything gathered (branch-free), kept = [0, start[cut])
+        uint32_t * cursor = h + stride;  // the second histogram is free again
+        std::copy(start.begin(), start.begin() + kBuckets + 1, cursor);
+        Candidate * out = kept.data();
+        for (size_t i = 0; i < n_gathered; ++i) out[cursor[bk[i]]++] = gathered[i];
+    } else {  // token order
+        size_t n = 0;
+        Candidate * out = kept.data();
+        for (size_t i = 0; i < n_gathered; ++i) {
+            out[n] = gathered[i];
+            n += bk[i] < cut ? 1 : 0;
+        }
+    }
+
+    auto & w = scratch.weights;
+    w.resize(n_kept_all);
+    const float min_x = pick.min_p > 0.0f ? std::log(pick.min_p) : -INFINITY;
+    std::uniform_real_distribution<double> uniform(0.0f, 1.0f);
+
+    if (!sorted_chain) {
+        // llama.cpp's order is the token order: min-p filters in place, the draw cumulates in token order.
+        weights(kept.data(), n_kept_all, pick.temperature, min_x, w.data());
+        const double total = range_sum(w.data(), n_kept_all);
+        const double target = total * uniform(pick.rng);
+        double cum = 0;
+        for (size_t lo = 0; lo < n_kept_all; lo += kChunk) {
+            const size_t hi = std::min(n_kept_all, lo + kChunk);
+            const double sum = range_sum(w.data() + lo, hi - lo);
+            if (cum + sum < target) {
+                cum += sum;
+                continue;
+            }
+            for (size_t i = lo; i < hi; ++i) {
+                cum += w[i];
+                if (w[i] > 0 && cum >= target) return kept[i].id;
+            }
+        }
+        // Rounding left the target past the sum: the last candidate, as llama.cpp falls back.
+        size_t last = n_kept_all - 1;
+        while (last > 0 && w[last] <= 0) --last;
+        return kept[last].id;
+    }
+
+    // Sorted chains: the kept set is always a prefix [0, n) of the order "bucket, then logit descending within it";
+    // a bucket is sorted only when a cut or the draw ends inside it.
+    auto & sorted = scratch.sorted;
+    sorted.assign(cut, 0);
+    auto sort_bucket = [&](int b) {
+        if (sorted[b]) return;
+        std::sort(kept.begin() + start[b], kept.begin() + start[b + 1], by_logit);
+        sorted[b] = 1;
+    };
+    auto bucket_of = [&](size_t i) { return static_cast<int>(std::upper_bound(start.begin(), start.begin() + cut + 1, i) - start.begin()) - 1; };
+    // The first index (in sorted order, within [0, n)) where the running sum of w reaches target; weights of the
+    // bucket it sorts are recomputed in their new order.
+    auto locate = [&](size_t n, float temperature, double target) -> size_t {
+        double cum = 0;
+        for (int b = 0; b < cut && start[b] < n; ++b) {
+            const size_t lo = start[b];
+            const size_t hi = std::min<size_t>(start[b + 1], n);
+            const double sum = range_sum(w.data() + lo, hi - lo);
+            if (cum + sum < target) {
+                cum += sum;
+                continue;
+            }
+            if (!sorted[b]) {
+                sort_bucket(b);
+                weights(kept.data() + lo, hi - lo, temperature, -INFINITY, w.data() + lo);
+            }
+            for (size_t i = lo; i < hi; ++i) {
+                cum += w[i];
+                if (cum >= target) return i;
+            }
+        }
+        return n - 1;
+    };
+
+    size_t n = n_kept_all;
+    if (pick.top_k > 0 && static_cast<size_t>(pick.top_k) < n) {
+        sort_bucket(bucket_of(pick.top_k - 1));
+        n = pick.top_k;
+    }
+    if (pick.top_p < 1.0f) {
+        weights(kept.data(), n, 1.0f, -INFINITY, w.data());
+        n = locate(n, 1.0f, pick.top_p * range_sum(w.data(), n)) + 1;
+    }
+    if (pick.min_p > 0.0f) {
+        // Buckets are monotone in the logit: those before min_x's bucket are kept whole, those after dropped.
+        float depth = -min_x * scale;
+        depth = std::min(depth, static_cast<float>(kBuckets - 1));
+        const int b = static_cast<int>(depth);
+        if (b < cut && start[b] < n) {
+            sort_bucket(b);
+            size_t i = start[b];
+            const size_t hi = std::min<size_t>(start[b + 1], n);
+            while (i < hi && kept[i].x >= min_x) ++i;
+            n = std::max<size_t>(1, i);
+        }
+    }
+    weights(kept.data(), n, pick.temperature, -INFINITY, w.data());
+    const double total = range_sum(w.data(), n);
+    return kept[locate(n, pick.temperature, total * uniform(pick.rng))].id;
+}

@@ -1,0 +1,39 @@
+// The common pick chains (top-k / top-p / min-p / temperature / dist, nothing before them) without llama.cpp's
+// sampler objects: the same distribution and the same random-number use, found from a histogram of the logits
+// instead of sorted candidate arrays. No Node-API here, so a C++ harness can compare it with the chain directly.
+#pragma once
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+// What the pick chain would do, as numbers (only chains llama.cpp builds in this order: top-k, top-p, min-p, temp,
+// dist; typical-p and anything in the filter chain keep llama.cpp's samplers).
+struct FastPick {
+    int32_t top_k = 0;         // 0: off
+    float top_p = 1.0f;        // 1: off
+    float min_p = 0.0f;        // 0: off
+    float temperature = 1.0f;  // > 0
+    std::mt19937 rng;          // seeded as llama_sampler_init_dist seeds its own (LLAMA_DEFAULT_SEED: random)
+    explicit FastPick(uint32_t seed);
+};
+
+// Scratch space reused across rows.
+struct FastPickScratch {
+    struct Candidate {
+        float x;  // logit minus the row's largest
+        int32_t id;
+    };
+    std::vector<int32_t> gathered_ids;       // the candidates of the one sweep over the row, in token order
+    std::vector<Candidate> gathered;
+    std::vector<uint16_t> gathered_buckets;  // and their depth buckets
+    std::vector<Candidate> kept;     // the candidates above the prune depth: by depth bucket, or in token order
+    std::vector<uint32_t> start;     // first candidate of each depth bucket (one more entry than buckets)
+    std::vector<uint8_t> sorted;     // whether a bucket's candidates are sorted yet
+    std::vector<float> weights;      // e^(x / T) of the kept candidates, in their current order
+    std::vector<uint32_t> histogram; // four interleaved depth histograms (heap, not stack: Wasm stacks are small)
+};
+
+// Draws one token from a row of logits whose largest finite value is `max_logit`, as llama.cpp's chain
+// top-k → top-p → min-p → temperature → dist would from the same candidates; -1 when no logit is finite.
+int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, FastPickScratch & scratch);

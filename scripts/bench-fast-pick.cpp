@@ -1,0 +1,76 @@
+// fast_pick (native/src/fast-pick.cpp) against llama.cpp's chain as sample_row's no-filter path feeds it (the same
+// prune, then top-k / top-p / min-p / temp / dist): the same token for the same seed, and the CPU time per row of
+// each, on real logits (rows written by bench-fast-pick.mjs). Also one vectorized read of a row: the floor.
+#include <chrono>
+#include <time.h>
+static double cpu_now(){timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t); return t.tv_sec+1e-9*t.tv_nsec;}
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <vector>
+#include <algorithm>
+#include "llama.h"
+#include "fast-pick.h"
+
+static float prune_depth(const float * values, size_t count, float best, float scale) {
+    constexpr int per_logit = 4; constexpr int buckets = 64 * per_logit; uint32_t histogram[buckets] = {};
+    const float to_bucket = scale * per_logit;
+    for (size_t i = 0; i < count; ++i) { float depth = (best - values[i]) * to_bucket; depth = depth < (float)(buckets - 1) ? depth : (float)(buckets - 1); ++histogram[(int)depth]; }
+    double tail = 0;
+    for (int b = buckets - 1; b >= 0; --b) { tail += histogram[b] * std::exp(-(double)b / per_logit); if (tail >= 1e-7) return (float)(b + 1) / to_bucket; }
+    return 1.0f / to_bucket;
+}
+__attribute__((noinline)) static float lanes_max(const float * r, size_t n) {  // 16 lanes: vectorizes without fast-math
+    float l[16]; for (int j = 0; j < 16; ++j) l[j] = -INFINITY;
+    for (size_t i = 0; i + 16 <= n; i += 16) for (int j = 0; j < 16; ++j) l[j] = r[i + j] > l[j] ? r[i + j] : l[j];
+    float m = l[0]; for (int j = 1; j < 16; ++j) m = l[j] > m ? l[j] : m; return m;
+}
+static llama_sampler * make_chain(int top_k, float top_p, float min_p, float temp, uint32_t seed) {
+    auto p = llama_sampler_chain_default_params(); p.no_perf = true; auto * c = llama_sampler_chain_init(p);
+    if (top_k > 0) llama_sampler_chain_add(c, llama_sampler_init_top_k(top_k));
+    if (top_p < 1) llama_sampler_chain_add(c, llama_sampler_init_top_p(top_p, 1));
+    if (min_p > 0) llama_sampler_chain_add(c, llama_sampler_init_min_p(min_p, 1));
+    if (temp != 1) llama_sampler_chain_add(c, llama_sampler_init_temp(temp));
+    llama_sampler_chain_add(c, llama_sampler_init_dist(seed));
+    return c;
+}
+static int chain_sample(llama_sampler * c, const float * logits, uint32_t n, float mx, float temp, std::vector<llama_token_data> & cand) {
+    cand.resize(n);
+    const float cutoff = mx - prune_depth(logits, n, mx, 1.0f / std::max(1.0f, temp));
+    size_t kept = 0;
+    for (uint32_t t = 0; t < n; ++t) { cand[kept] = {(llama_token)t, logits[t] - mx, 0.0f}; kept += logits[t] > cutoff ? 1 : 0; }
+    llama_token_data_array cur = {cand.data(), kept, -1, false};
+    llama_sampler_apply(c, &cur);
+    return cur.data[cur.selected].id;
+}
+int main(int argc, char ** argv) {
+    if (argc < 2) return 2;
+    const uint32_t n = 131072;
+    FILE * f = fopen(argv[1], "rb"); std::vector<float> all(16 * n); if (f == nullptr || fread(all.data(), 4, all.size(), f) != all.size()) return 1; fclose(f);
+        std::vector<float> mx(16); for (int r = 0; r < 16; ++r) { float m = -INFINITY; for (uint32_t t = 0; t < n; ++t) m = std::max(m, all[r*n+t]); mx[r] = m; }
+    struct Cfg { int k; float p; float minp; float t; const char * name; };
+    Cfg cfgs[] = {{0, 0.95f, 0, 0.8f, "T0.8 top-p0.95"}, {0, 1, 0, 1.0f, "T1 only"}, {0, 1, 0, 0.7f, "T0.7 only"}, {40, 0.9f, 0.05f, 0.7f, "k40 p0.9 minp0.05 T0.7"},
+                  {0, 1, 0.1f, 1.3f, "minp0.1 T1.3"}, {5, 1, 0, 2.0f, "k5 T2"}, {0, 0.5f, 0, 1.5f, "p0.5 T1.5"}};
+    { double t0 = cpu_now(); float acc = 0; for (int k = 0; k < 2000; ++k) acc += lanes_max(all.data() + (k % 16) * n, n);
+      printf("floor: one vectorized read of a row %.1f us (%g)\n", 1e6 * (cpu_now() - t0) / 2000, acc * 0); }
+    std::vector<llama_token_data> cand; FastPickScratch scratch;
+    for (auto & c : cfgs) {
+        int same = 0, total = 0; double t_chain = 0, t_fast = 0;
+        for (uint32_t seed = 1; seed <= 40; ++seed) {
+            llama_sampler * ch = make_chain(c.k, c.p, c.minp, c.t, seed);
+            FastPick fp(seed); fp.top_k = c.k; fp.top_p = c.p; fp.min_p = c.minp; fp.temperature = c.t;
+            for (int step = 0; step < 32; ++step) {
+                const int r = (step * 7 + seed) % 16; const float * row = all.data() + r * n;
+                double t0 = cpu_now();
+                int a = chain_sample(ch, row, n, mx[r], c.t, cand);
+                double t1 = cpu_now();
+                int b = fast_pick(fp, row, n, mx[r], scratch);
+                double t2 = cpu_now();
+                t_chain += t1 - t0; t_fast += t2 - t1;
+                same += a == b; ++total;
+            }
+            llama_sampler_free(ch);
+        }
+        printf("%-26s same token %d/%d  chain %.1f us/row  fast %.1f us/row  (%.1fx)\n", c.name, same, total, 1e6 * t_chain / total, 1e6 * t_fast / total, t_chain / t_fast);
+    }
+}

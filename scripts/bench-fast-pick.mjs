@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// Per-row cost of the native sampling step on the realistic-vocab fixture (131,072 tokens): fast_pick against
+// llama.cpp's chain fed as before it (bench-fast-pick.cpp), the same token for the same seed, CPU time per row
+// (thread CPU time: a busy machine slows it less than wall time). Linux x64 with g++ only: it links node-llama-cpp's
+// prebuilt CPU libllama. Usage: npm run build && node scripts/bench-fast-pick.mjs
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { NodeBackend } from "@hybrid-llm/node";
+import { writeFixtureFile } from "../packages/core/dist/node.js";
+import { llamaSourceDir, packageDir } from "../native/build.mjs";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+const dir = join(root, ".cache", "bench");
+mkdirSync(dir, { recursive: true });
+const model = join(dir, "real-vocab.gguf");
+if (!existsSync(model)) await writeFixtureFile("real-vocab", model);
+
+// 16 rows of real logits: a prompt's positions.
+const rowsFile = join(dir, "real-vocab-logits.f32");
+const backend = await NodeBackend.create({ gpu: false });
+try {
+  const loaded = await backend.loadModel({ path: model });
+  const context = await loaded.createContext({ ctx: 256, slots: 1, threads: 2, batch: 64 });
+  const n = 16;
+  const tokens = Int32Array.from({ length: n }, (_, i) => (i * 7919 + 13) % loaded.info.vocabSize);
+  const batch = { tokens, positions: Int32Array.from(tokens, (_, i) => i), sequenceIds: new Int32Array(n), outputs: new Uint8Array(n).fill(1) };
+  const { logits } = await context.decode(batch, { returnLogits: true });
+  writeFileSync(rowsFile, Buffer.from(logits.buffer, logits.byteOffset, logits.byteLength));
+} finally {
+  await backend.dispose();
+}
+
+const { checkout, tag } = llamaSourceDir();
+const libs = join(packageDir("@node-llama-cpp/linux-x64"), "bins", "linux-x64");
+const binary = join(dir, "bench-fast-pick");
+execFileSync("g++", [
+  "-std=c++17", "-O2", `-I${join(root, "native", "src")}`, `-I${join(checkout, "include")}`, `-I${join(checkout, "ggml", "include")}`,
+  join(root, "scripts", "bench-fast-pick.cpp"), join(root, "native", "src", "fast-pick.cpp"),
+  "-o", binary, `-L${libs}`, `-l:libllama.${tag}.so`, `-Wl,-rpath,${libs}`,
+], { stdio: "inherit" });
+execFileSync(binary, [rowsFile], { stdio: "inherit" });
