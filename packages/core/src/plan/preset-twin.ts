@@ -4,7 +4,7 @@ import { jambaModel } from "../fixtures/jamba.js";
 import { kimiLinearModel } from "../fixtures/kimi-linear.js";
 import { lfm2Model } from "../fixtures/lfm2.js";
 import { llamaModel } from "../fixtures/llama.js";
-import type { FixtureModel } from "../fixtures/model-builder.js";
+import type { FixtureModel, Mamba2MixerShape } from "../fixtures/model-builder.js";
 import { nemotronHModel } from "../fixtures/nemotron-h.js";
 import { qwen3NextModel } from "../fixtures/qwen3next.js";
 import { SeededRandom } from "../fixtures/random.js";
@@ -27,6 +27,17 @@ interface Twin {
   vocab_size: number;
   intermediate_size?: number;
   experts?: { count: number; used: number; feed_forward?: number; shared_feed_forward?: number; dense_lead?: number };
+}
+
+/** The Mamba2 mixer of a Hugging Face config that names it Granite 4.0-H / Falcon-H1 style (`mamba_*` keys). */
+function mamba2MixerOf(hf: Hf): Pick<Mamba2MixerShape, "mambaHeads" | "mambaHeadDim" | "stateSize" | "groups" | "convKernel"> {
+  return {
+    mambaHeads: num(hf, "mamba_n_heads"),
+    mambaHeadDim: num(hf, "mamba_d_head"),
+    stateSize: num(hf, "mamba_d_state"),
+    groups: num(hf, "mamba_n_groups"),
+    convKernel: num(hf, "mamba_d_conv"),
+  };
 }
 
 const num = (hf: Hf, key: string): number => {
@@ -129,11 +140,7 @@ function twinModel(model: PublishedModel): FixtureModel {
           headCountKv: Hkv,
           headDim,
           feedForward: ffn,
-          mambaHeads: num(hf, "mamba_n_heads"),
-          mambaHeadDim: num(hf, "mamba_d_head"),
-          stateSize: num(hf, "mamba_d_state"),
-          groups: num(hf, "mamba_n_groups"),
-          convKernel: num(hf, "mamba_d_conv"),
+          ...mamba2MixerOf(hf),
           contextLength: ctx,
           vocabSize: V,
         },
@@ -170,11 +177,7 @@ function twinModel(model: PublishedModel): FixtureModel {
           headCountKv: Hkv,
           headDim,
           feedForward: ffn,
-          mambaHeads: num(hf, "mamba_n_heads"),
-          mambaHeadDim: num(hf, "mamba_d_head"),
-          stateSize: num(hf, "mamba_d_state"),
-          groups: num(hf, "mamba_n_groups"),
-          convKernel: num(hf, "mamba_d_conv"),
+          ...mamba2MixerOf(hf),
           contextLength: ctx,
           vocabSize: V,
         },
