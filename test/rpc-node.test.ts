@@ -241,3 +241,30 @@ test("hybrid-llm rpc-server: binds 127.0.0.1 by default, serves a split load, st
   }
   expect(await exited).toBe(0);
 });
+
+test("startRpcWorker: a worker not stopped ends with the process that started it (no orphaned rpc-server)", async () => {
+  const { execFile } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  // A program that starts a worker and exits without stop(), the way an error or process.exit would.
+  const script = `import { startRpcWorker } from "@hybrid-llm/node"; const w = await startRpcWorker({ threads: 1 }); console.log(w.process.pid); process.exit(0);`;
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ["--input-type=module", "-e", script], { cwd: root }, (error, out) => (error ? reject(error) : resolve(out))),
+  );
+  const pid = Number(stdout.trim());
+  expect(Number.isInteger(pid) && pid > 0).toBe(true);
+  const alive = () => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    // (a guard against a hang, not a speed assertion: SIGKILL lands within moments)
+    await expect.poll(alive, { timeout: 10_000, interval: 50 }).toBe(false);
+  } finally {
+    if (alive()) process.kill(pid, "SIGKILL");
+  }
+});

@@ -75,7 +75,7 @@ async function waitListening(host: string, port: number, exited: Promise<number 
 /**
  * Starts llama.cpp's rpc-server (built by native/build.mjs) as a worker for {@link NodeBackendOptions.rpcServers}:
  * it serves this machine's devices (the chosen llama.cpp build's GPU, else its CPU) to clients on the network.
- * Resolves once it accepts connections.
+ * Resolves once it accepts connections. The worker ends with this process (at its `exit` event) if not stopped before.
  */
 export async function startRpcWorker(options: RpcWorkerOptions = {}): Promise<RpcWorker> {
   const host = options.host ?? "127.0.0.1";
@@ -104,7 +104,17 @@ export async function startRpcWorker(options: RpcWorkerOptions = {}): Promise<Rp
     env: { ...process.env, [pathVariable]: [library.dir, dirname(rpcServerPath), process.env[pathVariable]].filter(Boolean).join(":") },
     stdio: ["ignore", options.stdio ?? "ignore", options.stdio ?? "ignore"],
   });
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+  // A worker must not outlive this process: one that exits (returning, process.exit, an uncaught error) without
+  // stop() would leave rpc-server serving its device to the network, orphaned. (A parent killed by a signal Node
+  // does not handle runs no exit handlers: stop() the worker from your own signal handlers.)
+  const killOnExit = () => void child.kill("SIGKILL");
+  process.on("exit", killOnExit);
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => {
+      process.off("exit", killOnExit);
+      resolve(code ?? signal ?? "unknown");
+    }),
+  );
   child.once("error", () => undefined); // spawn failures surface as an exit
   try {
     await waitListening(host, port, exited);
