@@ -79,6 +79,13 @@ test("plan --verify --rpc on the twin: the planned KV + recurrent state of each 
     expect(device.attentionKvBytes > 0 && device.recurrentStateBytes > 0).toBe(true);
     expect(device.allocatedContextBytes).toBe(device.attentionKvBytes + device.recurrentStateBytes);
   }
+  // A split whose boundary falls on a layer (0.05 : 0.4 over the tiny fixture's 8 layers + output): the plan puts
+  // each layer where llama.cpp does (float32 sums), and `matches` covers every worker's share.
+  const tiny = await cli("plan", path, "--ctx", "512", "--slots", "2", "--verify", "--rpc", endpoints, "--tensor-split", "0.05,0.4", "--json");
+  expect({ code: tiny.code, err: tiny.err }).toEqual({ code: 0, err: "" });
+  const split = JSON.parse(tiny.out) as typeof result;
+  expect(split.devices.map((d) => [d.layers, d.allocatedContextBytes === d.attentionKvBytes + d.recurrentStateBytes])).toEqual([[[0], true], [[1, 2, 3, 4, 5, 6, 7], true]]);
+  expect(split.matches).toBe(true);
   // Usage errors for RPC options, before anything loads.
   expect((await cli("plan", twin, "--rpc", "nohost")).code).toBe(2);
   expect((await cli("plan", twin, "--rpc", endpoints, "--tensor-split", "1,x")).err).toMatch(/--tensor-split: tensorSplit must be a list of weights/);
