@@ -266,10 +266,12 @@ export async function planCommand(args: string[], print: (line: string) => void)
                   kvCells: allocated.kvCells,
                   method: allocated.method,
                 },
+                // With --rpc, each worker's share must match too (the totals can agree while layers sit elsewhere).
                 matches:
                   allocated.attentionKvBytes === plan.attentionKvBytes &&
                   allocated.recurrentStateBytes === plan.recurrentStateBytes &&
-                  allocated.kvCells === plan.kvCells,
+                  allocated.kvCells === plan.kvCells &&
+                  (devices ?? []).every((device) => device.allocatedContextBytes === undefined || device.allocatedContextBytes === device.attentionKvBytes + device.recurrentStateBytes),
               }),
         },
         null,
