@@ -51,7 +51,7 @@ test("rpcServers / tensorSplit are checked in TypeScript: bad endpoints and spli
   }
   // Holes would reach the addon as undefined; weights from 1e9 up overflow its float arithmetic (it refuses them too).
   // eslint-disable-next-line no-sparse-arrays
-  for (const split of [[], [-1, 1], [0, 0], [Number.NaN], ["1"], [, 1], [1e9, 1], [Number.MAX_VALUE]]) {
+  for (const split of [[], [-1, 1], [0, 0], [Number.NaN], ["1"], [, 1], [1e9, 1], [Number.MAX_VALUE], [1e-50, 0]]) {
     expect(() => parseRpcPlacement(["h:1"], split)).toThrow(InvalidArgumentError);
   }
   expect(() => parseRpcPlacement(undefined, [1])).toThrow(/give rpcServers too/);

@@ -61,7 +61,8 @@ export function parseRpcPlacement(servers: unknown, tensorSplit: unknown): RpcPl
     weights.length > maxRpcServers ||
     // Below maxSplitWeight: llama.cpp sums the weights as floats (and the addon refuses larger ones).
     !weights.every((weight) => typeof weight === "number" && Number.isFinite(weight) && weight >= 0 && weight < maxSplitWeight) ||
-    !weights.some((weight) => (weight as number) > 0)
+    // Not all 0 as the addon's floats see them (1e-50 is 0 there, and an all-0 split is llama.cpp's default one).
+    !weights.some((weight) => Math.fround(weight as number) > 0)
   ) {
     throw new InvalidArgumentError({ argument: "tensorSplit", message: `tensorSplit must be a list of weights in [0, ${maxSplitWeight}) (one per device, not all 0)` });
   }
