@@ -252,6 +252,19 @@ test("hybrid-llm rpc-server: binds 127.0.0.1 by default, serves a split load, st
   expect(await exited).toBe(0);
 });
 
+test("startRpcWorker on a port something else listens on: a BackendError, not that listener's endpoint", async () => {
+  const { createServer } = await import("node:net");
+  const other = createServer();
+  await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+  try {
+    const port = (other.address() as { port: number }).port;
+    const error = await startRpcWorker({ port, threads: 1 }).then((worker) => worker.stop().then(() => worker), (e: unknown) => e);
+    expect(BackendError.isInstance(error) && error.code === "unavailable" && error.message.includes(`127.0.0.1:${port} (EADDRINUSE)`)).toBe(true);
+  } finally {
+    other.close();
+  }
+});
+
 test("startRpcWorker: a worker not stopped ends with the process that started it (no orphaned rpc-server)", async () => {
   const { execFile } = await import("node:child_process");
   const { fileURLToPath } = await import("node:url");

@@ -34,12 +34,18 @@ export interface RpcWorker {
   stop(): Promise<void>;
 }
 
-/** A port nothing listens on right now (the kernel's choice). */
-async function freePort(host: string): Promise<number> {
+/**
+ * `port` if nothing listens on it right now, else a BackendError (0: a free port, the kernel's choice). Checked
+ * before rpc-server starts: one that cannot bind exits, while the wait for its port would find the other listener
+ * and hand out an endpoint that is not a worker.
+ */
+async function freePort(host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(new BackendError({ code: "unavailable", message: `the RPC worker cannot listen on ${host}:${port} (${error.code ?? error.message})` })),
+    );
+    server.listen(port, host, () => {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
@@ -94,7 +100,7 @@ export async function startRpcWorker(options: RpcWorkerOptions = {}): Promise<Rp
   if (!existsSync(rpcServerPath)) {
     throw new BackendError({ code: "unavailable", message: `rpc-server is not built (${rpcServerPath}); run "node native/build.mjs" (needs a C++17 compiler)` });
   }
-  const port = requested === 0 ? await freePort(host) : requested;
+  const port = await freePort(host, requested);
   const args = ["--host", host, "--port", String(port), ...(options.threads === undefined ? [] : ["--threads", String(options.threads)])];
   const pathVariable = process.platform === "darwin" ? "DYLD_LIBRARY_PATH" : "LD_LIBRARY_PATH";
   // rpc-server loads its ggml backends from its own folder (libggml-rpc) and the current one (the build's CPU / GPU
