@@ -270,13 +270,13 @@ test("startRpcWorker: a worker not stopped ends with the process that started it
   const { fileURLToPath } = await import("node:url");
   const root = fileURLToPath(new URL("..", import.meta.url));
   // A program that starts a worker and exits without stop(), the way an error or process.exit would.
-  const script = `import { startRpcWorker } from "@hybrid-llm/node"; const w = await startRpcWorker({ threads: 1 }); console.log(w.process.pid); process.exit(0);`;
+  const script = `import { startRpcWorker } from "@hybrid-llm/node"; const w = await Promise.all([startRpcWorker({ threads: 1 }), startRpcWorker({ threads: 1 })]); console.log(w.map((x) => x.process.pid).join(" ")); process.exit(0);`;
   const stdout = await new Promise<string>((resolve, reject) =>
     execFile(process.execPath, ["--input-type=module", "-e", script], { cwd: root }, (error, out) => (error ? reject(error) : resolve(out))),
   );
-  const pid = Number(stdout.trim());
-  expect(Number.isInteger(pid) && pid > 0).toBe(true);
-  const alive = () => {
+  const pids = stdout.trim().split(" ").map(Number);
+  expect(pids.length === 2 && pids.every((pid) => Number.isInteger(pid) && pid > 0)).toBe(true);
+  const alive = (pid: number) => {
     try {
       process.kill(pid, 0);
       return true;
@@ -286,8 +286,8 @@ test("startRpcWorker: a worker not stopped ends with the process that started it
   };
   try {
     // (a guard against a hang, not a speed assertion: SIGKILL lands within moments)
-    await expect.poll(alive, { timeout: 10_000, interval: 50 }).toBe(false);
+    await expect.poll(() => pids.filter(alive), { timeout: 10_000, interval: 50 }).toEqual([]);
   } finally {
-    if (alive()) process.kill(pid, "SIGKILL");
+    for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
   }
 });

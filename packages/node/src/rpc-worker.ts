@@ -35,6 +35,16 @@ export interface RpcWorker {
 }
 
 /**
+ * Workers still running. None may outlive this process: one that exits (returning, process.exit, an uncaught error)
+ * without stop() would leave rpc-server serving its device to the network, orphaned. One exit handler for all of
+ * them. (A parent killed by a signal Node does not handle runs no exit handlers: stop() workers from your own.)
+ */
+const running = new Set<ChildProcess>();
+function killRunning(): void {
+  for (const child of running) child.kill("SIGKILL");
+}
+
+/**
  * `port` if nothing listens on it right now, else a BackendError (0: a free port, the kernel's choice). Checked
  * before rpc-server starts: one that cannot bind exits, while the wait for its port would find the other listener
  * and hand out an endpoint that is not a worker.
@@ -110,14 +120,12 @@ export async function startRpcWorker(options: RpcWorkerOptions = {}): Promise<Rp
     env: { ...process.env, [pathVariable]: [library.dir, dirname(rpcServerPath), process.env[pathVariable]].filter(Boolean).join(":") },
     stdio: ["ignore", options.stdio ?? "ignore", options.stdio ?? "ignore"],
   });
-  // A worker must not outlive this process: one that exits (returning, process.exit, an uncaught error) without
-  // stop() would leave rpc-server serving its device to the network, orphaned. (A parent killed by a signal Node
-  // does not handle runs no exit handlers: stop() the worker from your own signal handlers.)
-  const killOnExit = () => void child.kill("SIGKILL");
-  process.on("exit", killOnExit);
+  running.add(child);
+  if (running.size === 1) process.on("exit", killRunning);
   const exited = new Promise<number | string>((resolve) =>
     child.once("exit", (code, signal) => {
-      process.off("exit", killOnExit);
+      running.delete(child);
+      if (running.size === 0) process.off("exit", killRunning);
       resolve(code ?? signal ?? "unknown");
     }),
   );
