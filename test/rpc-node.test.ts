@@ -55,6 +55,7 @@ test("rpcServers / tensorSplit are checked in TypeScript: bad endpoints and spli
     expect(() => parseRpcPlacement(["h:1"], split)).toThrow(InvalidArgumentError);
   }
   expect(() => parseRpcPlacement(undefined, [1])).toThrow(/give rpcServers too/);
+  expect(() => parseRpcPlacement(["h:1", "h:2"], [1])).toThrow(/tensorSplit has 1 weights for 2 servers/);
   expect(parseRpcPlacement(["10.0.0.2:50052", "worker-b.lan:50052"], [1, 3])).toEqual({ servers: ["10.0.0.2:50052", "worker-b.lan:50052"], tensorSplit: [1, 3] });
 });
 

@@ -66,6 +66,13 @@ export function parseRpcPlacement(servers: unknown, tensorSplit: unknown): RpcPl
   ) {
     throw new InvalidArgumentError({ argument: "tensorSplit", message: `tensorSplit must be a list of weights in [0, ${maxSplitWeight}) (one per device, not all 0)` });
   }
+  // Each server lends at least one device, so a shorter split can never match (llama.cpp would refuse it at load).
+  if (weights.length < checked.length) {
+    throw new InvalidArgumentError({
+      argument: "tensorSplit",
+      message: `tensorSplit has ${weights.length} weights for ${checked.length} servers: one per device (local GPUs, then each server's devices)`,
+    });
+  }
   return { servers: checked, tensorSplit: weights as number[] };
 }
 
