@@ -45,13 +45,17 @@ afterAll(async () => {
 });
 
 test("rpcServers / tensorSplit are checked in TypeScript: bad endpoints and splits are InvalidArgumentErrors", async () => {
-  for (const servers of [[], ["localhost"], ["localhost:0"], ["localhost:65536"], ["[::1]:5000"], ["a b:1"], [42], ["h:1", "h:1"], "h:1"]) {
+  // eslint-disable-next-line no-sparse-arrays
+  for (const servers of [[], ["localhost"], ["localhost:0"], ["localhost:65536"], ["[::1]:5000"], ["a b:1"], [42], ["h:1", "h:1"], "h:1", [, "h:1"], ["h:1;rm -rf /:1"], ["h:1 "], [" h:1"]]) {
     await expect(NodeBackend.create({ gpu: "off", rpcServers: servers as string[] })).rejects.toSatisfy((error) => InvalidArgumentError.isInstance(error));
   }
-  for (const split of [[], [-1, 1], [0, 0], [Number.NaN], ["1"]]) {
+  // Holes would reach the addon as undefined; weights from 1e9 up overflow its float arithmetic (it refuses them too).
+  // eslint-disable-next-line no-sparse-arrays
+  for (const split of [[], [-1, 1], [0, 0], [Number.NaN], ["1"], [, 1], [1e9, 1], [Number.MAX_VALUE], [1e-50, 0]]) {
     expect(() => parseRpcPlacement(["h:1"], split)).toThrow(InvalidArgumentError);
   }
   expect(() => parseRpcPlacement(undefined, [1])).toThrow(/give rpcServers too/);
+  expect(() => parseRpcPlacement(["h:1", "h:2"], [1])).toThrow(/tensorSplit has 1 weights for 2 servers/);
   expect(parseRpcPlacement(["10.0.0.2:50052", "worker-b.lan:50052"], [1, 3])).toEqual({ servers: ["10.0.0.2:50052", "worker-b.lan:50052"], tensorSplit: [1, 3] });
 });
 
@@ -76,6 +80,13 @@ test("plan --verify --rpc on the twin: the planned KV + recurrent state of each 
     expect(device.attentionKvBytes > 0 && device.recurrentStateBytes > 0).toBe(true);
     expect(device.allocatedContextBytes).toBe(device.attentionKvBytes + device.recurrentStateBytes);
   }
+  // A split whose boundary falls on a layer (0.05 : 0.4 over the tiny fixture's 8 layers + output): the plan puts
+  // each layer where llama.cpp does (float32 sums), and `matches` covers every worker's share.
+  const tiny = await cli("plan", path, "--ctx", "512", "--slots", "2", "--verify", "--rpc", endpoints, "--tensor-split", "0.05,0.4", "--json");
+  expect({ code: tiny.code, err: tiny.err }).toEqual({ code: 0, err: "" });
+  const split = JSON.parse(tiny.out) as typeof result;
+  expect(split.devices.map((d) => [d.layers, d.allocatedContextBytes === d.attentionKvBytes + d.recurrentStateBytes])).toEqual([[[0], true], [[1, 2, 3, 4, 5, 6, 7], true]]);
+  expect(split.matches).toBe(true);
   // Usage errors for RPC options, before anything loads.
   expect((await cli("plan", twin, "--rpc", "nohost")).code).toBe(2);
   expect((await cli("plan", twin, "--rpc", endpoints, "--tensor-split", "1,x")).err).toMatch(/--tensor-split: tensorSplit must be a list of weights/);
@@ -240,4 +251,44 @@ test("hybrid-llm rpc-server: binds 127.0.0.1 by default, serves a split load, st
     child.kill("SIGTERM");
   }
   expect(await exited).toBe(0);
+});
+
+test("startRpcWorker on a port something else listens on: a BackendError, not that listener's endpoint", async () => {
+  const { createServer } = await import("node:net");
+  const other = createServer();
+  await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
+  try {
+    const port = (other.address() as { port: number }).port;
+    const error = await startRpcWorker({ port, threads: 1 }).then((worker) => worker.stop().then(() => worker), (e: unknown) => e);
+    expect(BackendError.isInstance(error) && error.code === "unavailable" && error.message.includes(`127.0.0.1:${port} (EADDRINUSE)`)).toBe(true);
+  } finally {
+    other.close();
+  }
+});
+
+test("startRpcWorker: a worker not stopped ends with the process that started it (no orphaned rpc-server)", async () => {
+  const { execFile } = await import("node:child_process");
+  const { fileURLToPath } = await import("node:url");
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  // A program that starts a worker and exits without stop(), the way an error or process.exit would.
+  const script = `import { startRpcWorker } from "@hybrid-llm/node"; const w = await Promise.all([startRpcWorker({ threads: 1 }), startRpcWorker({ threads: 1 })]); console.log(w.map((x) => x.process.pid).join(" ")); process.exit(0);`;
+  const stdout = await new Promise<string>((resolve, reject) =>
+    execFile(process.execPath, ["--input-type=module", "-e", script], { cwd: root }, (error, out) => (error ? reject(error) : resolve(out))),
+  );
+  const pids = stdout.trim().split(" ").map(Number);
+  expect(pids.length === 2 && pids.every((pid) => Number.isInteger(pid) && pid > 0)).toBe(true);
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    // (a guard against a hang, not a speed assertion: SIGKILL lands within moments)
+    await expect.poll(() => pids.filter(alive), { timeout: 10_000, interval: 50 }).toEqual([]);
+  } finally {
+    for (const pid of pids.filter(alive)) process.kill(pid, "SIGKILL");
+  }
 });

@@ -34,12 +34,28 @@ export interface RpcWorker {
   stop(): Promise<void>;
 }
 
-/** A port nothing listens on right now (the kernel's choice). */
-async function freePort(host: string): Promise<number> {
+/**
+ * Workers still running. None may outlive this process: one that exits (returning, process.exit, an uncaught error)
+ * without stop() would leave rpc-server serving its device to the network, orphaned. One exit handler for all of
+ * them. (A parent killed by a signal Node does not handle runs no exit handlers: stop() workers from your own.)
+ */
+const running = new Set<ChildProcess>();
+function killRunning(): void {
+  for (const child of running) child.kill("SIGKILL");
+}
+
+/**
+ * `port` if nothing listens on it right now, else a BackendError (0: a free port, the kernel's choice). Checked
+ * before rpc-server starts: one that cannot bind exits, while the wait for its port would find the other listener
+ * and hand out an endpoint that is not a worker.
+ */
+async function freePort(host: string, port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
+    server.once("error", (error: NodeJS.ErrnoException) =>
+      reject(new BackendError({ code: "unavailable", message: `the RPC worker cannot listen on ${host}:${port} (${error.code ?? error.message})` })),
+    );
+    server.listen(port, host, () => {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
@@ -75,7 +91,7 @@ async function waitListening(host: string, port: number, exited: Promise<number 
 /**
  * Starts llama.cpp's rpc-server (built by native/build.mjs) as a worker for {@link NodeBackendOptions.rpcServers}:
  * it serves this machine's devices (the chosen llama.cpp build's GPU, else its CPU) to clients on the network.
- * Resolves once it accepts connections.
+ * Resolves once it accepts connections. The worker ends with this process (at its `exit` event) if not stopped before.
  */
 export async function startRpcWorker(options: RpcWorkerOptions = {}): Promise<RpcWorker> {
   const host = options.host ?? "127.0.0.1";
@@ -94,7 +110,7 @@ export async function startRpcWorker(options: RpcWorkerOptions = {}): Promise<Rp
   if (!existsSync(rpcServerPath)) {
     throw new BackendError({ code: "unavailable", message: `rpc-server is not built (${rpcServerPath}); run "node native/build.mjs" (needs a C++17 compiler)` });
   }
-  const port = requested === 0 ? await freePort(host) : requested;
+  const port = await freePort(host, requested);
   const args = ["--host", host, "--port", String(port), ...(options.threads === undefined ? [] : ["--threads", String(options.threads)])];
   const pathVariable = process.platform === "darwin" ? "DYLD_LIBRARY_PATH" : "LD_LIBRARY_PATH";
   // rpc-server loads its ggml backends from its own folder (libggml-rpc) and the current one (the build's CPU / GPU
@@ -104,7 +120,15 @@ export async function startRpcWorker(options: RpcWorkerOptions = {}): Promise<Rp
     env: { ...process.env, [pathVariable]: [library.dir, dirname(rpcServerPath), process.env[pathVariable]].filter(Boolean).join(":") },
     stdio: ["ignore", options.stdio ?? "ignore", options.stdio ?? "ignore"],
   });
-  const exited = new Promise<number | string>((resolve) => child.once("exit", (code, signal) => resolve(code ?? signal ?? "unknown")));
+  running.add(child);
+  if (running.size === 1) process.on("exit", killRunning);
+  const exited = new Promise<number | string>((resolve) =>
+    child.once("exit", (code, signal) => {
+      running.delete(child);
+      if (running.size === 0) process.off("exit", killRunning);
+      resolve(code ?? signal ?? "unknown");
+    }),
+  );
   child.once("error", () => undefined); // spawn failures surface as an exit
   try {
     await waitListening(host, port, exited);

@@ -11,6 +11,9 @@ export const rpcServerPath = fileURLToPath(new URL("../build/rpc-server", import
 /** ggml-rpc's limit on servers per process (GGML_RPC_MAX_SERVERS). */
 export const maxRpcServers = 16;
 
+/** The largest split weight, exclusive (the addon's limit too). */
+const maxSplitWeight = 1e9;
+
 /** Layers on llama.cpp's RPC backend: the checked form of {@link NodeBackendOptions.rpcServers} and its split. */
 export interface RpcPlacement {
   /** `host:port` of each worker, in split order. */
@@ -47,20 +50,30 @@ export function parseRpcPlacement(servers: unknown, tensorSplit: unknown): RpcPl
   if (!Array.isArray(servers) || servers.length === 0 || servers.length > maxRpcServers) {
     throw new InvalidArgumentError({ argument: "rpcServers", message: `rpcServers must be a list of 1 to ${maxRpcServers} "host:port" strings` });
   }
-  const checked = servers.map((server) => parseRpcEndpoint(server));
+  // Array.from visits holes (as undefined), which map and every skip: a sparse list must not reach the addon.
+  const checked = Array.from(servers as unknown[], (server) => parseRpcEndpoint(server));
   const duplicate = checked.find((server, i) => checked.indexOf(server) !== i);
   if (duplicate !== undefined) throw new InvalidArgumentError({ argument: "rpcServers", message: `rpcServers lists ${duplicate} twice` });
   if (tensorSplit === undefined) return { servers: checked, tensorSplit: undefined };
+  const weights = Array.isArray(tensorSplit) ? Array.from(tensorSplit as unknown[]) : [];
   if (
-    !Array.isArray(tensorSplit) ||
-    tensorSplit.length === 0 ||
-    tensorSplit.length > maxRpcServers ||
-    !tensorSplit.every((weight) => typeof weight === "number" && Number.isFinite(weight) && weight >= 0) ||
-    !tensorSplit.some((weight) => weight > 0)
+    weights.length === 0 ||
+    weights.length > maxRpcServers ||
+    // Below maxSplitWeight: llama.cpp sums the weights as floats (and the addon refuses larger ones).
+    !weights.every((weight) => typeof weight === "number" && Number.isFinite(weight) && weight >= 0 && weight < maxSplitWeight) ||
+    // Not all 0 as the addon's floats see them (1e-50 is 0 there, and an all-0 split is llama.cpp's default one).
+    !weights.some((weight) => Math.fround(weight as number) > 0)
   ) {
-    throw new InvalidArgumentError({ argument: "tensorSplit", message: "tensorSplit must be a list of weights ≥ 0 (one per device, not all 0)" });
+    throw new InvalidArgumentError({ argument: "tensorSplit", message: `tensorSplit must be a list of weights in [0, ${maxSplitWeight}) (one per device, not all 0)` });
   }
-  return { servers: checked, tensorSplit: [...(tensorSplit as number[])] };
+  // Each server lends at least one device, so a shorter split can never match (llama.cpp would refuse it at load).
+  if (weights.length < checked.length) {
+    throw new InvalidArgumentError({
+      argument: "tensorSplit",
+      message: `tensorSplit has ${weights.length} weights for ${checked.length} servers: one per device (local GPUs, then each server's devices)`,
+    });
+  }
+  return { servers: checked, tensorSplit: weights as number[] };
 }
 
 /** The built RPC backend, or a BackendError saying how to build it. */

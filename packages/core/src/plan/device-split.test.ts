@@ -16,6 +16,12 @@ describe("layerDevices: llama.cpp's layer-to-device assignment", () => {
     expect(layerDevices(8, { gpuLayers: 3, weights: [1, 1] })).toEqual([-1, -1, -1, -1, -1, -1, 0, 0, 1]);
     expect(layerDevices(8, { gpuLayers: 0, weights: [1] })).toEqual(Array(9).fill(-1));
   });
+  test("layers on a split boundary land where llama.cpp puts them (float32 partial sums; observed over RPC workers)", () => {
+    expect(layerDevices(8, { gpuLayers: -1, weights: [0.05, 0.4] })).toEqual([0, 1, 1, 1, 1, 1, 1, 1, 1]);
+    expect(layerDevices(8, { gpuLayers: -1, weights: [0.06, 0.21] })).toEqual([0, 0, 0, 1, 1, 1, 1, 1, 1]);
+    // The output layer on the third worker, as llama.cpp put it (its buffer held model bytes and no cache).
+    expect(layerDevices(8, { gpuLayers: -1, weights: [0.1, 0.7, 0.1] })).toEqual([0, 1, 1, 1, 1, 1, 1, 1, 2]);
+  });
   test("a split without a positive weight is an InvalidPlanError", () => {
     for (const weights of [[], [0, 0], [-1, 2], [Number.NaN]]) expect(() => layerDevices(8, { gpuLayers: -1, weights })).toThrow(InvalidPlanError);
   });

@@ -32,10 +32,11 @@ export function layerDevices(layerCount: number, options: DeviceSplitOptions): n
   if (weights.length === 0 || !weights.every((w) => Number.isFinite(w) && w >= 0) || !weights.some((w) => w > 0)) {
     throw new InvalidPlanError({ option: "tensorSplit", message: "a device split needs one weight ≥ 0 per device, not all 0" });
   }
-  const total = weights.reduce((sum, w) => sum + w, 0);
+  // In float32 step by step as llama.cpp does (the weights are floats, and so is every partial sum), so a layer on
+  // a split boundary lands where llama.cpp puts it: summing in doubles moves some ([0.05, 0.4] over 9 layers).
   let running = 0;
-  // Float32 as in llama.cpp, so a layer on a split boundary lands where llama.cpp puts it.
-  const bounds = weights.map((w) => Math.fround(Math.fround((running += w)) / Math.fround(total)));
+  const sums = weights.map((w) => (running = Math.fround(running + Math.fround(w))));
+  const bounds = sums.map((sum) => Math.fround(sum / running));
   const gpuLayers = options.gpuLayers < 0 ? layerCount + 1 : options.gpuLayers;
   const start = Math.max(layerCount + 1 - gpuLayers, 0);
   const active = Math.min(gpuLayers, layerCount + 1);

@@ -320,12 +320,14 @@ export async function planCommand(args: string[], print: (line: string) => void)
                   kvCells: allocated.kvCells,
                   method: allocated.method,
                 },
+                // With --rpc, each worker's share must match too (the totals can agree while layers sit elsewhere).
                 matches:
                   allocated.attentionKvBytes === plan.attentionKvBytes &&
                   allocated.recurrentStateBytes === plan.recurrentStateBytes &&
                   allocated.kvCells === plan.kvCells &&
                   // An estimate is not a claim to compare.
-                  (!compute.measured || allocated.computeBytes === compute.bytes),
+                  (!compute.measured || allocated.computeBytes === compute.bytes) &&
+                  (devices ?? []).every((device) => device.allocatedContextBytes === undefined || device.allocatedContextBytes === device.attentionKvBytes + device.recurrentStateBytes),
               }),
         },
         null,

@@ -17,8 +17,9 @@ export const engineFeedIntervalMs = 250;
  */
 export function registerEngineEvents(app: Hono, engine: Pick<Engine, "stats" | "slots">, writeTimeoutMs: number): void {
   app.get("/v1/engine/events", (c) => {
-    c.header("Cache-Control", "no-store");
-    return streamSSE(c, async (sse) => {
+    // HEAD (routed here as GET): the headers only. A feed started for it would sample on, unread, until the write timeout.
+    if (c.req.method === "HEAD") return c.body(null, 200, { "Content-Type": "text/event-stream", "Cache-Control": "no-store" });
+    const response = streamSSE(c, async (sse) => {
       const feed = new EngineFeed(engine);
       const send = (event: string, data: unknown) =>
         withDeadline(sse.writeSSE({ event, data: JSON.stringify(data) }).then(() => true), performance.now() + writeTimeoutMs, async () => {
@@ -32,5 +33,7 @@ export function registerEngineEvents(app: Hono, engine: Pick<Engine, "stats" | "
         await sse.sleep(engineFeedIntervalMs);
       }
     });
+    response.headers.set("Cache-Control", "no-store"); // streamSSE sets no-cache
+    return response;
   });
 }

@@ -30,6 +30,7 @@ describe("createServer: the web page and GET /v1/engine/events (MockBackend)", (
     const response = await app.request("/v1/engine/events", { headers: { authorization: "Bearer k" }, signal: controller.signal });
     expect(response.status).toBe(200);
     expect(response.headers.get("content-type")).toContain("text/event-stream");
+    expect(response.headers.get("cache-control")).toBe("no-store");
     const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
     let text = "";
     while (!text.includes("\n\n")) text += (await reader.read()).value ?? "";
@@ -39,6 +40,21 @@ describe("createServer: the web page and GET /v1/engine/events (MockBackend)", (
     expect(snapshot.pool.cells).toBe(1024);
     await reader.cancel();
     controller.abort();
+    await engine.dispose();
+  });
+
+  test("HEAD /v1/engine/events answers the stream's headers and starts no feed (nothing would read it)", async () => {
+    const engine = await mockEngine();
+    const app = createServer({ engine, modelName: "mock", apiKey: "k" });
+    let sampled = 0;
+    const stats = engine.stats.bind(engine);
+    engine.stats = () => (sampled++, stats());
+    expect((await app.request("/v1/engine/events", { method: "HEAD" })).status).toBe(401);
+    const response = await app.request("/v1/engine/events", { method: "HEAD", headers: { authorization: "Bearer k" } });
+    expect(response.status).toBe(200);
+    expect(response.headers.get("content-type")).toContain("text/event-stream");
+    expect(response.body).toBeNull();
+    expect(sampled).toBe(0);
     await engine.dispose();
   });
 
