@@ -20,6 +20,11 @@ export interface RpcWorkerOptions {
   readonly libraryDir?: string;
   /** Where the worker's output goes. Defaults to `ignore`; `inherit` shows rpc-server's device list. */
   readonly stdio?: "ignore" | "inherit";
+  /**
+   * Milliseconds rpc-server may take to start listening (a GPU build initializes its devices first) before it is
+   * killed and the start fails with a BackendError. Defaults to 60,000.
+   */
+  readonly startTimeoutMs?: number;
 }
 
 /** A running rpc-server. */
@@ -62,14 +67,22 @@ async function freePort(host: string, port: number): Promise<number> {
   });
 }
 
-/** Resolves once something accepts TCP connections on host:port; rejects if `exited` settles first. */
-async function waitListening(host: string, port: number, exited: Promise<number | string>): Promise<void> {
+/**
+ * Resolves once something accepts TCP connections on host:port; rejects if `exited` settles first, or after
+ * `timeoutMs` (a worker alive but never listening must not hang its caller).
+ * @internal exported for tests
+ */
+export async function waitListening(host: string, port: number, exited: Promise<number | string>, timeoutMs: number): Promise<void> {
   let done = false;
   const died = exited.then((code) => {
     if (!done) throw new BackendError({ code: "unavailable", message: `rpc-server exited (${code}) before listening on ${host}:${port}` });
   });
+  const deadline = performance.now() + timeoutMs;
   const poll = async () => {
     for (;;) {
+      if (performance.now() > deadline) {
+        throw new BackendError({ code: "unavailable", message: `rpc-server did not listen on ${host}:${port} within ${timeoutMs} ms` });
+      }
       const ok = await new Promise<boolean>((resolve) => {
         const socket = connect({ host, port }, () => {
           socket.destroy();
@@ -105,6 +118,10 @@ export async function startRpcWorker(options: RpcWorkerOptions = {}): Promise<Rp
   if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 1024)) {
     throw new InvalidArgumentError({ argument: "threads", message: `threads must be an integer in [1, 1024], got ${String(options.threads)}` });
   }
+  const startTimeoutMs = options.startTimeoutMs ?? 60_000;
+  if (typeof startTimeoutMs !== "number" || !Number.isFinite(startTimeoutMs) || startTimeoutMs <= 0) {
+    throw new InvalidArgumentError({ argument: "startTimeoutMs", message: `startTimeoutMs must be a positive number of milliseconds, got ${String(options.startTimeoutMs)}` });
+  }
   const library = chooseLibrary(parseGpuOption(options.gpu), options.libraryDir);
   if (library === undefined) throw new BackendError({ code: "unavailable", message: "no llama.cpp build for the RPC worker (is node-llama-cpp's prebuilt package installed?)" });
   if (!existsSync(rpcServerPath)) {
@@ -131,7 +148,7 @@ export async function startRpcWorker(options: RpcWorkerOptions = {}): Promise<Rp
   );
   child.once("error", () => undefined); // spawn failures surface as an exit
   try {
-    await waitListening(host, port, exited);
+    await waitListening(host, port, exited, startTimeoutMs);
   } catch (error) {
     child.kill("SIGKILL");
     throw error;

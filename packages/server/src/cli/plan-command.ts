@@ -340,7 +340,7 @@ export async function planCommand(args: string[], print: (line: string) => void)
   if (checkpoints !== undefined) {
     print("");
     print(
-      `prefix cache (host memory): one checkpoint = ${formatBytes(checkpoints.bytes)} (one sequence's recurrent state); ` +
+      `prefix cache (host memory): one checkpoint = ${formatBytes(checkpoints.bytes)} (${plan.slidingLayerCount > 0 ? "one sequence's recurrent state and its sliding window's cells" : "one sequence's recurrent state"}); ` +
         `${checkpointBudget === undefined ? `the default budget (${defaultCheckpointsPerSlot} per slot)` : "--checkpoint-budget"} ${formatBytes(checkpoints.budgetBytes)} holds ${count(checkpoints.count)}.`,
     );
   }
