@@ -9,6 +9,7 @@
 #include "common.h"
 #include "model.h"
 #include "rpc.h"
+#include "row-top2.h"
 #include "state-buffer.h"
 
 Napi::Function Context::Define(Napi::Env env) {
@@ -240,19 +241,7 @@ public:
                 reason = "llama.cpp returned no logits for batch row " + std::to_string(i);
                 return;
             }
-            uint32_t best = 0;
-            float best_value = -INFINITY;
-            float second_value = -INFINITY;
-            for (uint32_t t = 0; t < n_vocab; ++t) {
-                const float v = row[t];
-                if (v > best_value) {
-                    second_value = best_value;
-                    best_value = v;
-                    best = t;
-                } else if (v > second_value) {
-                    second_value = v;
-                }
-            }
+            const auto [best, best_value, second_value] = row_top2(row, n_vocab);
             argmax.push_back(static_cast<int32_t>(best));
             margins.push_back(best_value - second_value);
             if (return_logits) logits.insert(logits.end(), row, row + n_vocab);

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "llama.h"
+#include "vector-loop.h"
 
 // How it matches llama.cpp's chain (llama-sampler.cpp at the pinned release), step by step, on the candidates
 // x = logit − max (the max is 0):
@@ -22,21 +23,7 @@
 // Pruning is the one the chain path uses too: candidates deeper than where the whole tail holds < 1e-7 of the best
 // candidate's mass (bounded from the bucket counts, at the flattest temperature the chain computes) are dropped.
 
-// The vectorized loops: at -O3 without trapping math (so GCC if-converts and vectorizes them; nothing here traps),
-// and on x86-64 with glibc also as an AVX2 clone picked at load time. Every clone computes the same lane-wise
-// arithmetic (no FMA contraction on either target), so results do not depend on the machine.
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__)
-#define HYBRID_LLM_VECTOR_LOOP __attribute__((optimize("O3", "no-trapping-math"), target_clones("avx2", "default")))
-#elif defined(__GNUC__) && !defined(__clang__)
-#define HYBRID_LLM_VECTOR_LOOP __attribute__((optimize("O3", "no-trapping-math")))
-#else
-#define HYBRID_LLM_VECTOR_LOOP
-#endif
-#if defined(__GNUC__)
-#define HYBRID_LLM_INLINE inline __attribute__((always_inline))  // into the loops above, whatever their options
-#else
-#define HYBRID_LLM_INLINE inline
-#endif
+// The vectorized loops: HYBRID_LLM_VECTOR_LOOP (vector-loop.h).
 
 namespace {
 

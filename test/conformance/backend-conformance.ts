@@ -50,6 +50,23 @@ export function defineBackendConformance(name: string, createBackend: () => Prom
       expect(new TextDecoder().decode(model.tokenBytes(special[0]!, { special: true }))).toBe("<|im_start|>");
     });
 
+    test("argmax and margins are each row's first maximum and its gap to the runner-up, as the returned logits say", async () => {
+      const context = await model.createContext({ ctx: 512, slots: 4, threads: 1 });
+      try {
+        const streams = await greedy(context, model.info.vocabSize, tokenizeAll(model).slice(0, 4), 1);
+        for (const { firstLogits: row, tokens, margins } of streams) {
+          let best = 0;
+          for (let t = 1; t < row.length; t++) if (row[t]! > row[best]!) best = t;
+          let second = -Infinity;
+          for (let t = 0; t < row.length; t++) if (t !== best && row[t]! > second) second = row[t]!;
+          expect(tokens[0]).toBe(best);
+          expect(margins[0]).toBe(Math.fround(row[best]! - second));
+        }
+      } finally {
+        await context.dispose();
+      }
+    });
+
     test("8 sequences decoded in one batch give each one's solo greedy tokens", async () => {
       const inputs = tokenizeAll(model);
       const steps = 12;
