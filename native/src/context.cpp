@@ -1,6 +1,7 @@
 #include "context.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <string>
 #include <unordered_map>
@@ -157,6 +158,7 @@ Napi::Value Context::Create(const Napi::CallbackInfo & info) {
         params.n_threads = static_cast<int32_t>(threads);
         params.n_threads_batch = static_cast<int32_t>(threads);
     }
+    row_threads = static_cast<unsigned>(std::max<int32_t>(1, params.n_threads));
     params.kv_unified = !options.Has("unified") || options.Get("unified").ToBoolean();
     params.swa_full = !options.Has("swaFull") || options.Get("swaFull").ToBoolean();
     if (options.Has("flashAttention") && !options.Get("flashAttention").IsUndefined()) {
@@ -230,35 +232,81 @@ public:
             reason = log_take_problems();
             return;
         }
+        // Each output row's pointer first (in order: a missing one fails the decode before any row is worked on).
         const uint32_t n_vocab = owner->n_vocab;
-        size_t output = 0;
+        std::vector<const float *> rows;
         for (int32_t i = 0; i < n; ++i) {
             if (!wants[i]) continue;
-            const size_t row_index = output++;
             const float * row = llama_api.llama_get_logits_ith(owner->ctx, i);
             if (row == nullptr) {
                 status = -100;
                 reason = "llama.cpp returned no logits for batch row " + std::to_string(i);
                 return;
             }
-            const auto [best, best_value, second_value] = row_top2(row, n_vocab);
-            argmax.push_back(static_cast<int32_t>(best));
-            margins.push_back(best_value - second_value);
-            if (return_logits) logits.insert(logits.end(), row, row + n_vocab);
-            int32_t token = static_cast<int32_t>(best);
-            if (!row_samplers.empty()) {
-                if (row_samplers[row_index] != nullptr) token = sample_row(*row_samplers[row_index], row, n_vocab, best_value, owner->sample_scratch);
-                sampled.push_back(token);
+            rows.push_back(row);
+        }
+        const size_t n_rows = rows.size();
+        argmax.resize(n_rows);
+        margins.resize(n_rows);
+        if (return_logits) logits.resize(n_rows * n_vocab);
+        if (!row_samplers.empty()) sampled.resize(n_rows);
+        if (!row_logprobs_n.empty()) {
+            chosen_logprobs.resize(n_rows);
+            top_tokens.assign(n_rows * top_stride, -1);
+            top_logprobs.assign(n_rows * top_stride, NAN);
+        }
+        // Rows are independent unless one sampler serves two of them (a caller may pass a handle twice): then in order.
+        std::vector<NativeSampler *> distinct;
+        for (NativeSampler * sampler : row_samplers) {
+            if (sampler != nullptr) distinct.push_back(sampler);
+        }
+        std::sort(distinct.begin(), distinct.end());
+        const bool shared_sampler = std::adjacent_find(distinct.begin(), distinct.end()) != distinct.end();
+        RowPool & pool = owner->row_pool;
+        try {
+            if (!shared_sampler && n_rows > 1) pool.resize(owner->row_threads);  // else left as it is: unused
+            if (owner->sample_scratch.size() < pool.size()) owner->sample_scratch.resize(pool.size());
+        } catch (const std::exception & error) {  // no thread or memory: fail this decode, keep the context
+            status = -101;
+            reason = std::string("could not start the row threads: ") + error.what();
+            return;
+        }
+        std::atomic<bool> failed{false};
+        const RowPool::Task work = [&](size_t r, unsigned worker) {
+            try {
+                work_row(r, rows[r], n_vocab, owner->sample_scratch[worker]);
+            } catch (...) {  // std::bad_alloc
+                failed = true;
             }
-            if (!row_logprobs_n.empty()) {
-                float chosen = NAN;
-                const int32_t top = row_logprobs_n[row_index];
-                const size_t at = top_logprobs.size();
-                top_tokens.resize(at + top_stride, -1);
-                top_logprobs.resize(at + top_stride, NAN);
-                if (top >= 0) row_logprobs(row, n_vocab, token, top, chosen, top_tokens.data() + at, top_logprobs.data() + at);
-                chosen_logprobs.push_back(chosen);
-            }
+        };
+        if (shared_sampler) {
+            for (size_t r = 0; r < n_rows; ++r) work(r, 0);
+        } else {
+            pool.run(n_rows, work);
+        }
+        if (failed) {
+            status = -101;
+            reason = "out of memory while sampling";
+        }
+    }
+
+    // One output row: its greedy pick and margin, its logits when asked, its sampled token, its log-probabilities.
+    // Writes only this row's slots of the output arrays.
+    void work_row(size_t r, const float * row, uint32_t n_vocab, SampleScratch & scratch) {
+        const auto [best, best_value, second_value] = row_top2(row, n_vocab);
+        argmax[r] = static_cast<int32_t>(best);
+        margins[r] = best_value - second_value;
+        if (return_logits) std::copy(row, row + n_vocab, logits.begin() + r * n_vocab);
+        int32_t token = static_cast<int32_t>(best);
+        if (!row_samplers.empty()) {
+            if (row_samplers[r] != nullptr) token = sample_row(*row_samplers[r], row, n_vocab, best_value, scratch);
+            sampled[r] = token;
+        }
+        if (!row_logprobs_n.empty()) {
+            float chosen = NAN;
+            const int32_t top = row_logprobs_n[r];
+            if (top >= 0) row_logprobs(row, n_vocab, token, top, chosen, top_tokens.data() + r * top_stride, top_logprobs.data() + r * top_stride);
+            chosen_logprobs[r] = chosen;
         }
     }
 
@@ -529,6 +577,7 @@ Napi::Value Context::SetThreads(const Napi::CallbackInfo & info) {
     const int32_t threads = info[0].As<Napi::Number>().Int32Value();
     if (threads < 1) throw_error(env, error_code::invalid_argument, "threads must be ≥ 1");
     llama_api.llama_set_n_threads(c, threads, threads);
+    row_threads = static_cast<unsigned>(threads);
     return env.Undefined();
 }
 
@@ -590,6 +639,8 @@ Napi::Value Context::Dispose(const Napi::CallbackInfo & info) {
     Napi::Env env = info.Env();
     if (busy) throw_error(env, error_code::busy, "the context is busy: await its decode before disposing");
     samplers.clear();
+    row_pool.resize(1);
+    sample_scratch.clear();
     if (ctx != nullptr) {
         llama_api.llama_free(ctx);
         ctx = nullptr;

@@ -6,8 +6,10 @@
 #include <atomic>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "llama-api.h"
+#include "row-pool.h"
 #include "sampler.h"
 
 class Model;
@@ -29,7 +31,11 @@ public:
     // cannot be freed while it runs (busy).
     std::unordered_map<int32_t, std::unique_ptr<NativeSampler>> samplers;
     int32_t next_sampler = 1;
-    SampleScratch sample_scratch;  // reused by every decode (one at a time): no vocabulary-sized allocation per step
+    // The per-row work of a decode (pick, sample, log-probabilities) runs on up to `row_threads` threads: the count
+    // llama.cpp computes with (creation's `threads`, setThreads), idle while the rows are sampled (row-pool.h).
+    unsigned row_threads = 1;
+    RowPool row_pool;
+    std::vector<SampleScratch> sample_scratch;  // one per row-pool worker, reused by every decode (one at a time)
 
 private:
     llama_context * get(Napi::Env env) const;      // throws when disposed, not created, busy, or measure-only

@@ -5,6 +5,10 @@
 #include <cmath>
 #include <cstring>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#endif
+
 #include "llama.h"
 #include "vector-loop.h"
 
@@ -68,9 +72,19 @@ HYBRID_LLM_VECTOR_LOOP void chunk_keep(const float * logits, float max_logit, fl
     for (int i = 0; i < kChunk; ++i) keep[i] = -(logits[i] - max_logit) * scale < limit ? 1 : 0;
 }
 
-// The one sweep over the whole row: the token ids of the logits shallower than `limit` buckets, in token order
-// (branch-free: every id is written, the cursor moves past the kept ones). Room for n_vocab + kChunk ids.
-size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * out) {
+// The gathered candidates' x = logit − max and depth buckets (branch-free, vectorized where the target can).
+HYBRID_LLM_VECTOR_LOOP void gathered_depths(const float * logits, const int32_t * ids, size_t n, float max_logit, float scale, float * xs, uint16_t * buckets) {
+    for (size_t i = 0; i < n; ++i) {
+        const float x = logits[ids[i]] - max_logit;
+        xs[i] = x;
+        buckets[i] = static_cast<uint16_t>(depth_bucket(x, scale));
+    }
+}
+
+// The one sweep over the whole row, portable: the token ids of the logits shallower than `limit` buckets, in token
+// order (branch-free: every id is written, the cursor moves past the kept ones), then their x and buckets. Room for
+// n_vocab + kChunk entries in each output.
+size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
     alignas(64) uint8_t keep[kChunk];
     alignas(64) float padded[kChunk];
     size_t n = 0;
@@ -83,21 +97,81 @@ size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float sca
         }
         chunk_keep(block, max_logit, scale, limit, keep);
         for (int i = 0; i < kChunk; ++i) {
-            out[n] = static_cast<int32_t>(first + i);
+            ids[n] = static_cast<int32_t>(first + i);
             n += keep[i];
         }
+    }
+    gathered_depths(logits, ids, n, max_logit, scale, xs, buckets);
+    return n;
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The same sweep in one pass with AVX2: per 8 logits, the kept lanes' ids, x and buckets are packed to the front
+// (a permutation from a table indexed by the keep mask) and stored whole; the cursor moves by the kept count. The
+// same float operations as the portable path (a subtraction, a multiplication, no FMA), so the same results.
+struct PackTable {
+    alignas(32) int32_t lanes[256][8];
+    PackTable() {
+        for (int mask = 0; mask < 256; ++mask) {
+            int n = 0;
+            for (int lane = 0; lane < 8; ++lane) {
+                if (mask & (1 << lane)) lanes[mask][n++] = lane;
+            }
+            for (; n < 8; ++n) lanes[mask][n] = 0;
+        }
+    }
+};
+const PackTable pack_table;
+
+__attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
+    const __m256 vmax = _mm256_set1_ps(max_logit);
+    const __m256 vscale = _mm256_set1_ps(scale);
+    const __m256 vlimit = _mm256_set1_ps(limit);
+    const __m256 vzero = _mm256_setzero_ps();
+    const __m256 vdeepest = _mm256_set1_ps(static_cast<float>(kBuckets - 1));
+    const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256i step = _mm256_set1_epi32(8);
+    __m256i vid = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    size_t n = 0;
+    alignas(32) float padded[8];
+    const uint32_t full = n_vocab - n_vocab % 8;
+    for (uint32_t first = 0; first < n_vocab; first += 8) {
+        const float * block = logits + first;
+        if (first >= full) {
+            std::fill(padded, padded + 8, -INFINITY);
+            std::copy(logits + first, logits + n_vocab, padded);
+            block = padded;
+        }
+        const __m256 x = _mm256_sub_ps(_mm256_loadu_ps(block), vmax);
+        const __m256 depth = _mm256_mul_ps(_mm256_xor_ps(x, sign), vscale);  // −x × scale
+        const int mask = _mm256_movemask_ps(_mm256_cmp_ps(depth, vlimit, _CMP_LT_OQ));
+        // Branch-free (whether a block keeps anything is unpredictable): an empty mask stores lanes the cursor
+        // does not move past.
+        const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i *>(pack_table.lanes[mask]));
+        const __m256 clamped = _mm256_min_ps(_mm256_max_ps(depth, vzero), vdeepest);
+        const __m256i bucket = _mm256_cvttps_epi32(clamped);
+        _mm256_storeu_ps(xs + n, _mm256_permutevar8x32_ps(x, perm));
+        _mm256_storeu_si256(reinterpret_cast<__m256i *>(ids + n), _mm256_permutevar8x32_epi32(vid, perm));
+        const __m256i packed = _mm256_permutevar8x32_epi32(bucket, perm);
+        const __m256i narrow = _mm256_permute4x64_epi64(_mm256_packus_epi32(packed, packed), 0x08);  // 8 × uint16 low
+        _mm_storeu_si128(reinterpret_cast<__m128i *>(buckets + n), _mm256_castsi256_si128(narrow));
+        n += static_cast<size_t>(__builtin_popcount(static_cast<unsigned>(mask)));
+        vid = _mm256_add_epi32(vid, step);
     }
     return n;
 }
 
-// The gathered candidates: x = logit − max and their depth buckets (branch-free, vectorized where the target can).
-HYBRID_LLM_VECTOR_LOOP void gathered_depths(const float * logits, const int32_t * ids, size_t n, float max_logit, float scale, Candidate * out, uint16_t * buckets) {
-    for (size_t i = 0; i < n; ++i) {
-        const float x = logits[ids[i]] - max_logit;
-        out[i] = {x, ids[i]};
-        buckets[i] = static_cast<uint16_t>(depth_bucket(x, scale));
-    }
+const bool has_avx2 = __builtin_cpu_supports("avx2");
+
+size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
+    if (has_avx2) return gather_avx2(logits, n_vocab, max_logit, scale, limit, ids, xs, buckets);
+    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs, buckets);
 }
+#else
+size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
+    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs, buckets);
+}
+#endif
 
 // w_i = e^(x_i / temperature), or 0 where x_i < min_x.
 HYBRID_LLM_VECTOR_LOOP void weights(const Candidate * candidates, size_t n, float temperature, float min_x, float * out) {
@@ -148,14 +222,13 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     const double deep = std::log(n_vocab / kTail);
     const float limit = static_cast<float>(deep * kPerLogit);
     auto & ids = scratch.gathered_ids;
-    ids.resize(n_vocab + kChunk);
-    const size_t n_gathered = gather(logits, n_vocab, max_logit, scale, limit, ids.data());
-    if (n_gathered == 0) return -1;
-    auto & gathered = scratch.gathered;
+    auto & xs = scratch.gathered_x;
     auto & gathered_buckets = scratch.gathered_buckets;
-    gathered.resize(n_gathered);
-    gathered_buckets.resize(n_gathered);
-    gathered_depths(logits, ids.data(), n_gathered, max_logit, scale, gathered.data(), gathered_buckets.data());
+    ids.resize(n_vocab + kChunk);
+    xs.resize(n_vocab + kChunk);
+    gathered_buckets.resize(n_vocab + kChunk);
+    const size_t n_gathered = gather(logits, n_vocab, max_logit, scale, limit, ids.data(), xs.data(), gathered_buckets.data());
+    if (n_gathered == 0) return -1;
 
     constexpr int stride = kBuckets + 1;
     scratch.histogram.assign(4 * stride, 0);
@@ -203,12 +276,12 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
         uint32_t * cursor = h + stride;  // the second histogram is free again
         std::copy(start.begin(), start.begin() + kBuckets + 1, cursor);
         Candidate * out = kept.data();
-        for (size_t i = 0; i < n_gathered; ++i) out[cursor[bk[i]]++] = gathered[i];
+        for (size_t i = 0; i < n_gathered; ++i) out[cursor[bk[i]]++] = {xs[i], ids[i]};
     } else {  // token order
         size_t n = 0;
         Candidate * out = kept.data();
         for (size_t i = 0; i < n_gathered; ++i) {
-            out[n] = gathered[i];
+            out[n] = {xs[i], ids[i]};
             n += bk[i] < cut ? 1 : 0;
         }
     }

@@ -24,9 +24,9 @@ struct FastPickScratch {
         float x;  // logit minus the row's largest
         int32_t id;
     };
-    std::vector<int32_t> gathered_ids;       // the candidates of the one sweep over the row, in token order
-    std::vector<Candidate> gathered;
-    std::vector<uint16_t> gathered_buckets;  // and their depth buckets
+    std::vector<int32_t> gathered_ids;       // the candidates of the one sweep over the row, in token order:
+    std::vector<float> gathered_x;           // their ids, x = logit − max,
+    std::vector<uint16_t> gathered_buckets;  // and depth buckets
     std::vector<Candidate> kept;     // the candidates above the prune depth: by depth bucket, or in token order
     std::vector<uint32_t> start;     // first candidate of each depth bucket (one more entry than buckets)
     std::vector<uint8_t> sorted;     // whether a bucket's candidates are sorted yet

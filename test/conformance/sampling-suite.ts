@@ -180,6 +180,50 @@ export function defineSamplingSuite(name: string, createBackend: () => Promise<B
       }
     });
 
+    test("rows sampled on several threads draw exactly what one thread draws (each row its own chain and seed)", async () => {
+      // Eight sequences, each row its own sampler: fast-pick chains, llama.cpp's chain (typical-p), penalties, a
+      // grammar, a logit bias, greedy; some rows with log-probabilities. Four steps feed the drawn tokens back, so the
+      // penalties' and the grammar's state matter. threads 2 spreads the rows over the context's row threads (the
+      // native backend; the Wasm module has none and runs them in order): the same tokens and numbers either way.
+      const base: SamplerConfig = { temperature: 1, topK: 0, topP: 1, minP: 0, typicalP: 1, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, penaltyLastN: 64, seed: 0, logitBias: new Map() };
+      const configs: Partial<SamplerConfig>[] = [
+        { temperature: 0.8, topP: 0.95 },
+        { temperature: 1 },
+        { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05 },
+        { temperature: 1.2, typicalP: 0.9 },
+        { temperature: 0.9, repetitionPenalty: 1.3, frequencyPenalty: 0.5, presencePenalty: 0.5, penaltyLastN: 16 },
+        { temperature: 1, grammar: "root ::= [a-z ]+" },
+        { temperature: 0.8, logitBias: new Map([[prompt[1]!, Number.NEGATIVE_INFINITY]]) },
+        { temperature: 0 },
+      ];
+      const rows = configs.length;
+      const logprobs = Int32Array.from(configs, (_, i) => (i % 3 === 0 ? 3 : -1));
+      const draw = async (threads: number) => {
+        const own = await model.createContext({ ctx: 512, slots: rows, threads, batch: 64 });
+        try {
+          const handles = Int32Array.from(configs, (config, i) => own.createSampler({ ...base, ...config, seed: 100 + i }));
+          const steps: unknown[] = [];
+          let tokens = Int32Array.from(configs, (_, i) => prompt[i % prompt.length]!);
+          for (let step = 0; step < 4; step++) {
+            const batch = { tokens, positions: new Int32Array(rows).fill(step), sequenceIds: Int32Array.from(configs, (_, i) => i), outputs: new Uint8Array(rows).fill(1) };
+            const r = await own.decode(batch, { samplers: handles, logprobs });
+            steps.push({ tokens: Array.from(r.tokens!), argmax: Array.from(r.argmax), logprobs: Array.from(r.logprobs!), top: Array.from(r.topTokens!) });
+            tokens = Int32Array.from(r.tokens!, (t) => Math.max(t, 0));
+          }
+          for (const handle of handles) own.freeSampler(handle);
+          return steps as { tokens: number[]; argmax: number[] }[];
+        } finally {
+          await own.dispose();
+        }
+      };
+      const serial = await draw(1);
+      const parallel = await draw(2);
+      expect(parallel).toEqual(serial);
+      const drawn = serial.flatMap((s) => s.tokens.slice(0, 7));
+      expect(drawn.filter((t, i) => t !== serial.flatMap((s) => s.argmax.slice(0, 7))[i]).length).toBeGreaterThan(4); // not all argmax
+      expect(drawn).not.toContain(-1);
+    });
+
     test("sampler handles are freed on finish, cancel, stop and error", async () => {
       const cancel = new AbortController();
       const cancelled = run(engine, { prompt, maxTokens: 500, ignoreEndOfGeneration: true, temperature: 1, signal: cancel.signal });
