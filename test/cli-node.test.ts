@@ -51,6 +51,12 @@ describe("hybrid-llm on the node backend", () => {
     expect(json.computeBytes).toBeGreaterThan(json.computeBytesEstimate);
   });
 
+  test("plan --verify says where llama.cpp put the context and the compute buffers (the device of every layer)", async () => {
+    const { code, out } = await cli("plan", await fixturePath("tiny"), "--ctx", "4096", "--slots", "2", "--verify");
+    expect(code).toBe(0);
+    expect(out).toMatch(/^allocated in: CPU \(context [\d.]+ MiB, compute [\d.]+ MiB\)$/m);
+  });
+
   test("plan --no-swa-full --verify on a sliding-window hybrid: the window-sized SWA cache, planned == allocated", async () => {
     const path = await fixturePath("lfm2-swa-tiny");
     const { code, out } = await cli("plan", path, "--ctx", "8192", "--slots", "4", "--no-swa-full", "--verify", "--json");

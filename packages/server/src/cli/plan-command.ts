@@ -259,7 +259,9 @@ export async function planCommand(args: string[], print: (line: string) => void)
         } else if (values.measure) {
           compute = { bytes: plan.computeBytesEstimate, measured: false, why: `the ${backend.name} backend cannot measure without allocating` };
         }
-        if (values.verify && "file" in model.source) allocated = await verifyPlan(backend, model.source.file, plan, progress, { gpuLayers: rpc === undefined ? 0 : "max" });
+        // Every layer on the chosen device (the GPU with --gpu, the RPC workers with --rpc, else the CPU), as the
+        // no_alloc measurement and a serving engine place them.
+        if (values.verify && "file" in model.source) allocated = await verifyPlan(backend, model.source.file, plan, progress, { gpuLayers: "max" });
       } finally {
         await backend.dispose();
       }
@@ -367,6 +369,14 @@ function printVerification(print: (line: string) => void, plan: MemoryPlan, comp
       [1, 2],
     ),
   );
+  // Where llama.cpp put it: the device's buffers (CUDA0, RPC0[…], CPU, CUDA_Host for pinned staging).
+  const placed = allocated.buffers
+    .filter((buffer) => buffer.contextBytes > 0 || buffer.computeBytes > 0)
+    .map((buffer) => {
+      const parts = [buffer.contextBytes > 0 ? `context ${formatBytes(buffer.contextBytes)}` : "", buffer.computeBytes > 0 ? `compute ${formatBytes(buffer.computeBytes)}` : ""];
+      return `${buffer.bufferType} (${parts.filter(Boolean).join(", ")})`;
+    });
+  if (placed.length > 0) print(`allocated in: ${placed.join("; ")}`);
 }
 
 function printHuman(
