@@ -3,6 +3,7 @@
 // warm-up: V8 tiers wasm up over the first calls) and prompt prefill tokens/s. Also prints the module's size.
 // --threads 1,2 runs each profile at each count (Wasm above 1 thread: the multi-threaded build) and prints, per
 // count above 1, the Wasm speed-up over Wasm at 1 thread.
+// --wasm-only skips the native side (a machine without node-llama-cpp's libraries; native and ratio columns read NaN).
 // Usage: npm run build && npm run bench:wasm [-- --tokens 64 --profiles bench-60m,bench-60m-q8_0 --threads 1,2]
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -13,7 +14,7 @@ import { NodeBackend } from "../packages/node/dist/index.js";
 import { WasmBackend, defaultWasmPath } from "../packages/wasm/dist/index.js";
 
 const { values } = parseArgs({
-  options: { tokens: { type: "string", default: "64" }, profiles: { type: "string", default: defaultProfiles() }, threads: { type: "string", default: "1" } },
+  options: { tokens: { type: "string", default: "64" }, profiles: { type: "string", default: defaultProfiles() }, threads: { type: "string", default: "1" }, "wasm-only": { type: "boolean", default: false } },
 });
 const threadCounts = values.threads.split(",").map(Number);
 
@@ -56,7 +57,7 @@ async function measure(backend, path, threads) {
   return { prefillTokensPerSecond: (input.length / timed.ms) * 1000, decodeTokensPerSecond: (tokens / decodeMs) * 1000, promptTokens: input.length };
 }
 
-const native = await NodeBackend.create({ gpu: false });
+const native = values["wasm-only"] ? undefined : await NodeBackend.create({ gpu: false });
 const wasms = new Map();
 for (const threads of threadCounts) wasms.set(threads, await WasmBackend.create({ threads }));
 const first = wasms.get(threadCounts[0]);
@@ -69,7 +70,7 @@ for (const profile of values.profiles.split(",")) {
   let single;
   for (const threads of threadCounts) {
     const w = await measure(wasms.get(threads), path, threads);
-    const n = await measure(native, path, threads);
+    const n = native ? await measure(native, path, threads) : { decodeTokensPerSecond: Number.NaN, prefillTokensPerSecond: Number.NaN };
     if (threads === 1) single = w;
     const scaling = threads > 1 && single ? `${(w.decodeTokensPerSecond / single.decodeTokensPerSecond).toFixed(2).padStart(5)}×  ${(w.prefillTokensPerSecond / single.prefillTokensPerSecond).toFixed(2).padStart(5)}×` : "";
     console.log(
@@ -78,4 +79,4 @@ for (const profile of values.profiles.split(",")) {
   }
 }
 for (const wasm of wasms.values()) await wasm.dispose();
-await native.dispose();
+await native?.dispose();

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, fixtureQuantizations } from "@hybrid-llm/core";
+import { BackendError, InvalidArgumentError, buildFixture, fixtureQuantizations } from "@hybrid-llm/core";
 import { NodeBackend } from "@hybrid-llm/node";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -75,7 +75,7 @@ describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm t
       const model = await backend.loadModel({ path });
       try {
         const context = await model.createContext({ ctx: 256, slots: 1, threads });
-        const [stream] = await greedy(context, model.info.vocabSize, [model.tokenize(prompts[0]!)], 12);
+        const [stream] = await greedy(context, model.info.vocabSize, [model.tokenize(prompts[0]!)], 8);
         return stream!;
       } finally {
         await model.dispose();
@@ -107,5 +107,19 @@ describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm t
     await expect(WasmBackend.create({ threads: 0 })).rejects.toThrow(InvalidArgumentError);
     await expect(WasmBackend.create({ threads: 2.5 })).rejects.toThrow(InvalidArgumentError);
     await expect(WasmBackend.create({ threads: 2, wasm: new Uint8Array(8) })).rejects.toThrow(InvalidArgumentError);
+  });
+
+  test("a trap inside the multi-threaded module becomes a typed error; a new 2-thread backend works", async () => {
+    const backend = await WasmBackend.create({ threads: 2 });
+    const model = await backend.loadModel({ bytes: buildFixture("tiny") });
+    const error = await backend.abortForTesting().catch((e: unknown) => e);
+    expect(BackendError.isInstance(error)).toBe(true);
+    expect((error as BackendError).code).toBe("crashed");
+    expect(() => model.tokenize("x")).toThrow(/crashed/);
+    await backend.dispose();
+    const fresh = await WasmBackend.create({ threads: 2 });
+    const again = await fresh.loadModel({ bytes: buildFixture("tiny") });
+    expect(again.detokenize(again.tokenize("still alive"), { removeSpecial: true })).toBe("still alive");
+    await fresh.dispose();
   });
 });
