@@ -5,6 +5,8 @@
 import { buildFixture, generateOnce } from "@hybrid-llm/core";
 import { WasmBackend } from "@hybrid-llm/wasm";
 
+declare const Deno: { readonly version: { readonly deno: string } };
+
 const backend = await WasmBackend.create({ threads: 2 });
 try {
   const model = await backend.loadModel({ bytes: buildFixture("tiny") });
