@@ -1,7 +1,10 @@
 #!/usr/bin/env node
-// Wasm backend vs native backend, one thread each, same GGUF files, same run: greedy decode tokens/s (after
+// Wasm backend vs native backend, at equal threads, same GGUF files, same run: greedy decode tokens/s (after
 // warm-up: V8 tiers wasm up over the first calls) and prompt prefill tokens/s. Also prints the module's size.
-// Usage: npm run build && npm run bench:wasm [-- --tokens 64 --profiles bench-60m,bench-60m-q8_0]
+// --threads 1,2 runs each profile at each count (Wasm above 1 thread: the multi-threaded build) and prints, per
+// count above 1, the Wasm speed-up over Wasm at 1 thread.
+// --wasm-only skips the native side (a machine without node-llama-cpp's libraries; native and ratio columns read NaN).
+// Usage: npm run build && npm run bench:wasm [-- --tokens 64 --profiles bench-60m,bench-60m-q8_0 --threads 1,2]
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -10,7 +13,10 @@ import { writeFixtureFile } from "../packages/core/dist/node.js";
 import { NodeBackend } from "../packages/node/dist/index.js";
 import { WasmBackend, defaultWasmPath } from "../packages/wasm/dist/index.js";
 
-const { values } = parseArgs({ options: { tokens: { type: "string", default: "64" }, profiles: { type: "string", default: defaultProfiles() } } });
+const { values } = parseArgs({
+  options: { tokens: { type: "string", default: "64" }, profiles: { type: "string", default: defaultProfiles() }, threads: { type: "string", default: "1" }, "wasm-only": { type: "boolean", default: false } },
+});
+const threadCounts = values.threads.split(",").map(Number);
 
 /** f16 and the quantized formats CPU / edge users run, of the twin and bench-60m; tiny as the smallest case. */
 function defaultProfiles() {
@@ -22,9 +28,9 @@ const dir = join(fileURLToPath(new URL("..", import.meta.url)), ".cache", "bench
 mkdirSync(dir, { recursive: true });
 const prompt = "The quick brown fox jumps over the lazy dog. ".repeat(6);
 
-async function measure(backend, path) {
+async function measure(backend, path, threads) {
   const model = await backend.loadModel({ path });
-  const context = await model.createContext({ ctx: 4096, slots: 1, threads: 1, batch: 512 });
+  const context = await model.createContext({ ctx: 4096, slots: 1, threads, batch: 512 });
   const input = model.tokenize(prompt);
   const decodeOne = (token, position) =>
     context.decode({ tokens: Int32Array.of(token), positions: Int32Array.of(position), sequenceIds: Int32Array.of(0), outputs: Uint8Array.of(1) });
@@ -51,19 +57,26 @@ async function measure(backend, path) {
   return { prefillTokensPerSecond: (input.length / timed.ms) * 1000, decodeTokensPerSecond: (tokens / decodeMs) * 1000, promptTokens: input.length };
 }
 
-const native = await NodeBackend.create({ gpu: false });
-const wasm = await WasmBackend.create();
-console.log(`wasm module: ${(statSync(defaultWasmPath).size / 1e6).toFixed(2)} MB; ${wasm.systemInfo.trim()}`);
-console.log(`1 thread each; decode: ${tokens} greedy tokens after warm-up; prefill: one batch`);
-console.log("model                  size      decode tok/s wasm / native   ratio    prefill tok/s wasm / native   ratio");
+const native = values["wasm-only"] ? undefined : await NodeBackend.create({ gpu: false });
+const wasms = new Map();
+for (const threads of threadCounts) wasms.set(threads, await WasmBackend.create({ threads }));
+const first = wasms.get(threadCounts[0]);
+console.log(`wasm module: ${(statSync(defaultWasmPath).size / 1e6).toFixed(2)} MB; ${first.systemInfo.trim()}`);
+console.log(`threads: ${threadCounts.join(", ")} (equal on both backends); decode: ${tokens} greedy tokens after warm-up; prefill: one batch`);
+console.log("model                  thr   size      decode tok/s wasm / native   ratio    prefill tok/s wasm / native   ratio   wasm vs 1 thr: decode prefill");
 for (const profile of values.profiles.split(",")) {
   const path = join(dir, `${profile}.gguf`);
   if (!existsSync(path)) await writeFixtureFile(profile, path);
-  const w = await measure(wasm, path);
-  const n = await measure(native, path);
-  console.log(
-    `${profile.padEnd(22)} ${`${(statSync(path).size / 1e6).toFixed(1)} MB`.padStart(8)}  ${w.decodeTokensPerSecond.toFixed(1).padStart(10)} / ${n.decodeTokensPerSecond.toFixed(1).padEnd(14)} ${(w.decodeTokensPerSecond / n.decodeTokensPerSecond).toFixed(2).padStart(5)}×  ${w.prefillTokensPerSecond.toFixed(1).padStart(12)} / ${n.prefillTokensPerSecond.toFixed(1).padEnd(14)} ${(w.prefillTokensPerSecond / n.prefillTokensPerSecond).toFixed(2).padStart(5)}×`,
-  );
+  let single;
+  for (const threads of threadCounts) {
+    const w = await measure(wasms.get(threads), path, threads);
+    const n = native ? await measure(native, path, threads) : { decodeTokensPerSecond: Number.NaN, prefillTokensPerSecond: Number.NaN };
+    if (threads === 1) single = w;
+    const scaling = threads > 1 && single ? `${(w.decodeTokensPerSecond / single.decodeTokensPerSecond).toFixed(2).padStart(5)}×  ${(w.prefillTokensPerSecond / single.prefillTokensPerSecond).toFixed(2).padStart(5)}×` : "";
+    console.log(
+      `${profile.padEnd(22)} ${String(threads).padStart(3)} ${`${(statSync(path).size / 1e6).toFixed(1)} MB`.padStart(8)}  ${w.decodeTokensPerSecond.toFixed(1).padStart(10)} / ${n.decodeTokensPerSecond.toFixed(1).padEnd(14)} ${(w.decodeTokensPerSecond / n.decodeTokensPerSecond).toFixed(2).padStart(5)}×  ${w.prefillTokensPerSecond.toFixed(1).padStart(12)} / ${n.prefillTokensPerSecond.toFixed(1).padEnd(14)} ${(w.prefillTokensPerSecond / n.prefillTokensPerSecond).toFixed(2).padStart(5)}×   ${scaling}`,
+    );
+  }
 }
-await wasm.dispose();
-await native.dispose();
+for (const wasm of wasms.values()) await wasm.dispose();
+await native?.dispose();

@@ -1,4 +1,4 @@
-import { fixtureQuantizations } from "@hybrid-llm/core";
+import { BackendError, InvalidArgumentError, buildFixture, fixtureQuantizations } from "@hybrid-llm/core";
 import { NodeBackend } from "@hybrid-llm/node";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
@@ -47,5 +47,79 @@ describe("quantized fixtures: the wasm backend's greedy tokens equal the native 
     console.log(`${profile}: logits differ by ${difference.toPrecision(2)} (spread ${spread.toPrecision(3)}); ${compared} tokens compared, ${native.tokens.join(",") === inWasm.tokens.join(",") ? "all 12 equal" : `first difference at ${native.tokens.findIndex((t, i) => t !== inWasm.tokens[i])}`}`);
     expect(mismatchAt).toBeUndefined();
     expect(compared).toBeGreaterThan(0);
+  });
+});
+
+// The multi-threaded build: llama.cpp's thread pool on emscripten pthreads. ggml splits each operation's rows between
+// the threads and every row is summed as on one thread, so 2 Wasm threads must give exactly the 1-thread Wasm logits;
+// and the tokens equal native's at 2 threads, as above.
+describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm thread and as native at 2 threads", () => {
+  let node: NodeBackend;
+  let single: WasmBackend;
+  let threaded: WasmBackend;
+  beforeAll(async () => {
+    node = await NodeBackend.create({ gpu: "off" });
+    single = await WasmBackend.create();
+    threaded = await WasmBackend.create({ threads: 2 });
+  });
+  afterAll(async () => {
+    await threaded?.dispose();
+    await single?.dispose();
+    await node?.dispose();
+  });
+
+  // One quantized hybrid (attention + recurrent layers, q4_0 kernels): 2 threads on a busy 2-core machine is slow.
+  test.each(["nemotron-3-nano-twin-q4_0"])("%s", async (profile) => {
+    const path = await fixturePath(profile);
+    const run = async (backend: NodeBackend | WasmBackend, threads: number) => {
+      const model = await backend.loadModel({ path });
+      try {
+        const context = await model.createContext({ ctx: 256, slots: 1, threads });
+        const [stream] = await greedy(context, model.info.vocabSize, [model.tokenize(prompts[0]!)], 8);
+        return stream!;
+      } finally {
+        await model.dispose();
+      }
+    };
+    expect(threaded.threads).toBe(2);
+    const oneThread = await run(single, 1);
+    const twoThreads = await run(threaded, 2);
+    expect(twoThreads.tokens).toEqual(oneThread.tokens);
+    expect(maxAbsDifference(oneThread.firstLogits, twoThreads.firstLogits)).toBe(0);
+    const native = await run(node, 2);
+    const difference = maxAbsDifference(native.firstLogits, twoThreads.firstLogits);
+    const spread = Math.max(...native.firstLogits) - Math.min(...native.firstLogits);
+    expect(difference).toBeLessThan(0.015 * spread);
+    const { compared, mismatchAt } = compareStreams(native, twoThreads, 2 * difference);
+    expect(mismatchAt).toBeUndefined();
+    expect(compared).toBeGreaterThan(0);
+  });
+
+  test("a context may use up to the backend's threads, not more: a typed error, and the backend goes on", async () => {
+    const model = await single.loadModel({ path: await fixturePath("nemotron-3-nano-twin-q4_0") });
+    try {
+      await expect(model.createContext({ ctx: 256, slots: 1, threads: 2 })).rejects.toThrow(InvalidArgumentError);
+      const context = await model.createContext({ ctx: 256, slots: 1 });
+      expect(context.info).toBeDefined();
+    } finally {
+      await model.dispose();
+    }
+    await expect(WasmBackend.create({ threads: 0 })).rejects.toThrow(InvalidArgumentError);
+    await expect(WasmBackend.create({ threads: 2.5 })).rejects.toThrow(InvalidArgumentError);
+    await expect(WasmBackend.create({ threads: 2, wasm: new Uint8Array(8) })).rejects.toThrow(InvalidArgumentError);
+  });
+
+  test("a trap inside the multi-threaded module becomes a typed error; a new 2-thread backend works", async () => {
+    const backend = await WasmBackend.create({ threads: 2 });
+    const model = await backend.loadModel({ bytes: buildFixture("tiny") });
+    const error = await backend.abortForTesting().catch((e: unknown) => e);
+    expect(BackendError.isInstance(error)).toBe(true);
+    expect((error as BackendError).code).toBe("crashed");
+    expect(() => model.tokenize("x")).toThrow(/crashed/);
+    await backend.dispose();
+    const fresh = await WasmBackend.create({ threads: 2 });
+    const again = await fresh.loadModel({ bytes: buildFixture("tiny") });
+    expect(again.detokenize(again.tokenize("still alive"), { removeSpecial: true })).toBe("still alive");
+    await fresh.dispose();
   });
 });

@@ -1,17 +1,23 @@
 #!/usr/bin/env node
 // Builds llama.cpp (from node-llama-cpp's gitRelease.bundle) and hybrid-llm's Node-API binding (native/src) to one
-// standalone WebAssembly module speaking Node-API through emnapi: packages/wasm/build/hybrid-llm.wasm.
+// WebAssembly speaking Node-API through emnapi, twice:
+// * single-threaded (st): one standalone module, packages/wasm/build/hybrid-llm.wasm, loaded without any emscripten
+//   JavaScript; runs wherever WebAssembly does.
+// * multi-threaded (mt): the same sources with -pthread (shared memory, atomics), so llama.cpp's CPU thread pool runs
+//   on emscripten pthreads (worker threads): packages/wasm/build/hybrid-llm-mt.{js,wasm,worker.js}. STANDALONE_WASM
+//   does not support pthreads in emscripten 3.1.6, so this one keeps emscripten's JavaScript glue (which spawns and
+//   pools the threads); emnapi's functions reach it through a generated JS library (napi-imports.js).
 //
 // Toolchain: emscripten on PATH. Debian's 3.1.6 (what CI installs) works with the standalone route below (see
 // shared/WASM.md); a newer emsdk works too. When emcc is missing and this runs as root on Debian/Ubuntu, it installs
 // Debian's `emscripten` package with apt-get (the project's only system dependency), announcing it first
 // (HYBRID_LLM_NO_APT=1 skips it); otherwise it says how.
 //
-// Usage: node wasm/build.mjs [--force] [--fast] [--if-possible]   (--fast: -O1 link, quicker wasm-opt, slower module;
-// --if-possible: report a failure but exit 0, as the npm install step does). One line per step with the time since
+// Usage: node wasm/build.mjs [--force] [--fast] [--if-possible] [--st-only]   (--fast: -O1 link, quicker wasm-opt, slower
+// module; --if-possible: report a failure but exit 0, as the npm install step does; --st-only: skip the mt module). One line per step with the time since
 // the start; the tools' output (cmake, em++) is shown only when they fail.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
@@ -23,7 +29,8 @@ const force = process.argv.includes("--force");
 const fast = process.argv.includes("--fast");
 // From `npm install`: build when possible, but never fail the install of everything else over the Wasm module.
 const ifPossible = process.argv.includes("--if-possible");
-const output = join(root, "packages", "wasm", "build", "hybrid-llm.wasm");
+const stOnly = process.argv.includes("--st-only");
+const outputDir = join(root, "packages", "wasm", "build");
 const sourceDir = join(root, "native", "src");
 const patchDir = join(root, "wasm", "patches");
 const patches = existsSync(patchDir) ? readdirSync(patchDir).filter((f) => f.endsWith(".patch")).sort() : [];
@@ -117,23 +124,86 @@ function applyPatches(checkout) {
   }
 }
 
-async function main() {
-  log("building llama.cpp and the binding to WebAssembly (emscripten) for the Wasm backend");
-  const sources = readdirSync(sourceDir).filter((f) => /\.(cpp|h)$/.test(f)).map((f) => join(sourceDir, f));
-  const inputs = [...sources, ...patches.map((name) => join(patchDir, name)), fileURLToPath(import.meta.url)];
-  const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs));
-  if (!force && existsSync(output) && statSync(output).mtimeMs > newest) {
-    log(`up to date: ${output}`);
+/**
+ * The two modules. `flags` go to every compile and link of the variant; `outputs` are the files it produces (the first
+ * decides whether it is up to date).
+ */
+const VARIANTS = [
+  {
+    name: "st",
+    flags: [],
+    outputs: ["hybrid-llm.wasm"],
+    // "basic": async work and thread-safe functions come from emnapi's JavaScript side, which runs them on the one thread.
+    emnapiLibrary: "libemnapi-basic.a",
+  },
+  {
+    name: "mt",
+    flags: ["-pthread"],
+    outputs: ["hybrid-llm-mt.js", "hybrid-llm-mt.wasm", "hybrid-llm-mt.worker.js"],
+    // The same, compiled with atomics so it links into a shared-memory module; Node-API calls still run on one thread.
+    emnapiLibrary: "libemnapi-basic-mt.a",
+  },
+];
+
+/** Link flags of each variant beyond the common ones. */
+function linkFlags(variant, jsLibrary) {
+  const exported = "-sEXPORTED_FUNCTIONS=_malloc,_free,_napi_register_wasm_v1,_node_api_module_get_api_version_v1";
+  if (variant.name === "st") {
+    return ["-sSTANDALONE_WASM", "--no-entry", "-sERROR_ON_UNDEFINED_SYMBOLS=0", exported, "-Wl,--export-table"];
+  }
+  return [
+    "--no-entry", exported,
+    // A factory (createHybridLlmMt(Module)) loaded with require(); packages/wasm/src/instantiate-mt.ts calls it.
+    "-sMODULARIZE=1", "-sEXPORT_NAME=createHybridLlmMt", "-sENVIRONMENT=node,worker",
+    // Blocking calls (a decode) cannot wait for a worker to start: the pool is made before the module runs, sized by
+    // the caller (threads - 1: llama.cpp's compute uses the calling thread too).
+    "-sPTHREAD_POOL_SIZE=Module.pthreadPoolSize",
+    // i64 arguments as BigInt, as emnapi expects (and as the standalone module passes them).
+    "-sWASM_BIGINT=1",
+    // The module lives in our worker: emscripten must not take over process-wide handlers or exit codes.
+    "-sNODEJS_CATCH_EXIT=0", "-sNODEJS_CATCH_REJECTION=0",
+    "--js-library", jsLibrary,
+  ];
+}
+
+/**
+ * emnapi's imports (napi_*, emnapi_*), as an emscripten JS library: each forwards to the function emnapi's
+ * createNapiModule() made for this instance (Module.hybridLlmNapi). Worker threads never call them; they only need
+ * the imports to exist.
+ */
+function writeNapiLibrary(file) {
+  const { createNapiModule } = require("@emnapi/core");
+  const { getDefaultContext } = require("@emnapi/runtime");
+  const { imports } = createNapiModule({ context: getDefaultContext(), asyncWorkPoolSize: 0 });
+  const names = [...new Set(Object.values(imports).flatMap((group) => Object.keys(group)))].sort();
+  const entries = names.map((name) => `  ${name}: function () { return Module["hybridLlmNapi"]["${name}"].apply(null, arguments); },`);
+  writeFileSync(file, `// Generated by wasm/build.mjs: emnapi's imports, forwarded to Module.hybridLlmNapi.\nmergeInto(LibraryManager.library, {\n${entries.join("\n")}\n});\n`);
+}
+
+/**
+ * emscripten 3.1.6's pthread worker script, under Node, assigns `location` on the global object; Deno's worker global
+ * has it as a getter only, so the assignment throws and no thread starts. Nothing reads it under Node or Deno (the
+ * glue takes `__filename`), so the build drops it.
+ */
+function patchPthreadWorker(file) {
+  const text = readFileSync(file, "utf8");
+  const patched = text.replace(/location:\{href:__filename\},?/, "");
+  if (patched === text) throw new Error(`${file}: emscripten's "location:{href:__filename}" assignment was not found (newer emscripten?); check Deno and drop this step`);
+  writeFileSync(file, patched);
+}
+
+async function buildVariant(variant, { checkout, tag, sources, newest, env }) {
+  const outputs = variant.outputs.map((name) => join(outputDir, name));
+  if (!force && outputs.every((f) => existsSync(f) && statSync(f).mtimeMs > newest)) {
+    log(`${variant.name}: up to date: ${outputs[0]}`);
     return;
   }
-  ensureEmscripten();
-  const { checkout, tag } = llamaSource();
   const jobs = String(Math.max(1, cpus().length));
-  const cmakeDir = join(root, "wasm", "build", `cmake-${tag}`);
-  const env = { ...process.env, NODE_PATH: [process.env.NODE_PATH, "/usr/share/nodejs"].filter(Boolean).join(":") };
-  const common = ["-fwasm-exceptions"];
+  const suffix = variant.name === "st" ? "" : `-${variant.name}`;
+  const cmakeDir = join(root, "wasm", "build", `cmake${suffix}-${tag}`);
+  const common = ["-fwasm-exceptions", ...variant.flags];
   if (!existsSync(join(cmakeDir, "CMakeCache.txt"))) {
-    log(`configuring llama.cpp ${tag} for wasm32`);
+    log(`${variant.name}: configuring llama.cpp ${tag} for wasm32`);
     await run(
       "emcmake",
       [
@@ -149,7 +219,7 @@ async function main() {
       { env, quiet: true },
     );
   }
-  log(`building llama.cpp ${tag} (static, wasm32) with ${jobs} jobs: a few minutes on 2 cores`);
+  log(`${variant.name}: building llama.cpp ${tag} (static, wasm32) with ${jobs} jobs: a few minutes on 2 cores`);
   let reported = 0;
   await run("cmake", ["--build", cmakeDir, "--target", "llama", "-j", jobs], {
     env,
@@ -159,11 +229,11 @@ async function main() {
       const percent = Number(/^\[\s*(\d+)%\]/.exec(line)?.[1] ?? NaN);
       if (percent >= reported + 10 && percent < 100) {
         reported = percent - (percent % 10);
-        log(`building llama.cpp: ${percent}%`);
+        log(`${variant.name}: building llama.cpp: ${percent}%`);
       }
     },
   });
-  log("built llama.cpp");
+  log(`${variant.name}: built llama.cpp`);
 
   const emnapi = packageDir("emnapi");
   const flags = [
@@ -174,10 +244,10 @@ async function main() {
     `-I${join(emnapi, "include", "node")}`, `-I${packageDir("node-addon-api")}`,
     `-I${join(checkout, "include")}`, `-I${join(checkout, "ggml", "include")}`,
   ];
-  const objectDir = join(root, "wasm", "build", "objects");
+  const objectDir = join(root, "wasm", "build", `objects${suffix}`);
   mkdirSync(objectDir, { recursive: true });
   const cpp = sources.filter((f) => f.endsWith(".cpp"));
-  log(`compiling the binding (${cpp.length} files)`);
+  log(`${variant.name}: compiling the binding (${cpp.length} files)`);
   const objects = cpp.map((f) => join(objectDir, f.slice(sourceDir.length + 1).replace(/\.cpp$/, ".o")));
   await Promise.all(cpp.map((f, i) => run("em++", [...flags, "-c", f, "-o", objects[i]], { env, quiet: true })));
 
@@ -187,28 +257,49 @@ async function main() {
     join(cmakeDir, "ggml", "src", "libggml-cpu.a"),
     join(cmakeDir, "ggml", "src", "libggml-base.a"),
     // By full path: with -L, emnapi's libdlmalloc would shadow emscripten's malloc.
-    // "basic": async work and thread-safe functions come from emnapi's JavaScript side, which runs them on this one thread.
-    join(emnapi, "lib", "wasm32", "libemnapi-basic.a"),
+    join(emnapi, "lib", "wasm32", variant.emnapiLibrary),
   ];
   for (const library of libraries) if (!existsSync(library)) throw new Error(`missing ${library}`);
-  mkdirSync(dirname(output), { recursive: true });
-  log(`linking ${fast ? "(-O1, --fast)" : "(-O3: wasm-opt takes a minute or two)"}`);
+  mkdirSync(outputDir, { recursive: true });
+  const jsLibrary = join(root, "wasm", "build", "napi-imports.js");
+  if (variant.name === "mt") {
+    writeNapiLibrary(jsLibrary);
+    // The glue is CommonJS, inside a "type": "module" package.
+    writeFileSync(join(outputDir, "package.json"), `${JSON.stringify({ type: "commonjs" })}\n`);
+  }
+  log(`${variant.name}: linking ${fast ? "(-O1, --fast)" : "(-O3: wasm-opt takes a minute or two)"}`);
   await run(
     "em++",
     [
       fast ? "-O1" : "-O3", ...common,
-      "-sSTANDALONE_WASM", "--no-entry", "-sERROR_ON_UNDEFINED_SYMBOLS=0",
       // wasm32 tops out at 4 GB; the module starts at 64 MB and grows as models and caches need.
       "-sALLOW_MEMORY_GROWTH=1", "-sMAXIMUM_MEMORY=4GB", "-sINITIAL_MEMORY=64MB",
-      "-sEXPORTED_FUNCTIONS=_malloc,_free,_napi_register_wasm_v1,_node_api_module_get_api_version_v1",
-      "-Wl,--export-table",
+      ...linkFlags(variant, jsLibrary),
       ...objects, ...libraries,
-      "-o", output,
+      "-o", outputs[0],
     ],
-    // Quiet: the link warns about every napi_* symbol, which emnapi's JavaScript side provides at instantiation.
+    // Quiet: the st link warns about every napi_* symbol, which emnapi's JavaScript side provides at instantiation.
     { env, quiet: true },
   );
-  log(`built ${output} (${(statSync(output).size / 1e6).toFixed(2)} MB)`);
+  if (variant.name === "mt") patchPthreadWorker(outputs[2]);
+  log(`${variant.name}: built ${outputs.map((f) => `${f} (${(statSync(f).size / 1e6).toFixed(2)} MB)`).join(", ")}`);
+}
+
+async function main() {
+  log("building llama.cpp and the binding to WebAssembly (emscripten) for the Wasm backend");
+  const sources = readdirSync(sourceDir).filter((f) => /\.(cpp|h)$/.test(f)).map((f) => join(sourceDir, f));
+  const inputs = [...sources, ...patches.map((name) => join(patchDir, name)), fileURLToPath(import.meta.url)];
+  const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs));
+  const variants = VARIANTS.filter((variant) => !stOnly || variant.name === "st");
+  const upToDate = (variant) => variant.outputs.every((name) => existsSync(join(outputDir, name)) && statSync(join(outputDir, name)).mtimeMs > newest);
+  if (!force && variants.every(upToDate)) {
+    log(`up to date: ${variants.flatMap((variant) => variant.outputs).join(", ")} in ${outputDir}`);
+    return;
+  }
+  ensureEmscripten();
+  const { checkout, tag } = llamaSource();
+  const env = { ...process.env, NODE_PATH: [process.env.NODE_PATH, "/usr/share/nodejs"].filter(Boolean).join(":") };
+  for (const variant of variants) await buildVariant(variant, { checkout, tag, sources, newest, env });
 }
 
 main().catch((error) => {

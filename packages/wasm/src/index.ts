@@ -6,4 +6,4 @@
  * @module @hybrid-llm/wasm
  */
 export { WASM32_ALLOCATABLE_BYTES } from "./instantiate.js";
-export { WasmBackend, type WasmBackendOptions, defaultWasmPath } from "./wasm-backend.js";
+export { MAX_WASM_THREADS, WasmBackend, type WasmBackendOptions, defaultWasmPath, defaultWasmThreadsPath } from "./wasm-backend.js";

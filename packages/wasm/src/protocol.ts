@@ -3,7 +3,8 @@
  * object (`backend`, or a model / context id) and a method; replies carry a value or a serialized error.
  */
 export type WorkerRequest =
-  | { readonly kind: "init"; readonly id: number; readonly wasm: Uint8Array | string }
+  /** `threads` 1: `wasm` is the standalone module (path or bytes); above 1: the path of the mt build's glue (`hybrid-llm-mt.js`). */
+  | { readonly kind: "init"; readonly id: number; readonly wasm: Uint8Array | string; readonly threads: number }
   | { readonly kind: "call"; readonly id: number; readonly target: number; readonly method: string; readonly args: readonly unknown[] };
 
 export type WorkerReply =

@@ -35,10 +35,37 @@ export interface WasmBackendOptions {
   readonly wasm?: string | Uint8Array;
   /** Longest a synchronous call (tokenize, sequence operations) may wait for the worker, in ms. Defaults to 600 000. */
   readonly syncTimeoutMs?: number;
+  /**
+   * CPU threads llama.cpp may use (1 to 64; default 1). 1 runs the single-threaded module (`wasm`). Above 1 runs the
+   * multi-threaded build (`build/hybrid-llm-mt.js`: emscripten pthreads on shared memory), with `threads - 1` worker
+   * threads started up front; it needs `SharedArrayBuffer` (in browsers: cross-origin isolation) and that build. When
+   * either is missing, {@link WasmBackend.create} throws a BackendError `unavailable` rather than quietly running on
+   * one thread: check {@link WasmBackend.threadsAvailable} to choose. Contexts default to this many threads and may ask
+   * for fewer, not more.
+   */
+  readonly threads?: number;
 }
+
+/** Most threads a Wasm backend may start (each is a worker thread holding an instance of the module). */
+export const MAX_WASM_THREADS = 64;
 
 /** Where `npm install` (wasm/build.mjs) puts the module. */
 export const defaultWasmPath = fileURLToPath(new URL("../build/hybrid-llm.wasm", import.meta.url));
+
+/** Where `npm install` (wasm/build.mjs) puts the multi-threaded build's glue (next to `hybrid-llm-mt.wasm`). */
+export const defaultWasmThreadsPath = fileURLToPath(new URL("../build/hybrid-llm-mt.js", import.meta.url));
+
+/** Why threads are unavailable here, or undefined when they are. */
+function threadsUnavailableReason(): string | undefined {
+  if (typeof SharedArrayBuffer !== "function" || typeof Atomics !== "object") {
+    return "SharedArrayBuffer is unavailable (in a browser the page must be cross-origin isolated)";
+  }
+  for (const suffix of [".js", ".wasm", ".worker.js"]) {
+    const file = defaultWasmThreadsPath.replace(/\.js$/, suffix);
+    if (!existsSync(file)) return `the multi-threaded Wasm build is missing (${file}); run "npm run build:wasm" (needs emscripten)`;
+  }
+  return undefined;
+}
 
 function workerUrl(): URL {
   const beside = new URL("./worker.js", import.meta.url);
@@ -49,7 +76,8 @@ function workerUrl(): URL {
 /**
  * The Wasm backend: llama.cpp and hybrid-llm's Node-API binding compiled to one wasm32 module (emscripten + emnapi),
  * run in a worker thread so decoding never blocks the caller's event loop. Same interface, same validation and same
- * tokens as the native backend; CPU only, single-threaded, 4 GB address space.
+ * tokens as the native backend; CPU only, 4 GB address space; one thread, or several with `threads` (the
+ * multi-threaded build).
  */
 export class WasmBackend implements Backend {
   readonly specificationVersion = "v1";
@@ -67,7 +95,14 @@ export class WasmBackend implements Backend {
     private readonly syncPort: MessagePort,
     private readonly signal: Int32Array,
     private readonly syncTimeoutMs: number,
+    /** CPU threads the module may use ({@link WasmBackendOptions.threads}). */
+    readonly threads: number,
   ) {}
+
+  /** Whether {@link WasmBackendOptions.threads} above 1 can work here: shared memory and the multi-threaded build. */
+  static threadsAvailable(): boolean {
+    return threadsUnavailableReason() === undefined;
+  }
 
   /** The CPU the module runs on. */
   get device(): BackendDevice {
@@ -97,7 +132,16 @@ export class WasmBackend implements Backend {
    * ```
    */
   static async create(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-    const wasm = options.wasm ?? defaultWasmPath;
+    const threads = options.threads ?? 1;
+    if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
+      throw new InvalidArgumentError({ argument: "threads", message: `threads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${String(threads)}` });
+    }
+    if (threads > 1) {
+      const reason = threadsUnavailableReason();
+      if (reason !== undefined) throw new BackendError({ code: "unavailable", message: `${threads} Wasm threads are unavailable: ${reason}; use threads: 1` });
+      if (options.wasm !== undefined) throw new InvalidArgumentError({ argument: "wasm", message: "wasm names the single-threaded module; with threads above 1 the multi-threaded build is used: leave wasm out" });
+    }
+    const wasm = threads > 1 ? defaultWasmThreadsPath : (options.wasm ?? defaultWasmPath);
     if (typeof wasm === "string" && !existsSync(wasm)) {
       throw new BackendError({ code: "unavailable", message: `the Wasm module is not built (${wasm}); run "npm run build:wasm" (needs emscripten)` });
     }
@@ -110,10 +154,10 @@ export class WasmBackend implements Backend {
     // execArgv: [] so the worker resolves packages normally even when the caller runs with custom conditions (tests).
     const worker = new Worker(url, { workerData: { syncPort: port2, signal }, transferList: [port2], execArgv: [] });
     worker.unref();
-    const backend = new WasmBackend(worker, port1, signal, options.syncTimeoutMs ?? 600_000);
+    const backend = new WasmBackend(worker, port1, signal, options.syncTimeoutMs ?? 600_000, threads);
     backend.listen();
     try {
-      const facts = await backend.request<{ devices: NativeDevice[]; systemInfo: string }>({ kind: "init", wasm });
+      const facts = await backend.request<{ devices: NativeDevice[]; systemInfo: string }>({ kind: "init", wasm, threads });
       const cpu = facts.devices.find((device) => device.type === "cpu");
       backend.facts = { device: { kind: "wasm", name: cpu?.description ?? "wasm32" }, systemInfo: facts.systemInfo };
     } catch (error) {
@@ -268,7 +312,16 @@ class WasmModel implements BackendModel {
 
   async createContext(options: ContextOptions): Promise<BackendContext> {
     this.live();
-    const { id, info } = await this.backend.call<{ id: number; info: ContextInfo }>(this.id, "createContext", [options]);
+    // More threads than the module started would leave llama.cpp waiting for workers that never come.
+    const threads: unknown = (options as { threads?: unknown }).threads;
+    if (typeof threads === "number" && threads > this.backend.threads) {
+      throw new InvalidArgumentError({
+        argument: "threads",
+        message: `this Wasm backend runs ${this.backend.threads} thread(s); a context may use up to that many, not ${threads} (WasmBackend.create({ threads }))`,
+      });
+    }
+    const resolved = threads === undefined ? { ...options, threads: this.backend.threads } : options;
+    const { id, info } = await this.backend.call<{ id: number; info: ContextInfo }>(this.id, "createContext", [resolved]);
     const context = new WasmContext(this.backend, id, info, (c) => this.contexts.delete(c));
     this.contexts.add(context);
     return context;

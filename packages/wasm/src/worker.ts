@@ -22,6 +22,7 @@ import {
 import { readGgufFile } from "@hybrid-llm/core/node";
 import { serializeError } from "./serialize-error.js";
 import { WASM32_ALLOCATABLE_BYTES, instantiateBinding } from "./instantiate.js";
+import { instantiateThreadedBinding } from "./instantiate-mt.js";
 import { BACKEND_TARGET, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 const { syncPort, signal } = workerData as { syncPort: MessagePort; signal: Int32Array };
@@ -139,8 +140,10 @@ function reply(target: MessagePort | typeof port, id: number, run: () => Promise
 port.on("message", (request: WorkerRequest) => {
   if (request.kind === "init") {
     void reply(port, request.id, async () => {
-      const wasm = typeof request.wasm === "string" ? new Uint8Array(await readFile(request.wasm)) : request.wasm;
-      const instantiated = await instantiateBinding(wasm);
+      const instantiated =
+        request.threads > 1
+          ? await instantiateThreadedBinding(request.wasm as string, request.threads)
+          : await instantiateBinding(typeof request.wasm === "string" ? new Uint8Array(await readFile(request.wasm)) : request.wasm);
       binding = instantiated.binding;
       memory = instantiated.memory;
       binding.init("");

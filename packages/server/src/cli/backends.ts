@@ -51,12 +51,16 @@ export function rpcOption(rpc: string | undefined, split: string | undefined, us
   }
 }
 
-/** Creates the backend named on the command line (names and RPC placement already parsed). */
-export async function createBackend(name: BackendName, gpu: GpuName, rpc?: RpcPlacement): Promise<Backend> {
+/**
+ * Creates the backend named on the command line (names and RPC placement already parsed). `threads` (`--threads`)
+ * sizes the Wasm backend's thread pool: above 1 it runs the multi-threaded module (a BackendError `unavailable` says
+ * so where that cannot work).
+ */
+export async function createBackend(name: BackendName, gpu: GpuName, rpc?: RpcPlacement, threads = 1): Promise<Backend> {
   switch (name) {
     case "node":
       return NodeBackend.create({ gpu, ...(rpc === undefined ? {} : { rpcServers: rpc.servers, ...(rpc.tensorSplit === undefined ? {} : { tensorSplit: rpc.tensorSplit }) }) });
     case "wasm":
-      return WasmBackend.create();
+      return WasmBackend.create({ threads });
   }
 }

@@ -64,7 +64,7 @@ export async function generateCommand(args: string[], print: (line: string) => v
   const modelPath = await resolveModel(values.model, { quiet: values.json === true });
 
   const loadStarted = performance.now();
-  const backend = await createBackend(backendName, gpu, rpc);
+  const backend = await createBackend(backendName, gpu, rpc, number("threads", values.threads));
   try {
     const progress = loadProgressLine(modelPath, !values.json && process.stderr.isTTY);
     const model = await backend.loadModel({ path: modelPath }, { onProgress: progress.onProgress }).finally(progress.done);

@@ -63,7 +63,7 @@ export async function openModel(options: {
   const gpu = gpuOption(options.gpu, options.usage, backendName);
   const rpc = rpcOption(options.rpc, options.tensorSplit, options.usage, backendName);
   const path = await resolveModel(options.path, { ...(options.quiet === undefined ? {} : { quiet: options.quiet }) });
-  const backend = await createBackend(backendName, gpu, rpc);
+  const backend = await createBackend(backendName, gpu, rpc, options.context.threads);
   try {
     const progress = loadProgressLine(path, !options.quiet && process.stderr.isTTY);
     const model = await backend.loadModel({ path }, { onProgress: progress.onProgress }).finally(progress.done);
