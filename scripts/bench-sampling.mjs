@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// The sampled serving path vs greedy, on the realistic-vocab fixture (131,072 tokens): `hybrid-llm bench` at 8 slots,
+// The sampled serving path vs greedy, on the realistic-vocab fixture (131,072 tokens; --profile bench-60m-real-vocab:
+// the same vocabulary under bench-60m's 768-wide body, a realistic compute per token): `hybrid-llm bench` at 8 slots,
 // greedy and temperature 0.8 / top-p 0.95 runs alternated (so a busy machine slows both alike), per backend. Prints
 // the median aggregate decode tok/s of each, their ratio, and the JavaScript share of step time on the sampled path.
-// Usage: npm run build && npm run bench:sampling [-- --rounds 3 --backends node,wasm --gen-tokens 64 --threads 2]
+// Usage: npm run build && npm run bench:sampling [-- --rounds 3 --backends node,wasm --gen-tokens 64 --threads 2
+//        --profile real-vocab]
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -18,13 +20,14 @@ const { values } = parseArgs({
     "prompt-tokens": { type: "string", default: "32" },
     threads: { type: "string", default: "2" },
     slots: { type: "string", default: "8" },
+    profile: { type: "string", default: "real-vocab" },
   },
 });
 const root = fileURLToPath(new URL("..", import.meta.url));
 const dir = join(root, ".cache", "bench");
 mkdirSync(dir, { recursive: true });
-const model = join(dir, "real-vocab.gguf");
-if (!existsSync(model)) await writeFixtureFile("real-vocab", model);
+const model = join(dir, `${values.profile}.gguf`);
+if (!existsSync(model)) await writeFixtureFile(values.profile, model);
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const bench = (backend, sampling) => {
@@ -45,6 +48,6 @@ for (const backend of values.backends.split(",")) {
   const js = median(sampled.map((r) => r.jsShareOfStepTime));
   console.log(
     `${backend}: greedy ${g.toFixed(1)} tok/s, temperature 0.8 / top-p 0.95 ${s.toFixed(1)} tok/s (${(s / g).toFixed(3)}× greedy); ` +
-      `JS share of step time, sampled: ${(js * 100).toFixed(2)} % (${values.slots} slots, real-vocab, ${values.rounds} rounds, medians)`,
+      `JS share of step time, sampled: ${(js * 100).toFixed(2)} % (${values.slots} slots, ${values.profile}, ${values.threads} threads, ${values.rounds} rounds, medians)`,
   );
 }

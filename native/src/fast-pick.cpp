@@ -161,7 +161,10 @@ __attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_
     return n;
 }
 
-const bool has_avx2 = __builtin_cpu_supports("avx2");
+const bool has_avx2 = [] {  // at load time: the CPU model must be initialized first (GCC's rule for constructors)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") != 0;
+}();
 
 size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
     if (has_avx2) return gather_avx2(logits, n_vocab, max_logit, scale, limit, ids, xs, buckets);
