@@ -121,7 +121,7 @@ public:
         const std::vector<uint64_t> rpc_before = rpc_failures(rpc.servers);
         if (!rpc.servers.empty() && !use_rpc_devices(params)) return;
         if (from_source) {
-            // Bytes: no mmap (the file is memory already), no lazy reads (they need mmap).
+            // Bytes, or on Wasm a stream the host serves: no mmap, no lazy reads (they need mmap).
             params.load_mode = LLAMA_LOAD_MODE_NONE;
             params.lazy_mode = LLAMA_LAZY_MODE_OFF;
             FILE * file = source.open();
