@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "byte-source.h"
 #include "common.h"
 #include "rpc.h"
 
@@ -100,12 +101,8 @@ public:
         : Napi::AsyncWorker(env), deferred(Napi::Promise::Deferred::New(env)), owner(owner), path(std::move(path)),
           gpu_layers(gpu_layers), use_mmap(use_mmap), no_alloc(no_alloc), rpc(std::move(rpc)) {
         owner_ref = Napi::Persistent(owner_object);
-        if (bytes.IsTypedArray()) {
-            // A copy, taken here on the JavaScript thread: the caller's buffer may be detached or changed while the
-            // worker thread reads.
-            auto array = bytes.As<Napi::Uint8Array>();
-            copy.assign(array.Data(), array.Data() + array.ByteLength());
-        }
+        // Bytes (or, on Wasm, a path the host reads for us): see ByteSource for where they live while loading.
+        if (bytes.IsTypedArray() || (!no_alloc && bytes.IsString())) from_source = source.take(env, bytes) && !source.empty();
         progress.abort_requested = &owner->abort_requested;
         if (on_progress.IsFunction()) {
             progress.on_progress = Napi::ThreadSafeFunction::New(env, on_progress.As<Napi::Function>(), "hybrid-llm load progress", 0, 1);
@@ -123,18 +120,19 @@ public:
         log_take_problems();
         const std::vector<uint64_t> rpc_before = rpc_failures(rpc.servers);
         if (!rpc.servers.empty() && !use_rpc_devices(params)) return;
-        if (!copy.empty()) {
-            // Bytes: no mmap (the file is memory already), no lazy reads (they need mmap).
+        if (from_source) {
+            // Bytes, or on Wasm a stream the host serves: no mmap, no lazy reads (they need mmap).
             params.load_mode = LLAMA_LOAD_MODE_NONE;
             params.lazy_mode = LLAMA_LAZY_MODE_OFF;
-            FILE * file = fmemopen(copy.data(), copy.size(), "rb");
+            FILE * file = source.open();
             if (file == nullptr) {
-                SetError("fmemopen failed");
+                source.release();
+                SetError("could not open the model bytes as a stream");
                 return;
             }
             result = llama_api.llama_model_load_from_file_ptr(file, params);
             fclose(file);
-            std::vector<uint8_t>().swap(copy);  // llama.cpp holds its own copy of the weights now
+            source.release();  // llama.cpp holds its own copy of the weights now
         } else if (no_alloc) {
             // Metadata only: llama.cpp reads the header, checks each tensor lies within the file (a sparse file
             // passes), and simulates every allocation; nothing may be mapped.
@@ -215,7 +213,8 @@ private:
     Model * owner;
     Napi::ObjectReference owner_ref;
     std::string path;
-    std::vector<uint8_t> copy;
+    ByteSource source;
+    bool from_source = false;
     int32_t gpu_layers;
     bool use_mmap;
     bool no_alloc;

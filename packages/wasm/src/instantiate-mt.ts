@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import { createNapiModule } from "@emnapi/core";
 import { getDefaultContext } from "@emnapi/runtime";
 import type { NativeBinding } from "@hybrid-llm/core";
+import { type ByteReader, byteSourceImports } from "./byte-sources.js";
 
 /** What emscripten's MODULARIZE factory (`createHybridLlmMt`) reads from and adds to the object it is given. */
 interface EmscriptenModule {
@@ -37,16 +38,24 @@ function findValue<T>(objects: readonly object[], type: abstract new (...args: n
  * (wasm/build.mjs, `napi-imports.js` forwards to `Module.hybridLlmNapi`); async work runs on this thread, as in the
  * single-threaded module.
  */
-export async function instantiateThreadedBinding(gluePath: string, threads: number): Promise<{ binding: NativeBinding; memory: () => WebAssembly.Memory }> {
+export async function instantiateThreadedBinding(
+  gluePath: string,
+  threads: number,
+  /** Opens a model file for the module to read (see byte-sources.ts); without it, models arrive as bytes only. */
+  openPath?: (path: string) => ByteReader,
+): Promise<{ binding: NativeBinding; memory: () => WebAssembly.Memory }> {
   const factory = createRequire(import.meta.url)(gluePath) as (module: Partial<EmscriptenModule>) => Promise<EmscriptenModule>;
   const wasmPath = gluePath.replace(/\.js$/, ".wasm");
   const compiled = await WebAssembly.compile(await readFile(wasmPath));
-  const napiModule = createNapiModule({ context: getDefaultContext(), asyncWorkPoolSize: 0 });
+  const context = getDefaultContext();
+  const napiModule = createNapiModule({ context, asyncWorkPoolSize: 0 });
   let memory: WebAssembly.Memory | undefined;
   let table: WebAssembly.Table | undefined;
+  // Called on this thread only (model loads run here, never on the pool's threads), after instantiation set `memory`.
+  const sources = byteSourceImports(context, () => memory!, openPath);
   const module = await factory({
     pthreadPoolSize: threads - 1,
-    hybridLlmNapi: { ...napiModule.imports.env, ...napiModule.imports.napi, ...napiModule.imports.emnapi },
+    hybridLlmNapi: { ...napiModule.imports.env, ...napiModule.imports.napi, ...napiModule.imports.emnapi, ...sources },
     print: (text: string) => console.log(text),
     printErr: (text: string) => console.error(text),
     instantiateWasm(imports, receive) {

@@ -2,6 +2,7 @@ import { instantiateNapiModule } from "@emnapi/core";
 import { getDefaultContext } from "@emnapi/runtime";
 import type { NativeBinding } from "@hybrid-llm/core";
 import { WASI } from "@tybys/wasm-util";
+import { type ByteReader, byteSourceImports } from "./byte-sources.js";
 
 /** Linear memory a wasm32 module can allocate with `MAXIMUM_MEMORY=4GB` (measured: 3840 MiB). */
 export const WASM32_ALLOCATABLE_BYTES = 3840 * 1024 * 1024;
@@ -14,7 +15,11 @@ const ENOSYS = 52;
  * getcwd, dlopen) answer ENOSYS — models arrive as bytes. WASI is @tybys/wasm-util's pure-JS implementation (Node's
  * node:wasi crashed when memory grew inside a Node-API call).
  */
-export async function instantiateBinding(wasm: BufferSource | WebAssembly.Module): Promise<{ binding: NativeBinding; memory: () => WebAssembly.Memory }> {
+export async function instantiateBinding(
+  wasm: BufferSource | WebAssembly.Module,
+  /** Opens a model file for the module to read (see byte-sources.ts); without it, models arrive as bytes only. */
+  openPath?: (path: string) => ByteReader,
+): Promise<{ binding: NativeBinding; memory: () => WebAssembly.Memory }> {
   const module = wasm instanceof WebAssembly.Module ? wasm : await WebAssembly.compile(wasm);
   let memory: WebAssembly.Memory | undefined;
   const wasi = new WASI({
@@ -26,8 +31,9 @@ export async function instantiateBinding(wasm: BufferSource | WebAssembly.Module
   const envFunctions = WebAssembly.Module.imports(module)
     .filter((entry) => entry.module === "env" && entry.kind === "function")
     .map((entry) => entry.name);
+  const context = getDefaultContext();
   const { napiModule } = await instantiateNapiModule(module, {
-    context: getDefaultContext(),
+    context,
     // wasm-util's WASI satisfies emnapi's WASIInstance at run time; only start()'s declared return type differs.
     wasi: wasi as unknown as NonNullable<Parameters<typeof instantiateNapiModule>[1]["wasi"]>,
     // One thread: async work runs on it via setImmediate, which is why the module lives in a worker.
@@ -35,6 +41,7 @@ export async function instantiateBinding(wasm: BufferSource | WebAssembly.Module
     overwriteImports(imports: WebAssembly.Imports) {
       const env: Record<string, unknown> = { ...imports.env, ...imports.napi, ...imports.emnapi };
       env.emscripten_notify_memory_growth = () => {};
+      Object.assign(env, byteSourceImports(context, () => memory!, openPath));
       env.getentropy = (pointer: number, length: number) => {
         crypto.getRandomValues(new Uint8Array(memory!.buffer, pointer, length));
         return 0;

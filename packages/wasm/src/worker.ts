@@ -4,6 +4,7 @@
  * sequence operations, state) on a second port the caller waits on with Atomics. Models and contexts are the core's
  * BindingModel / BindingContext — the same validation and typed errors as the native backend.
  */
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import {
@@ -20,6 +21,7 @@ import {
   weightsBytesOf,
 } from "@hybrid-llm/core";
 import { readGgufFile } from "@hybrid-llm/core/node";
+import type { ByteReader } from "./byte-sources.js";
 import { serializeError } from "./serialize-error.js";
 import { WASM32_ALLOCATABLE_BYTES, instantiateBinding } from "./instantiate.js";
 import { instantiateThreadedBinding } from "./instantiate-mt.js";
@@ -45,20 +47,42 @@ function tooLarge(what: string, needed: number): BackendError {
   });
 }
 
+/** A model file the module reads in chunks while loading (byte-sources.ts): never read whole into memory. */
+function fileReader(path: string): ByteReader {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    return { size, read: (target, offset) => readSync(fd, target, 0, target.length, offset), close: () => closeSync(fd) };
+  } catch (error) {
+    closeSync(fd);
+    throw error;
+  }
+}
+
+/**
+ * Linear memory a load needs at most: what the module holds now, the weights, and slack for llama.cpp's own
+ * allocations while loading (tensor metadata, the vocabulary). The file itself stays outside linear memory: the
+ * module reads it in chunks (byte-sources.ts), a path straight from the disk.
+ */
+function loadBytesNeeded(currentBytes: number, weightsBytes: number): number {
+  return currentBytes + weightsBytes + LOAD_SLACK_BYTES;
+}
+const LOAD_SLACK_BYTES = 64 * 1024 * 1024;
+
 async function loadModel(source: { bytes?: Uint8Array; path?: string }, options: { requestId: number }) {
   // Header first (for a path, without reading the weights), so a model too large for wasm32 is refused up front.
   const file = source.bytes !== undefined ? parseGguf(source.bytes) : await readGgufFile(source.path!);
   const spec = cacheSpecFromMetadata(file.metadata);
-  const fileBytes = source.bytes?.length ?? file.dataOffset + file.dataSize;
-  // While loading, the file's bytes and the loaded weights are both in linear memory.
-  const needed = memoryBytes() + fileBytes + weightsBytesOf(file);
+  const needed = loadBytesNeeded(memoryBytes(), weightsBytesOf(file));
   if (needed > WASM32_ALLOCATABLE_BYTES) throw tooLarge("loading this model", needed);
-  const bytes = source.bytes ?? new Uint8Array(await readFile(source.path!));
-  const model = await BindingModel.load(binding!, bytes, spec, {
+  const model = await BindingModel.load(binding!, source.bytes ?? source.path!, spec, {
     identity: file.identity,
     gpuLayers: 0,
     onProgress: (fraction) => port.postMessage({ id: options.requestId, progress: fraction } satisfies WorkerReply),
   });
+  // emnapi runs the load's progress calls (a thread-safe function) on a later turn of this thread, after the load's
+  // promise settled: let them out before the reply, after which the caller no longer listens for progress.
+  await new Promise((resolve) => setImmediate(resolve));
   const id = nextId++;
   objects.set(id, model);
   return { id, info: model.info };
@@ -142,8 +166,8 @@ port.on("message", (request: WorkerRequest) => {
     void reply(port, request.id, async () => {
       const instantiated =
         request.threads > 1
-          ? await instantiateThreadedBinding(request.wasm as string, request.threads)
-          : await instantiateBinding(typeof request.wasm === "string" ? new Uint8Array(await readFile(request.wasm)) : request.wasm);
+          ? await instantiateThreadedBinding(request.wasm as string, request.threads, fileReader)
+          : await instantiateBinding(typeof request.wasm === "string" ? new Uint8Array(await readFile(request.wasm)) : request.wasm, fileReader);
       binding = instantiated.binding;
       memory = instantiated.memory;
       binding.init("");

@@ -1,0 +1,83 @@
+/**
+ * Model bytes the Wasm module reads while it loads, without a copy of the file in linear memory. The binding's
+ * ByteSource (native/src/byte-source.cpp) hands llama.cpp a stdio stream whose reads call these imports; each read
+ * copies one stdio-sized chunk from the bytes held here (a Uint8Array in the JavaScript heap, or a file read with
+ * positioned reads) into linear memory. Linear memory then holds the weights once instead of the file and the weights.
+ */
+
+/** Model bytes outside linear memory, read at an offset. */
+export interface ByteReader {
+  readonly size: number;
+  /** Copies up to `target.length` bytes from `offset` into `target`; returns how many (0 at the end). */
+  read(target: Uint8Array, offset: number): number;
+  close(): void;
+}
+
+/** The part of emnapi's runtime context used here: napi_value handles to JavaScript values. */
+interface HandleContext {
+  handleStore: { get(id: number): { value: unknown } | undefined };
+}
+
+function bytesReader(view: ArrayBufferView): ByteReader {
+  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+  return {
+    size: bytes.length,
+    read(target, offset) {
+      // A detached buffer (transferred away mid-load) reads as empty: llama.cpp then reports a truncated file.
+      const chunk = bytes.subarray(offset, offset + target.length);
+      target.set(chunk);
+      return chunk.length;
+    },
+    close() {},
+  };
+}
+
+/**
+ * The `env` imports behind ByteSource: `open` takes the napi_value passed to `Model.load()` (a typed array, or a
+ * path when `openPath` is given) and answers an id, or -1 when it cannot serve it (the binding then copies the bytes
+ * into linear memory as before). No import throws: a throw would unwind through the module and leave it unusable.
+ */
+export function byteSourceImports(
+  context: HandleContext,
+  memory: () => WebAssembly.Memory,
+  openPath?: (path: string) => ByteReader,
+): Record<string, (...args: never[]) => number | void> {
+  const sources = new Map<number, ByteReader>();
+  let nextId = 1;
+  return {
+    hybrid_llm_source_open(handle: number): number {
+      try {
+        const value = context.handleStore.get(handle)?.value;
+        const reader = ArrayBuffer.isView(value) ? bytesReader(value) : typeof value === "string" && openPath !== undefined ? openPath(value) : undefined;
+        if (reader === undefined) return -1;
+        const id = nextId++;
+        sources.set(id, reader);
+        return id;
+      } catch {
+        return -1;
+      }
+    },
+    hybrid_llm_source_size(id: number): number {
+      return sources.get(id)?.size ?? 0;
+    },
+    hybrid_llm_source_read(id: number, offset: number, target: number, length: number): number {
+      const reader = sources.get(id);
+      if (reader === undefined) return -1;
+      try {
+        // The memory's buffer is fetched on every read: it is replaced whenever linear memory grows.
+        return reader.read(new Uint8Array(memory().buffer, target >>> 0, length >>> 0), offset);
+      } catch {
+        return -1;
+      }
+    },
+    hybrid_llm_source_close(id: number): void {
+      const reader = sources.get(id);
+      sources.delete(id);
+      try {
+        reader?.close();
+      } catch {
+        // Closing a read-only file cannot lose anything.
+      }
+    },
+  };
+}
