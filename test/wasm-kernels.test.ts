@@ -73,6 +73,14 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     expect(line.relativeError).toBeLessThan(1e-6);
   });
 
+  test.each(["q8_0", "q4_0"])("%s (0004): the four-row kernel gives ggml's vec_dot bits, decode, prefill, odd block and row counts", (type) => {
+    for (const shape of [{ k: 256, m: 48, n: 1 }, { k: 256, m: 48, n: 13 }, { k: 288, m: 50, n: 3 }]) {
+      const line = find("matmul", { type, ...shape });
+      expect(line.vecDotMismatches).toBe(0);
+      expect(line.relativeError).toBeLessThan(1e-6);
+    }
+  });
+
   test.each(["f32", "f16", "q8_0", "q4_0"])("%s matmul, decode and prefill shapes: within 1e-6 of double over the same operands", (type) => {
     for (const n of [1, 13]) expect(find("matmul", { type, n }).relativeError).toBeLessThan(1e-6);
   });

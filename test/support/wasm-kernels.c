@@ -153,7 +153,9 @@ static void free_matmul(struct matmul * mm) { free(mm->a_f32); free(mm->plan.wor
 static void check_matmul(enum ggml_type type, int k, int m, int n) {
     struct matmul mm = make_matmul(type, k, m, n);
     compute(&mm);
-    const enum ggml_type act = type == GGML_TYPE_F16 ? GGML_TYPE_F16 : type == GGML_TYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_Q8_0;
+    // the activations as the kernel sees them: F32 in the tiled GEMM (F16 weights too, wasm/patches/0003), rounded to
+    // F16 for vec_dot_f16 (decode), quantized to Q8_0 for the quantized weights
+    const enum ggml_type act = type == GGML_TYPE_F16 && n == 1 ? GGML_TYPE_F16 : type == GGML_TYPE_F16 || type == GGML_TYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_Q8_0;
     float * bq = malloc(sizeof(float) * k * n);
     void * tmp = malloc(ggml_row_size(act, k) * n);
     if (act == GGML_TYPE_F32) {
@@ -179,6 +181,23 @@ static void check_matmul(enum ggml_type type, int k, int m, int n) {
             tile_order_mismatches += bits_of(sum) != bits_of(((float *) mm.c->data)[(size_t) j * m + i]);
         }
     }
+    // Q8_0 / Q4_0 (wasm/patches/0004): the row-block kernel gives ggml's own vec_dot's bits, decode and prefill.
+    const int quantized = type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
+    int vec_dot_mismatches = 0;
+    if (quantized) {
+        const struct ggml_type_traits_cpu * traits = ggml_get_type_traits_cpu(type);
+        const size_t row = ggml_row_size(GGML_TYPE_Q8_0, k);
+        char * q = malloc(row * n);
+        for (int j = 0; j < n; j++) ggml_get_type_traits_cpu(GGML_TYPE_Q8_0)->from_float((const float *) mm.b->data + (size_t) j * k, q + row * j, k);
+        for (int j = 0; j < n; j++) {
+            for (int i = 0; i < m; i++) {
+                float expected;
+                traits->vec_dot(k, &expected, 0, (const char *) mm.a->data + mm.a->nb[1] * i, 0, q + row * j, 0, 1);
+                vec_dot_mismatches += bits_of(expected) != bits_of(((float *) mm.c->data)[(size_t) j * m + i]);
+            }
+        }
+        free(q);
+    }
     for (int j = 0; j < n; j++) {
         for (int i = 0; i < m; i++) {
             double sum = 0, scale = 0;
@@ -191,8 +210,8 @@ static void check_matmul(enum ggml_type type, int k, int m, int n) {
             if (!(error <= worst)) worst = error;
         }
     }
-    printf("{\"check\":\"matmul\",\"type\":\"%s\",\"k\":%d,\"m\":%d,\"n\":%d,\"relativeError\":%.3g,\"tiled\":%s,\"tileOrderMismatches\":%d}\n",
-           ggml_type_name(type), k, m, n, worst, tiled ? "true" : "false", tile_order_mismatches);
+    printf("{\"check\":\"matmul\",\"type\":\"%s\",\"k\":%d,\"m\":%d,\"n\":%d,\"relativeError\":%.3g,\"tiled\":%s,\"tileOrderMismatches\":%d,\"vecDotMismatches\":%d}\n",
+           ggml_type_name(type), k, m, n, worst, tiled ? "true" : "false", tile_order_mismatches, vec_dot_mismatches);
     free(bq);
     free(tmp);
     free_matmul(&mm);
@@ -251,6 +270,9 @@ int main(int argc, char ** argv) {
         check_matmul(types[t], 256, 48, 1);  // decode: one column, the vec_dot kernels
         check_matmul(types[t], 256, 48, 13); // prefill: a tiled GEMM where there is one
     }
+    // odd block count (Q4_0's scalar last block), rows not a multiple of four
+    check_matmul(GGML_TYPE_Q8_0, 288, 50, 3);
+    check_matmul(GGML_TYPE_Q4_0, 288, 50, 3);
 #endif
     return 0;
 }
