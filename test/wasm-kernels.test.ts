@@ -66,8 +66,12 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     expect(find("quantize_q8_0")).toMatchObject({ tested: 4224, mismatches: 0 });
   });
 
-  test.each(["f32", "f16"])("%s prefill (0003) runs llamafile's tiled GEMM: its exact float sums, within 1e-6 of double", (type) => {
-    const line = find("matmul", { type, n: 13 });
+  test.each([
+    ["f32", 13],
+    ["f16", 13],
+    ["f16", 1],
+  ])("%s with %i column(s) (0003, 0004) runs llamafile's tiled GEMM: its exact float sums, within 1e-6 of double", (type, n) => {
+    const line = find("matmul", { type, n });
     expect(line.tiled).toBe(true);
     expect(line.tileOrderMismatches).toBe(0);
     expect(line.relativeError).toBeLessThan(1e-6);

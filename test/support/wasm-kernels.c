@@ -153,9 +153,9 @@ static void free_matmul(struct matmul * mm) { free(mm->a_f32); free(mm->plan.wor
 static void check_matmul(enum ggml_type type, int k, int m, int n) {
     struct matmul mm = make_matmul(type, k, m, n);
     compute(&mm);
-    // the activations as the kernel sees them: F32 in the tiled GEMM (F16 weights too, wasm/patches/0003), rounded to
-    // F16 for vec_dot_f16 (decode), quantized to Q8_0 for the quantized weights
-    const enum ggml_type act = type == GGML_TYPE_F16 && n == 1 ? GGML_TYPE_F16 : type == GGML_TYPE_F16 || type == GGML_TYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_Q8_0;
+    // the activations as the kernel sees them: F32 in the tiled GEMM (F16 weights too, wasm/patches/0003 / 0004),
+    // quantized to Q8_0 for the quantized weights
+    const enum ggml_type act = type == GGML_TYPE_F16 || type == GGML_TYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_Q8_0;
     float * bq = malloc(sizeof(float) * k * n);
     void * tmp = malloc(ggml_row_size(act, k) * n);
     if (act == GGML_TYPE_F32) {
@@ -164,10 +164,10 @@ static void check_matmul(enum ggml_type type, int k, int m, int n) {
         ggml_quantize_chunk(act, (const float *) mm.b->data, tmp, 0, n, k, NULL);
         ggml_get_type_traits(act)->to_float(tmp, bq, (int64_t) k * n);
     }
-    // F32 / F16 weights with more than one column go to llamafile's tiled GEMM (wasm/patches/0003): four f32 lanes,
-    // lane i summing a * b over k = i mod 4 in order, then (lane 0 + lane 2) + (lane 1 + lane 3). Without the patch
-    // ggml's vec_dot (another order) runs, and the float results differ.
-    const int tiled = n > 1 && (type == GGML_TYPE_F32 || type == GGML_TYPE_F16);
+    // F32 weights with more than one column and F16 weights with any (wasm/patches/0003, 0004) go to llamafile's tiled
+    // GEMM: four f32 lanes, lane i summing a * b over k = i mod 4 in order, then (lane 0 + lane 2) + (lane 1 + lane 3).
+    // Without the patches ggml's vec_dot (another order, F16-rounded activations) runs, and the float results differ.
+    const int tiled = (n > 1 && type == GGML_TYPE_F32) || type == GGML_TYPE_F16;
     int tile_order_mismatches = 0;
     double worst = 0;
     for (int j = 0; j < n && tiled; j++) {
