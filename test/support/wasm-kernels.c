@@ -1,0 +1,212 @@
+// Kernel checks (and timings) for ggml's Wasm SIMD128 paths as wasm/patches/*.patch leave them, built with emcc
+// against the static libraries wasm/build.mjs leaves in wasm/build/cmake-<tag> (see test/wasm-kernels.test.ts).
+// Prints one JSON object per line: {"check": name, ...}. `node harness.js bench` prints timings instead.
+#include "ggml.h"
+#include "ggml-cpu.h"
+#include "ggml-impl.h"
+#include "ggml-quants.h"
+#if defined(__wasm_simd128__)
+#include "ggml-cpu-impl.h"
+#include "simd-mappings.h"
+#include "quants.h"
+#else
+// Built natively (gcc, against node-llama-cpp's libggml-cpu-*.so) only for `bench`, the native side of the timings.
+void quantize_row_q8_0(const float * x, void * y, int64_t k);
+#endif
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint32_t bits_of(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t next_u32(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t) (rng >> 16); }
+static float next_float(void) { return ((float) (next_u32() % 2000001) - 1000000.0f) / 1000000.0f; }
+
+#if defined(__wasm_simd128__)
+// The row conversions ggml uses for activations (F16 matmul) and KV copies (clang vectorizes their loops for
+// SIMD128) against ggml's scalar conversions, bit for bit, odd lengths for the tails.
+static void check_row_conversions(void) {
+    enum { N = 1003 };
+    float x[N], back[N];
+    ggml_fp16_t h[N];
+    int mismatches = 0;
+    for (int i = 0; i < N; i++) x[i] = next_float() * (i % 7 == 0 ? 70000.0f : i % 5 == 0 ? 1e-6f : 3.0f);
+    ggml_cpu_fp32_to_fp16(x, h, N);
+    for (int i = 0; i < N; i++) mismatches += h[i] != ggml_compute_fp32_to_fp16(x[i]);
+    ggml_cpu_fp16_to_fp32(h, back, N);
+    for (int i = 0; i < N; i++) mismatches += bits_of(back[i]) != bits_of(ggml_compute_fp16_to_fp32(h[i]));
+    printf("{\"check\":\"row_conversions\",\"tested\":%d,\"mismatches\":%d}\n", 2 * N, mismatches);
+}
+
+// wasm/patches/0001: the SIMD128 activation quantizer gives the reference quantizer's bytes.
+static void check_quantize_q8_0(void) {
+    enum { K = 4096 };
+    static float x[K];
+    static block_q8_0 simd[K / QK8_0], ref[K / QK8_0];
+    for (int i = 0; i < K; i++) x[i] = next_float() * (1 + i % 13);
+    quantize_row_q8_0(x, simd, K);
+    quantize_row_q8_0_ref(x, ref, K);
+    int mismatches = 0;
+    for (int b = 0; b < K / QK8_0; b++) {
+        mismatches += simd[b].d != ref[b].d;
+        for (int j = 0; j < QK8_0; j++) mismatches += simd[b].qs[j] != ref[b].qs[j];
+    }
+    printf("{\"check\":\"quantize_q8_0\",\"tested\":%d,\"mismatches\":%d}\n", K + K / QK8_0, mismatches);
+}
+
+#endif // __wasm_simd128__
+
+struct matmul {
+    struct ggml_context * ctx;
+    struct ggml_cgraph * graph;
+    struct ggml_tensor * a, * b, * c;
+    float * a_f32; // the weights as stored (dequantized)
+    struct ggml_cplan plan;
+};
+
+static void compute(struct matmul * mm) { ggml_graph_compute(mm->graph, &mm->plan); }
+
+static struct matmul make_matmul(enum ggml_type type, int k, int m, int n) {
+    struct matmul mm;
+    const size_t size = ggml_row_size(type, k) * m + (size_t) k * n * 4 + (size_t) m * n * 4 + 4 * ggml_graph_overhead() + (1 << 20);
+    struct ggml_init_params params = { size, NULL, false };
+    mm.ctx = ggml_init(params);
+    mm.a = ggml_new_tensor_2d(mm.ctx, type, k, m);
+    mm.b = ggml_new_tensor_2d(mm.ctx, GGML_TYPE_F32, k, n);
+    float * w = malloc(sizeof(float) * k * m);
+    for (int i = 0; i < k * m; i++) w[i] = next_float();
+    if (type == GGML_TYPE_F32) {
+        memcpy(mm.a->data, w, sizeof(float) * k * m);
+    } else {
+        ggml_quantize_chunk(type, w, mm.a->data, 0, m, k, NULL);
+        ggml_get_type_traits(type)->to_float(mm.a->data, w, (int64_t) k * m);
+    }
+    mm.a_f32 = w;
+    for (int i = 0; i < k * n; i++) ((float *) mm.b->data)[i] = next_float();
+    mm.c = ggml_mul_mat(mm.ctx, mm.a, mm.b);
+    mm.graph = ggml_new_graph(mm.ctx);
+    ggml_build_forward_expand(mm.graph, mm.c);
+    mm.plan = ggml_graph_plan(mm.graph, 1, NULL);
+    mm.plan.work_data = malloc(mm.plan.work_size + 1);
+    return mm;
+}
+
+static void free_matmul(struct matmul * mm) { free(mm->a_f32); free(mm->plan.work_data); ggml_free(mm->ctx); }
+
+// A matmul through ggml's graph (what llama.cpp runs) against a double-precision reference over the same stored
+// weights and the activations as the kernel sees them (rounded to f16, or quantized to q8_0). The error is reported
+// relative to sum |a * b| of each output, the scale float32 summation error grows with.
+#if defined(__wasm_simd128__)
+static void check_matmul(enum ggml_type type, int k, int m, int n) {
+    struct matmul mm = make_matmul(type, k, m, n);
+    compute(&mm);
+    // the activations as ggml's vec_dot sees them: rounded to F16 for F16 weights, quantized to Q8_0 for Q8_0 / Q4_0
+    const enum ggml_type act = type == GGML_TYPE_F16 ? GGML_TYPE_F16 : type == GGML_TYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_Q8_0;
+    float * bq = malloc(sizeof(float) * k * n);
+    void * tmp = malloc(ggml_row_size(act, k) * n);
+    if (act == GGML_TYPE_F32) {
+        memcpy(bq, mm.b->data, sizeof(float) * k * n);
+    } else {
+        ggml_quantize_chunk(act, (const float *) mm.b->data, tmp, 0, n, k, NULL);
+        ggml_get_type_traits(act)->to_float(tmp, bq, (int64_t) k * n);
+    }
+    // Q8_0 / Q4_0: whatever kernel the graph dispatches to gives ggml's own vec_dot's bits (a future tiled kernel must
+    // keep the SIMD128 vec_dot's results, which quantized-node-wasm.test.ts measured against native).
+    const int quantized = type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
+    int vec_dot_mismatches = 0;
+    if (quantized) {
+        const struct ggml_type_traits_cpu * traits = ggml_get_type_traits_cpu(type);
+        const size_t row = ggml_row_size(GGML_TYPE_Q8_0, k);
+        char * q = malloc(row * n);
+        for (int j = 0; j < n; j++) ggml_get_type_traits_cpu(GGML_TYPE_Q8_0)->from_float((const float *) mm.b->data + (size_t) j * k, q + row * j, k);
+        for (int j = 0; j < n; j++) {
+            for (int i = 0; i < m; i++) {
+                float expected;
+                traits->vec_dot(k, &expected, 0, (const char *) mm.a->data + mm.a->nb[1] * i, 0, q + row * j, 0, 1);
+                vec_dot_mismatches += bits_of(expected) != bits_of(((float *) mm.c->data)[(size_t) j * m + i]);
+            }
+        }
+        free(q);
+    }
+    double worst = 0;
+    for (int j = 0; j < n; j++) {
+        for (int i = 0; i < m; i++) {
+            double sum = 0, scale = 0;
+            for (int l = 0; l < k; l++) {
+                const double p = (double) mm.a_f32[(size_t) i * k + l] * bq[(size_t) j * k + l];
+                sum += p;
+                scale += fabs(p);
+            }
+            const double error = fabs(((float *) mm.c->data)[(size_t) j * m + i] - sum) / scale;
+            if (!(error <= worst)) worst = error;
+        }
+    }
+    printf("{\"check\":\"matmul\",\"type\":\"%s\",\"k\":%d,\"m\":%d,\"n\":%d,\"relativeError\":%.3g,\"vecDotMismatches\":%d}\n",
+           ggml_type_name(type), k, m, n, worst, vec_dot_mismatches);
+    free(bq);
+    free(tmp);
+    free_matmul(&mm);
+}
+
+#endif // __wasm_simd128__
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+// bench-60m's shape: 768-wide stream, 2048-wide feed-forward. GFLOP/s per matmul, 1 thread, after warm-up.
+static void bench(void) {
+    const enum ggml_type types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0 };
+    const int ns[] = { 1, 64 };
+    for (int t = 0; t < 4; t++) {
+        for (int s = 0; s < 2; s++) {
+            struct matmul mm = make_matmul(types[t], 768, 2048, ns[s]);
+            for (int w = 0; w < 3; w++) compute(&mm);
+            int reps = ns[s] == 1 ? 200 : 8;
+            const double started = now_ms();
+            for (int r = 0; r < reps; r++) compute(&mm);
+            const double ms = (now_ms() - started) / reps;
+            printf("{\"bench\":\"matmul\",\"type\":\"%s\",\"k\":768,\"m\":2048,\"n\":%d,\"ms\":%.4f,\"gflops\":%.2f}\n", ggml_type_name(types[t]), ns[s], ms, 2.0 * 768 * 2048 * ns[s] / ms / 1e6);
+            free_matmul(&mm);
+        }
+    }
+    enum { K = 768 * 64 };
+    static float x[K];
+    static block_q8_0 q[K / QK8_0];
+    static ggml_fp16_t h[K];
+    for (int i = 0; i < K; i++) x[i] = next_float();
+    double started = now_ms();
+    for (int r = 0; r < 200; r++) quantize_row_q8_0(x, q, K);
+    printf("{\"bench\":\"quantize_row_q8_0\",\"k\":%d,\"ms\":%.4f}\n", K, (now_ms() - started) / 200);
+    started = now_ms();
+    for (int r = 0; r < 200; r++) ggml_cpu_fp32_to_fp16(x, h, K);
+    printf("{\"bench\":\"fp32_to_fp16\",\"k\":%d,\"ms\":%.4f}\n", K, (now_ms() - started) / 200);
+}
+
+int main(int argc, char ** argv) {
+    ggml_cpu_init();
+    if (argc > 1 && strcmp(argv[1], "bench") == 0) {
+        bench();
+        return 0;
+    }
+#if defined(__wasm_simd128__)
+    check_row_conversions();
+    check_quantize_q8_0();
+    const enum ggml_type types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0 };
+    for (int t = 0; t < 4; t++) {
+        check_matmul(types[t], 256, 48, 1);  // decode: one column
+        check_matmul(types[t], 256, 48, 13); // prefill
+    }
+    // odd block count (Q4_0's vec_dot ends with a scalar block), rows not a multiple of four
+    check_matmul(GGML_TYPE_Q8_0, 288, 50, 3);
+    check_matmul(GGML_TYPE_Q4_0, 288, 50, 3);
+#endif
+    return 0;
+}

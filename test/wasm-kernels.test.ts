@@ -1,0 +1,71 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, readdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, expect, test } from "vitest";
+
+// ggml's Wasm SIMD128 kernels as wasm/patches/*.patch leave them, checked in isolation: test/support/wasm-kernels.c is
+// compiled with emcc against the static libraries `node wasm/build.mjs` built (wasm/build/cmake-<tag>) and run with
+// Node. Greedy parity with native (quantized-node-wasm.test.ts, wasm-backend.test.ts) tolerates small drifts; these
+// checks do not: the activation quantizer byte for byte (wasm/patches/0001 has no other test that fails without it),
+// row conversions bit for bit, matmuls against double precision and against ggml's own vec_dot.
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const { tag } = JSON.parse(readFileSync(join(root, "node_modules", "node-llama-cpp", "llama", "llama.cpp.info.json"), "utf8")) as { tag: string };
+const checkout = join(root, "wasm", "build", `llama.cpp-${tag}`);
+const libraries = join(root, "wasm", "build", `cmake-${tag}`, "ggml", "src");
+const outDir = join(root, ".cache", "wasm-kernels");
+
+type Line = Record<string, unknown> & { check: string };
+let lines: Line[] = [];
+const find = (check: string, extra: Record<string, unknown> = {}) => {
+  const found = lines.find((line) => line.check === check && Object.entries(extra).every(([key, value]) => line[key] === value));
+  if (!found) throw new Error(`the harness printed no ${check} ${JSON.stringify(extra)}`);
+  return found;
+};
+
+describe("Wasm SIMD128 kernels (wasm/patches)", () => {
+  beforeAll(() => {
+    for (const name of readdirSync(join(root, "wasm", "patches")).filter((f) => f.endsWith(".patch"))) {
+      // Reverse-applies cleanly only when applied: the libraries below were built from the patched sources.
+      execFileSync("git", ["-C", checkout, "apply", "--reverse", "--check", join(root, "wasm", "patches", name)], { stdio: "pipe" });
+    }
+    for (const library of ["libggml-cpu.a", "libggml-base.a"]) {
+      if (!existsSync(join(libraries, library))) throw new Error(`missing ${join(libraries, library)}: run node wasm/build.mjs first`);
+    }
+    mkdirSync(outDir, { recursive: true });
+    const env = { ...process.env, NODE_PATH: [process.env.NODE_PATH, "/usr/share/nodejs"].filter(Boolean).join(":") };
+    const ggml = join(checkout, "ggml");
+    const object = join(outDir, "wasm-kernels.o");
+    const program = join(outDir, "wasm-kernels.cjs");
+    // -ffp-contract=off: the harness's own float arithmetic stays unfused, as in the libraries.
+    execFileSync("emcc", ["-O2", "-msimd128", "-ffp-contract=off", "-fwasm-exceptions", `-I${join(ggml, "include")}`, `-I${join(ggml, "src")}`, `-I${join(ggml, "src", "ggml-cpu")}`, "-c", join(root, "test", "support", "wasm-kernels.c"), "-o", object], { env, stdio: "pipe" });
+    // -O0 link: the libraries are already -O3; skipping wasm-opt saves ~20 s. Synchronous instantiation: emscripten
+    // 3.1.6's loader would fetch() the .wasm by path, which Node 20's fetch refuses.
+    execFileSync("em++", ["-O0", "-fwasm-exceptions", object, join(libraries, "libggml-cpu.a"), join(libraries, "libggml-base.a"), "-sALLOW_MEMORY_GROWTH=1", "-sENVIRONMENT=node", "-sWASM_ASYNC_COMPILATION=0", "-o", program], { env, stdio: "pipe" });
+    lines = execFileSync(process.execPath, [program], { encoding: "utf8" })
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as Line);
+  });
+
+  test("row conversions: ggml_cpu_fp32_to_fp16 / fp16_to_fp32 give the scalar conversions' bits, tails included", () => {
+    expect(find("row_conversions")).toMatchObject({ mismatches: 0 });
+  });
+
+  test("activation quantizer (0001): SIMD128 quantize_row_q8_0 gives the reference quantizer's bytes", () => {
+    // Before 0001 it truncated toward zero: about half the values one level off.
+    expect(find("quantize_q8_0")).toMatchObject({ tested: 4224, mismatches: 0 });
+  });
+
+  test.each(["q8_0", "q4_0"])("%s matmul through the graph gives ggml's SIMD128 vec_dot bits: decode, prefill, odd block and row counts", (type) => {
+    for (const shape of [{ k: 256, m: 48, n: 1 }, { k: 256, m: 48, n: 13 }, { k: 288, m: 50, n: 3 }]) {
+      const line = find("matmul", { type, ...shape });
+      expect(line.vecDotMismatches).toBe(0);
+      expect(line.relativeError).toBeLessThan(1e-6);
+    }
+  });
+
+  test.each(["f32", "f16", "q8_0", "q4_0"])("%s matmul, decode and prefill shapes: within 1e-6 of double over the same operands", (type) => {
+    for (const n of [1, 13]) expect(find("matmul", { type, n }).relativeError).toBeLessThan(1e-6);
+  });
+});
