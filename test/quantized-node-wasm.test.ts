@@ -95,6 +95,26 @@ describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm t
     expect(compared).toBeGreaterThan(0);
   });
 
+  // Several output rows per decode, several decodes: the per-row work must not hold on to the pthread workers that
+  // llama.cpp's compute needs on the next decode (the module cannot start a worker while a decode blocks its thread:
+  // it used to hang on the second batched decode). A hang fails by the timeout below.
+  test("batched decodes (several rows, several steps) on 2 threads: the 1-thread tokens, no hang", { timeout: 120_000 }, async () => {
+    const bytes = buildFixture("tiny");
+    const run = async (backend: WasmBackend) => {
+      const model = await backend.loadModel({ bytes });
+      try {
+        const context = await model.createContext({ ctx: 256, slots: 3 });
+        const streams = await greedy(context, model.info.vocabSize, prompts.slice(0, 3).map((p) => model.tokenize(p)), 4);
+        return streams.map((stream) => stream.tokens);
+      } finally {
+        await model.dispose();
+      }
+    };
+    const oneThread = await run(single);
+    expect(oneThread).toHaveLength(3);
+    expect(await run(threaded)).toEqual(oneThread);
+  });
+
   test("a context may use up to the backend's threads, not more: a typed error, and the backend goes on", async () => {
     const model = await single.loadModel({ path: await fixturePath("nemotron-3-nano-twin-q4_0") });
     try {

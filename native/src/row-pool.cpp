@@ -50,6 +50,7 @@ struct RowPool::Shared {
         for (auto & thread : threads) thread.join();
         threads.clear();
         stop = false;
+        generation = 0;  // threads started later begin with seen = 0: an old generation must not look new to them
     }
 };
 
@@ -94,7 +95,7 @@ void RowPool::run(size_t n, const Task & task) {
     s.task = nullptr;
 }
 
-#else  // no threads (the Wasm module): always the caller, in order
+#else  // the Wasm modules (row-pool.h): always the caller, in order
 
 struct RowPool::Shared {};
 RowPool::RowPool() = default;

@@ -1,14 +1,17 @@
 // A small persistent thread pool for the per-row work of a decode (greedy pick, sampling, log-probabilities): while
 // the decode worker samples, llama.cpp's own compute threads sit idle, so the context's rows are shared out over as
 // many threads as it computes with. Rows are independent (each has its own sampler, RNG and output slots), so the
-// results do not depend on which thread took which row. Builds without threads (the Wasm module) run serially.
+// results do not depend on which thread took which row. The Wasm modules run serially, the multi-threaded one too:
+// there a thread is one of the pthread workers started up front (threads - 1, all of them llama.cpp's compute
+// threads), and a worker the pool held on to would be missing from the next decode's compute, which waits for it
+// forever (the module cannot start a new worker while a decode blocks its thread).
 #pragma once
 
 #include <cstddef>
 #include <functional>
 #include <memory>
 
-#if defined(__EMSCRIPTEN__) && !defined(__EMSCRIPTEN_PTHREADS__)
+#if defined(__EMSCRIPTEN__)
 #define HYBRID_LLM_ROW_THREADS 0
 #else
 #define HYBRID_LLM_ROW_THREADS 1
