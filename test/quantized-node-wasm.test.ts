@@ -1,8 +1,10 @@
+import { readFileSync } from "node:fs";
 import { BackendError, InvalidArgumentError, buildFixture, fixtureQuantizations } from "@hybrid-llm/core";
 import { NodeBackend } from "@hybrid-llm/node";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "./support/fixtures.js";
+import { sparseTinyWithExtraTensor } from "./support/sparse-model.js";
 import { compareStreams, greedy, maxAbsDifference, prompts } from "./support/greedy.js";
 
 // The formats CPU / edge users run go through ggml's quantized kernels (AVX2 natively, SIMD128 in Wasm) and through
@@ -127,6 +129,26 @@ describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm t
     await expect(WasmBackend.create({ threads: 0 })).rejects.toThrow(InvalidArgumentError);
     await expect(WasmBackend.create({ threads: 2.5 })).rejects.toThrow(InvalidArgumentError);
     await expect(WasmBackend.create({ threads: 2, wasm: new Uint8Array(8) })).rejects.toThrow(InvalidArgumentError);
+  });
+
+  test("C++ errors inside the multi-threaded module stay typed (they were caught only by catch (...)): bad state bytes, a GGUF llama.cpp refuses from bytes and from a path", async () => {
+    for (const backend of [single, threaded]) {
+      const model = await backend.loadModel({ bytes: buildFixture("tiny") });
+      const context = await model.createContext({ ctx: 256, slots: 1 });
+      expect(() => context.setState(0, new Uint8Array(100).fill(7))).toThrow(InvalidArgumentError);
+      await context.dispose();
+      await model.dispose();
+      // llama.cpp throws while loading (the architecture has no such tensor): a typed load failure, process alive.
+      const path = sparseTinyWithExtraTensor("extra.weight", [64, 64]);
+      for (const source of [{ path }, { bytes: new Uint8Array(readFileSync(path)) }]) {
+        const error = await backend.loadModel(source).catch((e: unknown) => e);
+        expect(BackendError.isInstance(error)).toBe(true);
+        expect((error as BackendError).code).toBe("load-failed");
+      }
+      const again = await backend.loadModel({ bytes: buildFixture("tiny") });
+      expect(again.detokenize(again.tokenize("still alive"), { removeSpecial: true })).toBe("still alive");
+      await again.dispose();
+    }
   });
 
   test("a trap inside the multi-threaded module becomes a typed error; a new 2-thread backend works", async () => {

@@ -1,11 +1,9 @@
-import { mkdtempSync, openSync, closeSync, writeSync, ftruncateSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { BackendError, buildFixture, ggmlTypeByName, ggufHeader, parseGguf } from "@hybrid-llm/core";
+import { BackendError, buildFixture } from "@hybrid-llm/core";
 import { runCli } from "@hybrid-llm/server";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { describe, expect, test } from "vitest";
 import { fixturePath } from "./support/fixtures.js";
+import { sparseTinyWithExtraTensor } from "./support/sparse-model.js";
 
 async function cli(...argv: string[]) {
   const out: string[] = [];
@@ -38,15 +36,7 @@ describe("wasm and native give the same tokens", () => {
 describe("wasm32 limits and failures", () => {
   test("a model too large for 4 GB is refused up front, saying how much it needs", async () => {
     // A sparse file: the header of the tiny fixture plus a 4 GiB tensor that exists only as a hole in the file.
-    const tiny = parseGguf(buildFixture("tiny"));
-    const f16 = ggmlTypeByName("f16")!;
-    const tensors = [...tiny.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type })), { name: "huge.weight", dims: [65536, 32768], type: f16 }];
-    const header = ggufHeader(tiny.metadata, tensors);
-    const path = join(mkdtempSync(join(tmpdir(), "hybrid-llm-huge-")), "huge.gguf");
-    const fd = openSync(path, "w");
-    writeSync(fd, header.bytes);
-    ftruncateSync(fd, header.dataOffset + header.dataSize);
-    closeSync(fd);
+    const path = sparseTinyWithExtraTensor("huge.weight", [65536, 32768]);
     const backend = await WasmBackend.create();
     try {
       const error = await backend.loadModel({ path }).catch((e: unknown) => e);

@@ -1,11 +1,11 @@
-import { closeSync, ftruncateSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { BackendError, InvalidGgufError, buildFixture, ggmlTypeByName, ggufHeader, parseGguf } from "@hybrid-llm/core";
+import { readFileSync, rmSync } from "node:fs";
+import { dirname } from "node:path";
+import { BackendError, InvalidGgufError, buildFixture } from "@hybrid-llm/core";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { describe, expect, test } from "vitest";
 import { greedy } from "./support/greedy.js";
 import { fixturePath } from "./support/fixtures.js";
+import { sparseTinyWithExtraTensor } from "./support/sparse-model.js";
 
 // The Wasm backend reads model files in chunks from outside linear memory (packages/wasm/src/byte-sources.ts):
 // linear memory holds the weights once, not the file and the weights.
@@ -54,15 +54,7 @@ describe("Wasm model loading holds the weights once", () => {
     // The tiny fixture's header plus a 2.25 GiB tensor that exists only as a hole in the file. Counting the file and
     // the weights (4.5 GiB) refused it; counting the weights once lets it through to llama.cpp, which refuses the
     // unknown tensor before allocating anything: a typed load failure, not the wasm32 limit.
-    const tiny = parseGguf(buildFixture("tiny"));
-    const f16 = ggmlTypeByName("f16")!;
-    const tensors = [...tiny.tensors.map((t) => ({ name: t.name, dims: t.dims, type: t.type })), { name: "extra.weight", dims: [65536, 18432], type: f16 }];
-    const header = ggufHeader(tiny.metadata, tensors);
-    const path = join(mkdtempSync(join(tmpdir(), "hybrid-llm-fits-")), "fits.gguf");
-    const fd = openSync(path, "w");
-    writeSync(fd, header.bytes);
-    ftruncateSync(fd, header.dataOffset + header.dataSize);
-    closeSync(fd);
+    const path = sparseTinyWithExtraTensor("extra.weight", [65536, 18432]);
     const backend = await WasmBackend.create();
     try {
       const error = await backend.loadModel({ path }).catch((e: unknown) => e);

@@ -1,15 +1,17 @@
 import { availableParallelism } from "node:os";
 import { type Backend, type BackendContext, type BackendModel, type ContextOptions, type MemoryPlan, formatBytes, planContext } from "@hybrid-llm/core";
+import { MAX_WASM_THREADS } from "@hybrid-llm/wasm";
 import { backendOption, createBackend, gpuOption, rpcOption } from "./backends.js";
 import { resolveModel } from "./model-source.js";
 
 /**
  * Default CPU threads: 1 on small machines — on 2-vCPU machines llama.cpp's spinning thread pool made 2 threads
- * 50× slower than 1 (measured) — half the logical cores on larger ones.
+ * 50× slower than 1 (measured) — half the logical cores on larger ones, at most 64 (the Wasm backend's limit,
+ * `MAX_WASM_THREADS`: a default must not be an error there).
  */
 export function defaultThreads(): number {
   const cores = availableParallelism();
-  return cores >= 8 ? Math.floor(cores / 2) : 1;
+  return cores >= 8 ? Math.min(MAX_WASM_THREADS, Math.floor(cores / 2)) : 1;
 }
 
 /**
