@@ -36,7 +36,11 @@ const repeats = (tokens: readonly number[]) => tokens.length - new Set(tokens).s
  * Sampling inside llama.cpp through a backend (the engine's sampler chains): seeds, truncation, penalties, logit
  * bias, grammar, log-probabilities, and that every sampler handle is freed however its request ends.
  */
-export function defineSamplingSuite(name: string, createBackend: () => Promise<Backend>): void {
+/**
+ * `createThreadedBackend`: a backend whose contexts may use 2 threads, for the rows-on-several-threads check (the
+ * native backend takes any count; the Wasm backend needs its multi-threaded module). Default: `createBackend`.
+ */
+export function defineSamplingSuite(name: string, createBackend: () => Promise<Backend>, createThreadedBackend = createBackend): void {
   describe(`sampling in llama.cpp on the ${name} backend (nemotron-3-nano-twin)`, () => {
     let backend: Backend;
     let model: BackendModel;
@@ -198,8 +202,10 @@ export function defineSamplingSuite(name: string, createBackend: () => Promise<B
       ];
       const rows = configs.length;
       const logprobs = Int32Array.from(configs, (_, i) => (i % 3 === 0 ? 3 : -1));
+      const threaded = await createThreadedBackend();
+      const threadedModel = await threaded.loadModel({ path: await fixturePath("nemotron-3-nano-twin") });
       const draw = async (threads: number) => {
-        const own = await model.createContext({ ctx: 512, slots: rows, threads, batch: 64 });
+        const own = await (threads === 1 ? model : threadedModel).createContext({ ctx: 512, slots: rows, threads, batch: 64 });
         try {
           const handles = Int32Array.from(configs, (config, i) => own.createSampler({ ...base, ...config, seed: 100 + i }));
           const steps: unknown[] = [];
@@ -217,7 +223,7 @@ export function defineSamplingSuite(name: string, createBackend: () => Promise<B
         }
       };
       const serial = await draw(1);
-      const parallel = await draw(2);
+      const parallel = await draw(2).finally(() => threaded.dispose());
       expect(parallel).toEqual(serial);
       const drawn = serial.flatMap((s) => s.tokens.slice(0, 7));
       expect(drawn.filter((t, i) => t !== serial.flatMap((s) => s.argmax.slice(0, 7))[i]).length).toBeGreaterThan(4); // not all argmax
