@@ -4,6 +4,7 @@ import { NodeBackend } from "@hybrid-llm/node";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { fixturePath } from "./support/fixtures.js";
+import { expectTrapRecovers } from "./support/wasm-trap.js";
 import { sparseTinyWithExtraTensor } from "./support/sparse-model.js";
 import { compareStreams, greedy, maxAbsDifference, prompts } from "./support/greedy.js";
 
@@ -152,16 +153,6 @@ describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm t
   });
 
   test("a trap inside the multi-threaded module becomes a typed error; a new 2-thread backend works", async () => {
-    const backend = await WasmBackend.create({ threads: 2 });
-    const model = await backend.loadModel({ bytes: buildFixture("tiny") });
-    const error = await backend.abortForTesting().catch((e: unknown) => e);
-    expect(BackendError.isInstance(error)).toBe(true);
-    expect((error as BackendError).code).toBe("crashed");
-    expect(() => model.tokenize("x")).toThrow(/crashed/);
-    await backend.dispose();
-    const fresh = await WasmBackend.create({ threads: 2 });
-    const again = await fresh.loadModel({ bytes: buildFixture("tiny") });
-    expect(again.detokenize(again.tokenize("still alive"), { removeSpecial: true })).toBe("still alive");
-    await fresh.dispose();
+    await expectTrapRecovers({ threads: 2 });
   });
 });

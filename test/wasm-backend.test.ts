@@ -3,6 +3,7 @@ import { runCli } from "@hybrid-llm/server";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { describe, expect, test } from "vitest";
 import { fixturePath } from "./support/fixtures.js";
+import { expectTrapRecovers } from "./support/wasm-trap.js";
 import { sparseTinyWithExtraTensor } from "./support/sparse-model.js";
 
 async function cli(...argv: string[]) {
@@ -64,16 +65,6 @@ describe("wasm32 limits and failures", () => {
   });
 
   test("a trap inside the module becomes a typed error; the backend disposes and a new one works", async () => {
-    const backend = await WasmBackend.create();
-    const model = await backend.loadModel({ bytes: buildFixture("tiny") });
-    const error = await backend.abortForTesting().catch((e: unknown) => e);
-    expect(BackendError.isInstance(error)).toBe(true);
-    expect((error as BackendError).code).toBe("crashed");
-    expect(() => model.tokenize("x")).toThrow(/crashed/);
-    await backend.dispose();
-    const fresh = await WasmBackend.create();
-    const again = await fresh.loadModel({ bytes: buildFixture("tiny") });
-    expect(again.detokenize(again.tokenize("still alive"), { removeSpecial: true })).toBe("still alive");
-    await fresh.dispose();
+    await expectTrapRecovers();
   });
 });
