@@ -1,4 +1,4 @@
-import { BackendError, buildFixture } from "@hybrid-llm/core";
+import { BackendError } from "@hybrid-llm/core";
 import { runCli } from "@hybrid-llm/server";
 import { WasmBackend } from "@hybrid-llm/wasm";
 import { describe, expect, test } from "vitest";
