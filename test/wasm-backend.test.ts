@@ -67,4 +67,28 @@ describe("wasm32 limits and failures", () => {
   test("a trap inside the module becomes a typed error; the backend disposes and a new one works", async () => {
     await expectTrapRecovers();
   });
+
+  test("a sync call that outlives syncTimeoutMs leaves the backend crashed: its late answer is never read as the next call's", async () => {
+    const backend = await WasmBackend.create({ syncTimeoutMs: 1 });
+    try {
+      const model = await backend.loadModel({ path: await fixturePath("tiny") });
+      // Tokenizing 2.4 MB of text takes the worker far longer than 1 ms: the caller stops waiting before the answer.
+      expect(() => model.tokenize("lorem ipsum ".repeat(200_000))).toThrow(/did not answer tokenize \(request \d+\): no answer within 1 ms/);
+      let error: unknown;
+      try {
+        model.tokenize("a");
+      } catch (thrown) {
+        error = thrown;
+      }
+      expect(BackendError.isInstance(error) && error.code).toBe("crashed");
+      expect((error as Error).message).toMatch(/the Wasm worker stopped: it did not answer tokenize/);
+      await expect(model.createContext({ ctx: 256 })).rejects.toThrow(/the Wasm worker stopped/);
+    } finally {
+      await backend.dispose();
+    }
+  });
+
+  test.each([0, -1, Number.NaN, "5"])("syncTimeoutMs %s is refused with InvalidArgumentError", async (value) => {
+    await expect(WasmBackend.create({ syncTimeoutMs: value as number })).rejects.toMatchObject({ name: "InvalidArgumentError", argument: "syncTimeoutMs" });
+  });
 });

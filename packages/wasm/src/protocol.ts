@@ -19,5 +19,15 @@ export interface SerializedError {
   readonly fields: Record<string, unknown>;
 }
 
+/**
+ * The synchronous channel's shared words (an Int32Array over a SharedArrayBuffer): the id of the last sync request
+ * the worker received, and of the last one it answered. The worker posts its answer on the sync port first, then
+ * stores the id and notifies; the caller waits until the answered id is its own, so a wake-up for any other reason
+ * only sends it back to waiting.
+ */
+export const SYNC_RECEIVED = 0;
+export const SYNC_ANSWERED = 1;
+export const SYNC_WORDS = 2;
+
 /** Target id of the backend itself (models and contexts get ids from 1). */
 export const BACKEND_TARGET = 0;

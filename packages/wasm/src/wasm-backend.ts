@@ -25,7 +25,7 @@ import {
   type TokenizeOptions,
 } from "@hybrid-llm/core";
 import { reviveError } from "./revive-error.js";
-import { BACKEND_TARGET, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { BACKEND_TARGET, SYNC_ANSWERED, SYNC_RECEIVED, SYNC_WORDS, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
@@ -33,7 +33,9 @@ type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K>
 export interface WasmBackendOptions {
   /** The module: a path, or its bytes. Defaults to the build next to this package (`build/hybrid-llm.wasm`). */
   readonly wasm?: string | Uint8Array;
-  /** Longest a synchronous call (tokenize, sequence operations) may wait for the worker, in ms. Defaults to 600 000. */
+  /** Longest a synchronous call (tokenize, sequence operations) may wait for the worker, in ms (a positive number;
+   * `Infinity`: no limit). Defaults to 600 000. A call that runs out of it leaves the backend `crashed`: its answer
+   * could otherwise be read as the next call's. */
   readonly syncTimeoutMs?: number;
   /**
    * CPU threads llama.cpp may use (1 to 64; default 1). 1 runs the single-threaded module (`wasm`). Above 1 runs the
@@ -136,6 +138,10 @@ export class WasmBackend implements Backend {
     if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > MAX_WASM_THREADS) {
       throw new InvalidArgumentError({ argument: "threads", message: `threads must be an integer from 1 to ${MAX_WASM_THREADS}, got ${String(threads)}` });
     }
+    const syncTimeoutMs = options.syncTimeoutMs ?? 600_000;
+    if (typeof syncTimeoutMs !== "number" || Number.isNaN(syncTimeoutMs) || syncTimeoutMs <= 0) {
+      throw new InvalidArgumentError({ argument: "syncTimeoutMs", message: `syncTimeoutMs must be a positive number of milliseconds (Infinity: no limit), got ${String(syncTimeoutMs)}` });
+    }
     if (threads > 1) {
       const reason = threadsUnavailableReason();
       if (reason !== undefined) throw new BackendError({ code: "unavailable", message: `${threads} Wasm threads are unavailable: ${reason}; use threads: 1` });
@@ -149,12 +155,12 @@ export class WasmBackend implements Backend {
     if (!existsSync(fileURLToPath(url))) {
       throw new BackendError({ code: "unavailable", message: `the Wasm worker script is missing (${fileURLToPath(url)}); run "npm run build"` });
     }
-    const signal = new Int32Array(new SharedArrayBuffer(4));
+    const signal = new Int32Array(new SharedArrayBuffer(SYNC_WORDS * Int32Array.BYTES_PER_ELEMENT));
     const { port1, port2 } = new MessageChannel();
     // execArgv: [] so the worker resolves packages normally even when the caller runs with custom conditions (tests).
     const worker = new Worker(url, { workerData: { syncPort: port2, signal }, transferList: [port2], execArgv: [] });
     worker.unref();
-    const backend = new WasmBackend(worker, port1, signal, options.syncTimeoutMs ?? 600_000, threads);
+    const backend = new WasmBackend(worker, port1, signal, syncTimeoutMs, threads);
     backend.listen();
     try {
       const facts = await backend.request<{ devices: NativeDevice[]; systemInfo: string }>({ kind: "init", wasm, threads });
@@ -179,15 +185,19 @@ export class WasmBackend implements Backend {
       if (reply.ok) entry.resolve(reply.value);
       else entry.reject(reviveError(reply.error));
     });
-    const fail = (message: string) => {
-      this.crashed ??= message;
-      for (const entry of this.pending.values()) entry.reject(new BackendError({ code: "crashed", message: `the Wasm worker stopped: ${message}; dispose this backend and create a new one` }));
-      this.pending.clear();
-    };
-    this.worker.on("error", (error) => fail(error.message));
+    this.worker.on("error", (error) => this.fail(error.message));
     this.worker.on("exit", (code) => {
-      if (!this.disposed) fail(`exit code ${code}`);
+      if (!this.disposed) this.fail(`exit code ${code}`);
     });
+  }
+
+  /** The worker is gone, or its sync channel is out of step: every pending and later call fails with the reason. */
+  private fail(reason: string): BackendError {
+    this.crashed ??= reason;
+    const error = () => new BackendError({ code: "crashed", message: `the Wasm worker stopped: ${reason}; dispose this backend and create a new one` });
+    for (const entry of this.pending.values()) entry.reject(error());
+    this.pending.clear();
+    return error();
   }
 
   /** @internal */
@@ -220,15 +230,28 @@ export class WasmBackend implements Backend {
   callSync<T>(target: number, method: string, args: readonly unknown[] = []): T {
     this.checkUsable();
     const id = this.nextRequest++;
-    Atomics.store(this.signal, 0, 0);
     this.syncPort.postMessage({ kind: "call", id, target, method, args });
-    const waited = Atomics.wait(this.signal, 0, 0, this.syncTimeoutMs);
-    const received = receiveMessageOnPort(this.syncPort);
-    if (waited === "timed-out" || received === undefined) {
-      throw new BackendError({ code: "crashed", message: `the Wasm worker did not answer ${method} within ${this.syncTimeoutMs} ms` });
+    const expected = id | 0; // as the Int32Array holds it
+    const deadline = performance.now() + this.syncTimeoutMs;
+    let answered = Atomics.load(this.signal, SYNC_ANSWERED);
+    while (answered !== expected) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      Atomics.wait(this.signal, SYNC_ANSWERED, answered, left);
+      answered = Atomics.load(this.signal, SYNC_ANSWERED);
     }
-    const reply = received.message as WorkerReply;
-    if ("progress" in reply) throw new BackendError({ code: "crashed", message: "unexpected progress message on the sync port" });
+    const reply = answered === expected ? (receiveMessageOnPort(this.syncPort)?.message as WorkerReply | undefined) : undefined;
+    if (reply === undefined || reply.id !== id || "progress" in reply) {
+      // A late answer would otherwise be read as the next call's: the channel is out of step for good.
+      const why =
+        answered !== expected
+          ? `no answer within ${this.syncTimeoutMs} ms`
+          : reply === undefined
+            ? "it said it answered, but no answer is on the port"
+            : `the answer on the port is ${"progress" in reply ? "a progress message" : `for request ${reply.id}`}`;
+      const worker = `the worker last received request ${Atomics.load(this.signal, SYNC_RECEIVED)} and answered ${answered}`;
+      throw this.fail(`it did not answer ${method} (request ${id}): ${why}; ${worker}`);
+    }
     if (!reply.ok) throw reviveError(reply.error);
     return reply.value as T;
   }

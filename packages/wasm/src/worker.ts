@@ -25,7 +25,7 @@ import type { ByteReader } from "./byte-sources.js";
 import { serializeError } from "./serialize-error.js";
 import { WASM32_ALLOCATABLE_BYTES, instantiateBinding } from "./instantiate.js";
 import { instantiateThreadedBinding } from "./instantiate-mt.js";
-import { BACKEND_TARGET, type WorkerReply, type WorkerRequest } from "./protocol.js";
+import { BACKEND_TARGET, SYNC_ANSWERED, SYNC_RECEIVED, type WorkerReply, type WorkerRequest } from "./protocol.js";
 
 const { syncPort, signal } = workerData as { syncPort: MessagePort; signal: Int32Array };
 const port = parentPort!;
@@ -141,10 +141,15 @@ function noteCrash(error: unknown): void {
 
 function reply(target: MessagePort | typeof port, id: number, run: () => Promise<unknown>, notify: boolean): Promise<void> {
   const send = (message: WorkerReply) => {
-    target.postMessage(message);
+    try {
+      target.postMessage(message);
+    } catch (error) {
+      // A value that cannot cross the thread boundary: the caller still gets an answer (a sync caller waits for one).
+      target.postMessage({ id, ok: false, error: serializeError(error) } satisfies WorkerReply);
+    }
     if (notify) {
-      Atomics.store(signal, 0, 1);
-      Atomics.notify(signal, 0);
+      Atomics.store(signal, SYNC_ANSWERED, id);
+      Atomics.notify(signal, SYNC_ANSWERED);
     }
   };
   return run().then(
@@ -179,5 +184,6 @@ port.on("message", (request: WorkerRequest) => {
 });
 
 syncPort.on("message", (request: Extract<WorkerRequest, { kind: "call" }>) => {
+  Atomics.store(signal, SYNC_RECEIVED, request.id);
   void reply(syncPort, request.id, () => handle(request), true);
 });
