@@ -1,12 +1,14 @@
 // Loads damaged copies of a fixture through a backend's whole load path (TypeScript checks, then llama.cpp), in a
 // process of its own so that a native abort shows as a crash of this process, not of the test runner. For each
-// case that loads, a small context decodes one token. Prints one JSON line: outcome counts, RSS, the first
+// case that loads, a small context decodes one token. Prints one JSON line: outcome counts, memory, the first
 // unexpected errors. Usage: node --expose-gc load-fuzz-child.mjs <node|wasm> <profile> <count> [seed]
 //
-// Memory is read twice after a collection: at the half-way case and at the end. The first cases warm up (the Wasm
-// module's linear memory grows to what the largest case needs and never shrinks; each V8 heap sizes itself), so a
-// leak shows as growth over the second half: RSS, and on Wasm the module's linear memory, which is exact.
-import { HybridLlmError, buildFixture } from "../../packages/core/dist/index.js";
+// Memory. A leak is growth that repeats: so after the fuzz, the cases that reached llama.cpp (they loaded, or
+// llama.cpp refused them) run again, and what the repeat adds is reported apart from the whole run's growth, which
+// includes warm-up (malloc's arenas, the Wasm module's linear memory growing once to the largest case, each V8
+// heap sizing itself). RSS is read after a collection of this thread's heap; the Wasm worker's garbage (copies of
+// the file) still counts there, so on Wasm the module's linear memory is read too, and it is exact.
+import { BackendError, HybridLlmError, buildFixture } from "../../packages/core/dist/index.js";
 import { mutateGguf } from "../../packages/core/dist/testing.js";
 
 const [backendName, profile, countText, seedText] = process.argv.slice(2);
@@ -14,22 +16,21 @@ const backend =
   backendName === "wasm"
     ? await (await import("../../packages/wasm/dist/index.js")).WasmBackend.create()
     : await (await import("../../packages/node/dist/index.js")).NodeBackend.create({ gpu: false });
-const cases = mutateGguf(buildFixture(profile), Number(countText), Number(seedText ?? 7));
+const count = Number(countText);
+const seed = Number(seedText ?? 7);
 const outcomes = { cases: 0, loaded: 0, typedError: 0, unexpected: 0 };
 const unexpectedErrors = [];
-const count = Number(countText);
-/** RSS after a collection of this thread's heap (the worker's garbage still counts), and the module's memory. */
+/** Indices of the cases that reached llama.cpp. */
+const native = new Set();
+let last = -1;
+
 async function memory() {
   globalThis.gc?.();
   return { rss: process.memoryUsage().rss, linear: backendName === "wasm" ? await backend.memoryBytes() : 0 };
 }
-const before = await memory();
-let half;
-let last = -1;
-for (const bytes of cases) {
-  if (outcomes.cases === Math.floor(count / 2)) half = await memory();
-  const i = outcomes.cases++;
-  last = i;
+
+/** One case: "loaded", "native-refusal" (llama.cpp said no, a typed error), "typed" (refused before llama.cpp), or the error. */
+async function run(bytes) {
   try {
     const model = await backend.loadModel({ bytes });
     try {
@@ -39,25 +40,45 @@ for (const bytes of cases) {
     } finally {
       await model.dispose();
     }
-    outcomes.loaded++;
+    return "loaded";
   } catch (error) {
-    if (HybridLlmError.isInstance(error)) outcomes.typedError++;
-    else {
-      outcomes.unexpected++;
-      if (unexpectedErrors.length < 5) unexpectedErrors.push({ case: i, error: String(error?.stack ?? error) });
-    }
+    if (BackendError.isInstance(error) && error.code === "load-failed") return "native-refusal";
+    if (HybridLlmError.isInstance(error)) return "typed";
+    return error;
   }
 }
-const end = await memory();
+
+const before = await memory();
+let i = 0;
+for (const bytes of mutateGguf(buildFixture(profile), count, seed)) {
+  last = i;
+  outcomes.cases++;
+  const outcome = await run(bytes);
+  if (outcome === "loaded") outcomes.loaded++;
+  else if (outcome === "native-refusal" || outcome === "typed") outcomes.typedError++;
+  else {
+    outcomes.unexpected++;
+    if (unexpectedErrors.length < 5) unexpectedErrors.push({ case: i, error: String(outcome?.stack ?? outcome) });
+  }
+  if (outcome === "loaded" || outcome === "native-refusal") native.add(i);
+  i++;
+}
+const afterFuzz = await memory();
+i = 0;
+for (const bytes of mutateGguf(buildFixture(profile), count, seed)) {
+  if (native.has(i++)) await run(bytes);
+}
+const afterRepeat = await memory();
 await backend.dispose();
 const mib = (bytes) => Math.round((bytes / 2 ** 20) * 10) / 10;
 process.stdout.write(
   `${JSON.stringify({
     ...outcomes,
     last,
-    rssGrowthMiB: mib(end.rss - before.rss),
-    secondHalfRssGrowthMiB: mib(end.rss - half.rss),
-    linearMemoryMiB: { start: mib(before.linear), half: mib(half.linear), end: mib(end.linear) },
+    reachedLlama: native.size,
+    rssGrowthMiB: mib(afterFuzz.rss - before.rss),
+    repeatRssGrowthMiB: mib(afterRepeat.rss - afterFuzz.rss),
+    linearMemoryMiB: { start: mib(before.linear), afterFuzz: mib(afterFuzz.linear), afterRepeat: mib(afterRepeat.linear) },
     unexpectedErrors,
   })}\n`,
 );
