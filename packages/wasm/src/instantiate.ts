@@ -32,6 +32,7 @@ export async function instantiateBinding(
     .filter((entry) => entry.module === "env" && entry.kind === "function")
     .map((entry) => entry.name);
   const context = getDefaultContext();
+  const restoreSharedArrayBuffer = hideSharedArrayBuffer();
   const { napiModule } = await instantiateNapiModule(module, {
     context,
     // wasm-util's WASI satisfies emnapi's WASIInstance at run time; only start()'s declared return type differs.
@@ -52,6 +53,24 @@ export async function instantiateBinding(
     beforeInit({ instance }: { instance: WebAssembly.Instance }) {
       memory = instance.exports.memory as WebAssembly.Memory;
     },
-  });
+  }).finally(restoreSharedArrayBuffer);
   return { binding: napiModule.exports as NativeBinding, memory: () => memory! };
+}
+
+/**
+ * Hides `SharedArrayBuffer` from emnapi while it initializes this single-threaded module (whose memory is never
+ * shared); returns the function that puts it back. Why: where `SharedArrayBuffer` exists at init, emnapi 1.11's
+ * `isSharedArrayBuffer` tells an ordinary `ArrayBuffer` from a shared one by calling the shared getter and catching
+ * the TypeError, and it asks that of every typed array that crosses the boundary (a decode's four inputs and its
+ * outputs, about 18 throws per decode). Each throw captures a stack through the module's frames: 7 % of the worker's
+ * time in a bench-60m Q8_0 decode (scripts/profile-wasm.mjs). Without it, emnapi checks with `ArrayBuffer`'s own
+ * getter, which does not throw on an ordinary buffer, and still recognizes a shared one by its tag.
+ */
+function hideSharedArrayBuffer(): () => void {
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, "SharedArrayBuffer");
+  if (!descriptor?.configurable) return () => {};
+  delete (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer;
+  return () => {
+    Object.defineProperty(globalThis, "SharedArrayBuffer", descriptor);
+  };
 }
