@@ -3,6 +3,8 @@
 // warm-up: V8 tiers wasm up over the first calls) and prompt prefill tokens/s. Also prints the module's size.
 // --threads 1,2 runs each profile at each count (Wasm above 1 thread: the multi-threaded build) and prints, per
 // count above 1, the Wasm speed-up over Wasm at 1 thread.
+// --baseline PATH also runs another single-threaded module (e.g. the previous build) at 1 thread in the same run and
+// prints this build over it: decode and prefill speed-ups from a module change, under the same load.
 // --wasm-only skips the native side (a machine without node-llama-cpp's libraries; native and ratio columns read NaN).
 // Usage: npm run build && npm run bench:wasm [-- --tokens 64 --profiles bench-60m,bench-60m-q8_0 --threads 1,2]
 import { existsSync, mkdirSync, statSync } from "node:fs";
@@ -14,7 +16,7 @@ import { NodeBackend } from "../packages/node/dist/index.js";
 import { WasmBackend, defaultWasmPath } from "../packages/wasm/dist/index.js";
 
 const { values } = parseArgs({
-  options: { tokens: { type: "string", default: "64" }, profiles: { type: "string", default: defaultProfiles() }, threads: { type: "string", default: "1" }, "wasm-only": { type: "boolean", default: false } },
+  options: { tokens: { type: "string", default: "64" }, profiles: { type: "string", default: defaultProfiles() }, threads: { type: "string", default: "1" }, "wasm-only": { type: "boolean", default: false }, baseline: { type: "string" } },
 });
 const threadCounts = values.threads.split(",").map(Number);
 
@@ -60,6 +62,7 @@ async function measure(backend, path, threads) {
 const native = values["wasm-only"] ? undefined : await NodeBackend.create({ gpu: false });
 const wasms = new Map();
 for (const threads of threadCounts) wasms.set(threads, await WasmBackend.create({ threads }));
+const baseline = values.baseline ? await WasmBackend.create({ wasm: values.baseline }) : undefined;
 const first = wasms.get(threadCounts[0]);
 console.log(`wasm module: ${(statSync(defaultWasmPath).size / 1e6).toFixed(2)} MB; ${first.systemInfo.trim()}`);
 console.log(`threads: ${threadCounts.join(", ")} (equal on both backends); decode: ${tokens} greedy tokens after warm-up; prefill: one batch`);
@@ -72,6 +75,12 @@ for (const profile of values.profiles.split(",")) {
     const w = await measure(wasms.get(threads), path, threads);
     const n = native ? await measure(native, path, threads) : { decodeTokensPerSecond: Number.NaN, prefillTokensPerSecond: Number.NaN };
     if (threads === 1) single = w;
+    if (threads === 1 && baseline) {
+      const b = await measure(baseline, path, 1);
+      console.log(
+        `${profile.padEnd(22)}   1 baseline: decode ${b.decodeTokensPerSecond.toFixed(1)} tok/s (this build ${(w.decodeTokensPerSecond / b.decodeTokensPerSecond).toFixed(2)}×), prefill ${b.prefillTokensPerSecond.toFixed(1)} tok/s (${(w.prefillTokensPerSecond / b.prefillTokensPerSecond).toFixed(2)}×)`,
+      );
+    }
     const scaling = threads > 1 && single ? `${(w.decodeTokensPerSecond / single.decodeTokensPerSecond).toFixed(2).padStart(5)}×  ${(w.prefillTokensPerSecond / single.prefillTokensPerSecond).toFixed(2).padStart(5)}×` : "";
     console.log(
       `${profile.padEnd(22)} ${String(threads).padStart(3)} ${`${(statSync(path).size / 1e6).toFixed(1)} MB`.padStart(8)}  ${w.decodeTokensPerSecond.toFixed(1).padStart(10)} / ${n.decodeTokensPerSecond.toFixed(1).padEnd(14)} ${(w.decodeTokensPerSecond / n.decodeTokensPerSecond).toFixed(2).padStart(5)}×  ${w.prefillTokensPerSecond.toFixed(1).padStart(12)} / ${n.prefillTokensPerSecond.toFixed(1).padEnd(14)} ${(w.prefillTokensPerSecond / n.prefillTokensPerSecond).toFixed(2).padStart(5)}×   ${scaling}`,

@@ -52,6 +52,10 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     expect(find("row_conversions")).toMatchObject({ mismatches: 0 });
   });
 
+  test("F16 store (0003): the SIMD128 four-lane fp32 -> fp16 store gives the scalar conversion's bits, edge cases included", () => {
+    expect(find("f16x4_store")).toMatchObject({ tested: 65564, mismatches: 0 });
+  });
+
   test("activation quantizer (0001): SIMD128 quantize_row_q8_0 gives the reference quantizer's bytes", () => {
     // Before 0001 it truncated toward zero: about half the values one level off.
     expect(find("quantize_q8_0")).toMatchObject({ tested: 4224, mismatches: 0 });

@@ -29,8 +29,11 @@ const force = process.argv.includes("--force");
 const fast = process.argv.includes("--fast");
 // From `npm install`: build when possible, but never fail the install of everything else over the Wasm module.
 const ifPossible = process.argv.includes("--if-possible");
-const stOnly = process.argv.includes("--st-only");
-const outputDir = join(root, "packages", "wasm", "build");
+// HYBRID_LLM_WASM_PROFILE=1: the single-threaded module again, linked with its function names (--profiling-funcs) into
+// wasm/build/profile/ (the shipped module is untouched), for `node --cpu-prof` (scripts/profile-wasm.mjs reads it).
+const profile = process.env.HYBRID_LLM_WASM_PROFILE === "1";
+const stOnly = process.argv.includes("--st-only") || profile;
+const outputDir = profile ? join(root, "wasm", "build", "profile") : join(root, "packages", "wasm", "build");
 const sourceDir = join(root, "native", "src");
 const patchDir = join(root, "wasm", "patches");
 const patches = existsSync(patchDir) ? readdirSync(patchDir).filter((f) => f.endsWith(".patch")).sort() : [];
@@ -284,6 +287,8 @@ async function buildVariant(variant, { checkout, tag, sources, newest, env }) {
     "em++",
     [
       fast ? "-O1" : "-O3", ...common,
+      // Names kept in the name section (wasm-opt still optimizes): what a profiler shows per function.
+      ...(profile ? ["--profiling-funcs"] : []),
       // wasm32 tops out at 4 GB; the module starts at 64 MB and grows as models and caches need.
       "-sALLOW_MEMORY_GROWTH=1", "-sMAXIMUM_MEMORY=4GB", "-sINITIAL_MEMORY=64MB",
       ...linkFlags(variant, jsLibrary),

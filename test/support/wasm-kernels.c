@@ -43,6 +43,33 @@ static void check_row_conversions(void) {
     printf("{\"check\":\"row_conversions\",\"tested\":%d,\"mismatches\":%d}\n", 2 * N, mismatches);
 }
 
+// wasm/patches/0003: the SIMD128 F16 store (flash attention's F16 accumulator goes through it) gives the scalar
+// conversion's bits: zeros, subnormals, the rounding ties, overflow to infinity, infinities and NaNs, then random
+// floats over the whole range of exponents.
+static void check_f16x4_store(void) {
+    static const uint32_t edges[] = {
+        0x00000000u, 0x80000000u, 0x00000001u, 0x807FFFFFu, 0x33000000u, 0x33000001u, 0x33800000u, 0x387FC000u,
+        0x387FE000u, 0x38800000u, 0x3F800000u, 0xBF801000u, 0x3F801001u, 0x3F803000u, 0x477FE000u, 0x477FEFFFu,
+        0x477FF000u, 0x47800000u, 0xC7800000u, 0x7F7FFFFFu, 0x7F800000u, 0xFF800000u, 0x7FC00000u, 0xFFC00001u,
+        0x7F800001u, 0x3C00F000u, 0x3C010000u, 0x3C00E000u,
+    };
+    enum { EDGES = sizeof(edges) / sizeof(edges[0]), RANDOM = 1 << 16 };
+    int mismatches = 0, tested = 0;
+    for (int i = 0; i < EDGES + RANDOM; i += 4) {
+        float x[4];
+        for (int lane = 0; lane < 4; lane++) {
+            const int k = i + lane;
+            const uint32_t bits = k < EDGES ? edges[k] : next_u32() ^ (next_u32() << 16);
+            memcpy(&x[lane], &bits, sizeof bits);
+        }
+        ggml_fp16_t h[4];
+        GGML_F16x4_STORE(h, wasm_v128_load(x));
+        for (int lane = 0; lane < 4; lane++) mismatches += h[lane] != ggml_compute_fp32_to_fp16(x[lane]);
+        tested += 4;
+    }
+    printf("{\"check\":\"f16x4_store\",\"tested\":%d,\"mismatches\":%d}\n", tested, mismatches);
+}
+
 // wasm/patches/0001: the SIMD128 activation quantizer gives the reference quantizer's bytes.
 static void check_quantize_q8_0(void) {
     enum { K = 4096 };
@@ -199,6 +226,7 @@ int main(int argc, char ** argv) {
 #if defined(__wasm_simd128__)
     check_row_conversions();
     check_quantize_q8_0();
+    check_f16x4_store();
     const enum ggml_type types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0 };
     for (int t = 0; t < 4; t++) {
         check_matmul(types[t], 256, 48, 1);  // decode: one column

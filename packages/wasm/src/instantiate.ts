@@ -32,26 +32,52 @@ export async function instantiateBinding(
     .filter((entry) => entry.module === "env" && entry.kind === "function")
     .map((entry) => entry.name);
   const context = getDefaultContext();
-  const { napiModule } = await instantiateNapiModule(module, {
-    context,
-    // wasm-util's WASI satisfies emnapi's WASIInstance at run time; only start()'s declared return type differs.
-    wasi: wasi as unknown as NonNullable<Parameters<typeof instantiateNapiModule>[1]["wasi"]>,
-    // One thread: async work runs on it via setImmediate, which is why the module lives in a worker.
-    asyncWorkPoolSize: 0,
-    overwriteImports(imports: WebAssembly.Imports) {
-      const env: Record<string, unknown> = { ...imports.env, ...imports.napi, ...imports.emnapi };
-      env.emscripten_notify_memory_growth = () => {};
-      Object.assign(env, byteSourceImports(context, () => memory!, openPath));
-      env.getentropy = (pointer: number, length: number) => {
-        crypto.getRandomValues(new Uint8Array(memory!.buffer, pointer, length));
-        return 0;
-      };
-      for (const name of envFunctions) if (!(name in env)) env[name] = () => -ENOSYS;
-      return { ...imports, env } as WebAssembly.Imports;
-    },
-    beforeInit({ instance }: { instance: WebAssembly.Instance }) {
-      memory = instance.exports.memory as WebAssembly.Memory;
-    },
-  });
+  // emnapi reads the global when it creates its module object, synchronously inside this call, before any await.
+  const restoreSharedArrayBuffer = hideSharedArrayBuffer();
+  let instantiated: ReturnType<typeof instantiateNapiModule>;
+  try {
+    instantiated = instantiateNapiModule(module, {
+      context,
+      // wasm-util's WASI satisfies emnapi's WASIInstance at run time; only start()'s declared return type differs.
+      wasi: wasi as unknown as NonNullable<Parameters<typeof instantiateNapiModule>[1]["wasi"]>,
+      // One thread: async work runs on it via setImmediate, which is why the module lives in a worker.
+      asyncWorkPoolSize: 0,
+      overwriteImports(imports: WebAssembly.Imports) {
+        const env: Record<string, unknown> = { ...imports.env, ...imports.napi, ...imports.emnapi };
+        env.emscripten_notify_memory_growth = () => {};
+        Object.assign(env, byteSourceImports(context, () => memory!, openPath));
+        env.getentropy = (pointer: number, length: number) => {
+          crypto.getRandomValues(new Uint8Array(memory!.buffer, pointer, length));
+          return 0;
+        };
+        for (const name of envFunctions) if (!(name in env)) env[name] = () => -ENOSYS;
+        return { ...imports, env } as WebAssembly.Imports;
+      },
+      beforeInit({ instance }: { instance: WebAssembly.Instance }) {
+        memory = instance.exports.memory as WebAssembly.Memory;
+      },
+    });
+  } finally {
+    restoreSharedArrayBuffer();
+  }
+  const { napiModule } = await instantiated;
   return { binding: napiModule.exports as NativeBinding, memory: () => memory! };
+}
+
+/**
+ * Hides `SharedArrayBuffer` from emnapi while it creates its module object for this single-threaded module (whose
+ * memory is never shared); returns the function that puts it back. Why: where `SharedArrayBuffer` exists at init, emnapi 1.11's
+ * `isSharedArrayBuffer` tells an ordinary `ArrayBuffer` from a shared one by calling the shared getter and catching
+ * the TypeError, and it asks that of every typed array that crosses the boundary (a decode's four inputs and its
+ * outputs, about 18 throws per decode). Each throw captures a stack through the module's frames: 7 % of the worker's
+ * time in a bench-60m Q8_0 decode (scripts/profile-wasm.mjs). Without it, emnapi checks with `ArrayBuffer`'s own
+ * getter, which does not throw on an ordinary buffer, and still recognizes a shared one by its tag.
+ */
+function hideSharedArrayBuffer(): () => void {
+  const descriptor = Object.getOwnPropertyDescriptor(globalThis, "SharedArrayBuffer");
+  if (!descriptor?.configurable) return () => {};
+  delete (globalThis as { SharedArrayBuffer?: unknown }).SharedArrayBuffer;
+  return () => {
+    Object.defineProperty(globalThis, "SharedArrayBuffer", descriptor);
+  };
 }
