@@ -5,7 +5,7 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
 #include <immintrin.h>
 #endif
 
@@ -102,7 +102,7 @@ size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, 
     return n;
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
 // The same sweep with AVX2: per 8 logits, the kept lanes' ids and x are packed to the front (a permutation from a table
 // indexed by the keep mask) and stored whole; the cursor moves by the kept count. The same float operations as
 // chunk_keep (a subtraction, a negation, a multiplication; no FMA), so the same ids.
@@ -184,7 +184,9 @@ __attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, ui
 enum class Sweep { portable, avx2, avx512 };
 const Sweep sweep = [] {  // at load time: the CPU model must be initialized first (GCC's rule for constructors)
     __builtin_cpu_init();
+#if !defined(HYBRID_LLM_NO_AVX512_SWEEP)  // (a harness may test the AVX2 branch on an AVX-512 machine)
     if (__builtin_cpu_supports("avx512f")) return Sweep::avx512;
+#endif
     if (__builtin_cpu_supports("avx2")) return Sweep::avx2;
     return Sweep::portable;
 }();
