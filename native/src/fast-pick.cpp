@@ -7,6 +7,8 @@
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
 #include <immintrin.h>
+#elif defined(__wasm_simd128__) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
+#include <wasm_simd128.h>
 #endif
 
 #include "llama.h"
@@ -196,6 +198,54 @@ size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float
     if (sweep == Sweep::avx2) return gather_avx2(logits, n_vocab, max_logit, scale, limit, ids, xs);
     return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs);
 }
+#elif defined(__wasm_simd128__) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
+// The sweep with Wasm SIMD (the modules are built with -msimd128): per 4 logits, the kept lanes' ids and x are packed
+// to the front by a byte shuffle from a table indexed by the keep mask, and stored whole; the cursor moves by the kept
+// count. The same float operations as chunk_keep (a subtraction, a negation, a multiplication), so the same result.
+struct PackTable {
+    alignas(16) uint8_t bytes[16][16];
+    PackTable() {
+        for (int mask = 0; mask < 16; ++mask) {
+            int n = 0;
+            for (int lane = 0; lane < 4; ++lane) {
+                if (!(mask & (1 << lane))) continue;
+                for (int b = 0; b < 4; ++b) bytes[mask][4 * n + b] = static_cast<uint8_t>(4 * lane + b);
+                ++n;
+            }
+            for (; n < 4; ++n) {
+                for (int b = 0; b < 4; ++b) bytes[mask][4 * n + b] = static_cast<uint8_t>(b);
+            }
+        }
+    }
+};
+const PackTable pack_table;
+
+size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
+    const v128_t vmax = wasm_f32x4_splat(max_logit);
+    const v128_t vscale = wasm_f32x4_splat(scale);
+    const v128_t vlimit = wasm_f32x4_splat(limit);
+    const v128_t step = wasm_i32x4_splat(4);
+    v128_t vid = wasm_i32x4_make(0, 1, 2, 3);
+    size_t n = 0;
+    const uint32_t full = n_vocab - n_vocab % 4;
+    for (uint32_t first = 0; first < full; first += 4) {
+        const v128_t x = wasm_f32x4_sub(wasm_v128_load(logits + first), vmax);
+        const v128_t keep = wasm_f32x4_lt(wasm_f32x4_mul(wasm_f32x4_neg(x), vscale), vlimit);
+        const uint32_t mask = wasm_i32x4_bitmask(keep);
+        const v128_t shuffle = wasm_v128_load(pack_table.bytes[mask]);
+        wasm_v128_store(xs + n, wasm_i8x16_swizzle(x, shuffle));
+        wasm_v128_store(ids + n, wasm_i8x16_swizzle(vid, shuffle));
+        n += static_cast<size_t>(__builtin_popcount(mask));
+        vid = wasm_i32x4_add(vid, step);
+    }
+    for (uint32_t t = full; t < n_vocab; ++t) {
+        const float x = logits[t] - max_logit;
+        ids[n] = static_cast<int32_t>(t);
+        xs[n] = x;
+        n += -x * scale < limit ? 1 : 0;
+    }
+    return n;
+}
 #else
 size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
     return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs);
@@ -286,9 +336,13 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     const size_t n_gathered = gather(logits, n_vocab, max_logit, scale, limit, ids.data(), xs.data(), gathered_buckets.data());
     if (n_gathered == 0) return -1;
 
+    // Every kept candidate is shallower than `limit` buckets: only the first n_buckets can be non-empty (~450 of the
+    // 1024 for real vocabularies), and only those are cleared and scanned.
+    const int n_buckets = std::min(kBuckets, static_cast<int>(limit) + 1);
     constexpr int stride = kBuckets + 1;
-    scratch.histogram.assign(4 * stride, 0);
+    grow(scratch.histogram, 4 * stride);
     uint32_t * h = scratch.histogram.data();
+    for (int k = 0; k < 4; ++k) std::fill(h + k * stride, h + k * stride + n_buckets + 1, 0u);
     const uint16_t * bk = gathered_buckets.data();
     size_t i4 = 0;
     for (; i4 + 4 <= n_gathered; i4 += 4) {  // four interleaved histograms: no store-to-load chain between neighbours
@@ -299,11 +353,11 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     }
     for (; i4 < n_gathered; ++i4) ++h[bk[i4]];
     uint32_t * count = h;  // summed into the first histogram
-    for (int b = 0; b < kBuckets; ++b) count[b] += h[stride + b] + h[2 * stride + b] + h[3 * stride + b];
+    for (int b = 0; b < n_buckets; ++b) count[b] += h[stride + b] + h[2 * stride + b] + h[3 * stride + b];
     const double * bound = depth_bounds();
     int cut = 1;  // buckets [0, cut) are kept
     double tail = static_cast<double>(n_vocab - n_gathered) * std::exp(-deep);
-    for (int b = kBuckets - 1; b >= 0; --b) {
+    for (int b = n_buckets - 1; b >= 0; --b) {
         tail += count[b] * bound[b];
         if (tail >= kTail) {
             cut = b + 1;
@@ -356,8 +410,8 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     // Only the buckets the chain can reach are put in that order (a counting sort of their candidates), and a bucket
     // is sorted within only when a cut or the draw ends inside it.
     auto & start = scratch.start;
-    start.assign(kBuckets + 2, 0);
-    for (int b = 0; b <= kBuckets; ++b) start[b + 1] = start[b] + count[b];
+    start.assign(n_buckets + 2, 0);
+    for (int b = 0; b <= n_buckets; ++b) start[b + 1] = start[b] + count[b];
     const size_t n_kept_all = start[cut];
 
     // Top-p alone (the common chain): its total is the sum over every kept candidate, which needs no order; and
@@ -385,7 +439,7 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     grow(kept, n_gathered + 1);
     {
         uint32_t * cursor = h + stride;  // the second histogram is free again
-        std::copy(start.begin(), start.begin() + kBuckets + 1, cursor);
+        std::copy(start.begin(), start.begin() + n_buckets + 1, cursor);
         Candidate * out = kept.data();
         if (reach == cut) {  // branch-free: the candidates past the cut land past start[cut], where nothing reads them
             for (size_t i = 0; i < n_gathered; ++i) out[cursor[bk[i]]++] = {xs[i], ids[i]};
