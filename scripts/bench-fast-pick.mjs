@@ -3,6 +3,8 @@
 // llama.cpp's chain fed as before it (bench-fast-pick.cpp), the same token for the same seed, CPU time per row
 // (thread CPU time: a busy machine slows it less than wall time). Linux x64 with g++ only: it links node-llama-cpp's
 // prebuilt CPU libllama. Usage: npm run build && node scripts/bench-fast-pick.mjs
+// --asan: instead, fast_pick under AddressSanitizer + UBSan on each sweep branch (AVX-512, AVX2, portable), which must
+// draw the same tokens (scripts/fast-pick-asan.cpp; no libllama needed).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -12,6 +14,23 @@ import { writeFixtureFile } from "../packages/core/dist/node.js";
 import { llamaSourceDir, packageDir } from "../native/build.mjs";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
+if (process.argv.includes("--asan")) {
+  const { checkout } = llamaSourceDir();
+  const hashes = new Set();
+  for (const [name, define] of [["avx512", []], ["avx2", ["-DHYBRID_LLM_NO_AVX512_SWEEP"]], ["portable", ["-DHYBRID_LLM_PORTABLE_SWEEP"]]]) {
+    const binary = join(root, ".cache", `fast-pick-asan-${name}`);
+    execFileSync("g++", [
+      "-std=c++17", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", ...define, `-I${join(root, "native", "src")}`,
+      `-I${join(checkout, "include")}`, `-I${join(checkout, "ggml", "include")}`,
+      join(root, "scripts", "fast-pick-asan.cpp"), join(root, "native", "src", "fast-pick.cpp"), "-o", binary,
+    ], { stdio: "inherit" });
+    const out = execFileSync(binary, { encoding: "utf8" }).trim();
+    console.log(`${name}: ${out}`);
+    hashes.add(out);
+  }
+  if (hashes.size !== 1) throw new Error("the sweep branches drew different tokens");
+  process.exit(0);
+}
 const dir = join(root, ".cache", "bench");
 mkdirSync(dir, { recursive: true });
 const model = join(dir, "real-vocab.gguf");

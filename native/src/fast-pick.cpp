@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstring>
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
 #include <immintrin.h>
+#elif defined(__wasm_simd128__) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
+#include <wasm_simd128.h>
 #endif
 
 #include "llama.h"
@@ -72,19 +74,16 @@ HYBRID_LLM_VECTOR_LOOP void chunk_keep(const float * logits, float max_logit, fl
     for (int i = 0; i < kChunk; ++i) keep[i] = -(logits[i] - max_logit) * scale < limit ? 1 : 0;
 }
 
-// The gathered candidates' x = logit − max and depth buckets (branch-free, vectorized where the target can).
-HYBRID_LLM_VECTOR_LOOP void gathered_depths(const float * logits, const int32_t * ids, size_t n, float max_logit, float scale, float * xs, uint16_t * buckets) {
-    for (size_t i = 0; i < n; ++i) {
-        const float x = logits[ids[i]] - max_logit;
-        xs[i] = x;
-        buckets[i] = static_cast<uint16_t>(depth_bucket(x, scale));
-    }
+// Their depth buckets (branch-free, vectorized where the target can).
+HYBRID_LLM_VECTOR_LOOP void gathered_depths(const float * xs, size_t n, float scale, uint16_t * buckets) {
+    for (size_t i = 0; i < n; ++i) buckets[i] = static_cast<uint16_t>(depth_bucket(xs[i], scale));
 }
 
-// The one sweep over the whole row, portable: the token ids of the logits shallower than `limit` buckets, in token
-// order (branch-free: every id is written, the cursor moves past the kept ones), then their x and buckets. Room for
-// n_vocab + kChunk entries in each output.
-size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
+// The one sweep over the whole row: the token ids and x = logit − max of the logits shallower than `limit` buckets,
+// in token order (branch-free: every id is written, the cursor moves past the kept ones). Only the test runs over the
+// whole row; the buckets are computed afterwards for the kept ones (gathered_depths). Every path does the same float
+// operations, so it keeps the same candidates with the same x. Room for n_vocab + kChunk entries in each output.
+size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
     alignas(64) uint8_t keep[kChunk];
     alignas(64) float padded[kChunk];
     size_t n = 0;
@@ -101,14 +100,14 @@ size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, 
             n += keep[i];
         }
     }
-    gathered_depths(logits, ids, n, max_logit, scale, xs, buckets);
+    for (size_t i = 0; i < n; ++i) xs[i] = logits[ids[i]] - max_logit;
     return n;
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// The same sweep in one pass with AVX2: per 8 logits, the kept lanes' ids, x and buckets are packed to the front
-// (a permutation from a table indexed by the keep mask) and stored whole; the cursor moves by the kept count. The
-// same float operations as the portable path (a subtraction, a multiplication, no FMA), so the same results.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
+// The same sweep with AVX2: per 8 logits, the kept lanes' ids and x are packed to the front (a permutation from a table
+// indexed by the keep mask) and stored whole; the cursor moves by the kept count. The same float operations as
+// chunk_keep (a subtraction, a negation, a multiplication; no FMA), so the same ids.
 struct PackTable {
     alignas(32) int32_t lanes[256][8];
     PackTable() {
@@ -123,12 +122,10 @@ struct PackTable {
 };
 const PackTable pack_table;
 
-__attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
+__attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
     const __m256 vmax = _mm256_set1_ps(max_logit);
     const __m256 vscale = _mm256_set1_ps(scale);
     const __m256 vlimit = _mm256_set1_ps(limit);
-    const __m256 vzero = _mm256_setzero_ps();
-    const __m256 vdeepest = _mm256_set1_ps(static_cast<float>(kBuckets - 1));
     const __m256 sign = _mm256_set1_ps(-0.0f);
     const __m256i step = _mm256_set1_epi32(8);
     __m256i vid = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -148,33 +145,119 @@ __attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_
         // Branch-free (whether a block keeps anything is unpredictable): an empty mask stores lanes the cursor
         // does not move past.
         const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i *>(pack_table.lanes[mask]));
-        const __m256 clamped = _mm256_min_ps(_mm256_max_ps(depth, vzero), vdeepest);
-        const __m256i bucket = _mm256_cvttps_epi32(clamped);
         _mm256_storeu_ps(xs + n, _mm256_permutevar8x32_ps(x, perm));
         _mm256_storeu_si256(reinterpret_cast<__m256i *>(ids + n), _mm256_permutevar8x32_epi32(vid, perm));
-        const __m256i packed = _mm256_permutevar8x32_epi32(bucket, perm);
-        const __m256i narrow = _mm256_permute4x64_epi64(_mm256_packus_epi32(packed, packed), 0x08);  // 8 × uint16 low
-        _mm_storeu_si128(reinterpret_cast<__m128i *>(buckets + n), _mm256_castsi256_si128(narrow));
         n += static_cast<size_t>(__builtin_popcount(static_cast<unsigned>(mask)));
         vid = _mm256_add_epi32(vid, step);
     }
     return n;
 }
 
-const bool has_avx2 = [] {  // at load time: the CPU model must be initialized first (GCC's rule for constructors)
+// AVX-512: 16 logits a step, the kept ids and x packed by vpcompressd / vcompressps (into a register, then one store: a compressing
+// store to memory is slow on some cores). The same float operations again.
+__attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
+    const __m512 vmax = _mm512_set1_ps(max_logit);
+    const __m512 vscale = _mm512_set1_ps(scale);
+    const __m512 vlimit = _mm512_set1_ps(limit);
+    const __m512i sign = _mm512_set1_epi32(static_cast<int32_t>(0x80000000u));
+    const __m512i step = _mm512_set1_epi32(16);
+    __m512i vid = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    size_t n = 0;
+    const uint32_t full = n_vocab - n_vocab % 16;
+    for (uint32_t first = 0; first < n_vocab; first += 16) {
+        __m512 v;
+        if (first < full) {
+            v = _mm512_loadu_ps(logits + first);
+        } else {  // the tail: the missing lanes read as −inf, which is never kept
+            const __mmask16 valid = static_cast<__mmask16>((1u << (n_vocab - first)) - 1);
+            v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, logits + first);
+        }
+        const __m512 x = _mm512_sub_ps(v, vmax);
+        const __m512 negated = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), sign));
+        const __mmask16 keep = _mm512_cmp_ps_mask(_mm512_mul_ps(negated, vscale), vlimit, _CMP_LT_OQ);
+        _mm512_storeu_ps(xs + n, _mm512_maskz_compress_ps(keep, x));
+        _mm512_storeu_si512(ids + n, _mm512_maskz_compress_epi32(keep, vid));
+        n += static_cast<size_t>(__builtin_popcount(static_cast<unsigned>(keep)));
+        vid = _mm512_add_epi32(vid, step);
+    }
+    return n;
+}
+
+enum class Sweep { portable, avx2, avx512 };
+const Sweep sweep = [] {  // at load time: the CPU model must be initialized first (GCC's rule for constructors)
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") != 0;
+#if !defined(HYBRID_LLM_NO_AVX512_SWEEP)  // (a harness may test the AVX2 branch on an AVX-512 machine)
+    if (__builtin_cpu_supports("avx512f")) return Sweep::avx512;
+#endif
+    if (__builtin_cpu_supports("avx2")) return Sweep::avx2;
+    return Sweep::portable;
 }();
 
-size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
-    if (has_avx2) return gather_avx2(logits, n_vocab, max_logit, scale, limit, ids, xs, buckets);
-    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs, buckets);
+size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
+    if (sweep == Sweep::avx512) return gather_avx512(logits, n_vocab, max_logit, scale, limit, ids, xs);
+    if (sweep == Sweep::avx2) return gather_avx2(logits, n_vocab, max_logit, scale, limit, ids, xs);
+    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs);
+}
+#elif defined(__wasm_simd128__) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
+// The sweep with Wasm SIMD (the modules are built with -msimd128): per 4 logits, the kept lanes' ids and x are packed
+// to the front by a byte shuffle from a table indexed by the keep mask, and stored whole; the cursor moves by the kept
+// count. The same float operations as chunk_keep (a subtraction, a negation, a multiplication), so the same result.
+struct PackTable {
+    alignas(16) uint8_t bytes[16][16];
+    PackTable() {
+        for (int mask = 0; mask < 16; ++mask) {
+            int n = 0;
+            for (int lane = 0; lane < 4; ++lane) {
+                if (!(mask & (1 << lane))) continue;
+                for (int b = 0; b < 4; ++b) bytes[mask][4 * n + b] = static_cast<uint8_t>(4 * lane + b);
+                ++n;
+            }
+            for (; n < 4; ++n) {
+                for (int b = 0; b < 4; ++b) bytes[mask][4 * n + b] = static_cast<uint8_t>(b);
+            }
+        }
+    }
+};
+const PackTable pack_table;
+
+size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
+    const v128_t vmax = wasm_f32x4_splat(max_logit);
+    const v128_t vscale = wasm_f32x4_splat(scale);
+    const v128_t vlimit = wasm_f32x4_splat(limit);
+    const v128_t step = wasm_i32x4_splat(4);
+    v128_t vid = wasm_i32x4_make(0, 1, 2, 3);
+    size_t n = 0;
+    const uint32_t full = n_vocab - n_vocab % 4;
+    for (uint32_t first = 0; first < full; first += 4) {
+        const v128_t x = wasm_f32x4_sub(wasm_v128_load(logits + first), vmax);
+        const v128_t keep = wasm_f32x4_lt(wasm_f32x4_mul(wasm_f32x4_neg(x), vscale), vlimit);
+        const uint32_t mask = wasm_i32x4_bitmask(keep);
+        const v128_t shuffle = wasm_v128_load(pack_table.bytes[mask]);
+        wasm_v128_store(xs + n, wasm_i8x16_swizzle(x, shuffle));
+        wasm_v128_store(ids + n, wasm_i8x16_swizzle(vid, shuffle));
+        n += static_cast<size_t>(__builtin_popcount(mask));
+        vid = wasm_i32x4_add(vid, step);
+    }
+    for (uint32_t t = full; t < n_vocab; ++t) {
+        const float x = logits[t] - max_logit;
+        ids[n] = static_cast<int32_t>(t);
+        xs[n] = x;
+        n += -x * scale < limit ? 1 : 0;
+    }
+    return n;
 }
 #else
-size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
-    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs, buckets);
+size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
+    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs);
 }
 #endif
+
+// The sweep, then the depth bucket of each kept candidate.
+size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
+    const size_t n = gather_ids(logits, n_vocab, max_logit, scale, limit, ids, xs);
+    gathered_depths(xs, n, scale, buckets);
+    return n;
+}
 
 // w_i = e^(x_i / temperature), or 0 where x_i < min_x.
 HYBRID_LLM_VECTOR_LOOP void weights(const Candidate * candidates, size_t n, float temperature, float min_x, float * out) {
@@ -182,6 +265,20 @@ HYBRID_LLM_VECTOR_LOOP void weights(const Candidate * candidates, size_t n, floa
         const float x = candidates[i].x;
         const float w = exp_neg(x / temperature);
         out[i] = x >= min_x ? w : 0.0f;
+    }
+}
+
+// The same over the gathered candidates in token order, 0 for the pruned ones (depth bucket ≥ cut, tested on the
+// depth as depth_bucket computes it, all in float so that the loop vectorizes).
+HYBRID_LLM_VECTOR_LOOP void gathered_weights(const float * xs, size_t n, float scale, int cut, float temperature, float min_x, float * out) {
+    const float cut_depth = static_cast<float>(cut);
+    for (size_t i = 0; i < n; ++i) {
+        const float x = xs[i];
+        const float w = exp_neg(x / temperature);
+        float depth = -x * scale;
+        depth = depth < static_cast<float>(kBuckets - 1) ? depth : static_cast<float>(kBuckets - 1);
+        const bool kept = (x >= min_x) & (depth < cut_depth);
+        out[i] = kept ? w : 0.0f;
     }
 }
 
@@ -207,6 +304,12 @@ const double * depth_bounds() {  // e^(−b / kPerLogit): the most a candidate i
     return table;
 }
 
+// Scratch vectors only grow: resizing one down and up again would fill the regrown part with zeros every row.
+template <typename T>
+void grow(std::vector<T> & v, size_t n) {
+    if (v.size() < n) v.resize(n);
+}
+
 bool by_logit(const Candidate & a, const Candidate & b) { return a.x > b.x || (a.x == b.x && a.id < b.id); }
 
 }  // namespace
@@ -227,15 +330,19 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     auto & ids = scratch.gathered_ids;
     auto & xs = scratch.gathered_x;
     auto & gathered_buckets = scratch.gathered_buckets;
-    ids.resize(n_vocab + kChunk);
-    xs.resize(n_vocab + kChunk);
-    gathered_buckets.resize(n_vocab + kChunk);
+    grow(ids, n_vocab + kChunk);
+    grow(xs, n_vocab + kChunk);
+    grow(gathered_buckets, n_vocab + kChunk);
     const size_t n_gathered = gather(logits, n_vocab, max_logit, scale, limit, ids.data(), xs.data(), gathered_buckets.data());
     if (n_gathered == 0) return -1;
 
+    // Every kept candidate is shallower than `limit` buckets: only the first n_buckets can be non-empty (~450 of the
+    // 1024 for real vocabularies), and only those are cleared and scanned.
+    const int n_buckets = std::min(kBuckets, static_cast<int>(limit) + 1);
     constexpr int stride = kBuckets + 1;
-    scratch.histogram.assign(4 * stride, 0);
+    grow(scratch.histogram, 4 * stride);
     uint32_t * h = scratch.histogram.data();
+    for (int k = 0; k < 4; ++k) std::fill(h + k * stride, h + k * stride + n_buckets + 1, 0u);
     const uint16_t * bk = gathered_buckets.data();
     size_t i4 = 0;
     for (; i4 + 4 <= n_gathered; i4 += 4) {  // four interleaved histograms: no store-to-load chain between neighbours
@@ -246,11 +353,11 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     }
     for (; i4 < n_gathered; ++i4) ++h[bk[i4]];
     uint32_t * count = h;  // summed into the first histogram
-    for (int b = 0; b < kBuckets; ++b) count[b] += h[stride + b] + h[2 * stride + b] + h[3 * stride + b];
+    for (int b = 0; b < n_buckets; ++b) count[b] += h[stride + b] + h[2 * stride + b] + h[3 * stride + b];
     const double * bound = depth_bounds();
     int cut = 1;  // buckets [0, cut) are kept
     double tail = static_cast<double>(n_vocab - n_gathered) * std::exp(-deep);
-    for (int b = kBuckets - 1; b >= 0; --b) {
+    for (int b = n_buckets - 1; b >= 0; --b) {
         tail += count[b] * bound[b];
         if (tail >= kTail) {
             cut = b + 1;
@@ -269,39 +376,20 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
             }
         }
     }
-    auto & start = scratch.start;
-    start.assign(kBuckets + 2, 0);
-    for (int b = 0; b <= kBuckets; ++b) start[b + 1] = start[b] + count[b];
-    const size_t n_kept_all = start[cut];
-    auto & kept = scratch.kept;
-    kept.resize(n_gathered + 1);
-    if (sorted_chain) {  // grouped by bucket: a counting sort of everything gathered (branch-free), kept = [0, start[cut])
-        uint32_t * cursor = h + stride;  // the second histogram is free again
-        std::copy(start.begin(), start.begin() + kBuckets + 1, cursor);
-        Candidate * out = kept.data();
-        for (size_t i = 0; i < n_gathered; ++i) out[cursor[bk[i]]++] = {xs[i], ids[i]};
-    } else {  // token order
-        size_t n = 0;
-        Candidate * out = kept.data();
-        for (size_t i = 0; i < n_gathered; ++i) {
-            out[n] = {xs[i], ids[i]};
-            n += bk[i] < cut ? 1 : 0;
-        }
-    }
-
     auto & w = scratch.weights;
-    w.resize(n_kept_all);
     const float min_x = pick.min_p > 0.0f ? std::log(pick.min_p) : -INFINITY;
     std::uniform_real_distribution<double> uniform(0.0f, 1.0f);
 
     if (!sorted_chain) {
-        // llama.cpp's order is the token order: min-p filters in place, the draw cumulates in token order.
-        weights(kept.data(), n_kept_all, pick.temperature, min_x, w.data());
-        const double total = range_sum(w.data(), n_kept_all);
+        // llama.cpp's order is the token order: min-p filters in place, the draw cumulates in token order. The
+        // gathered candidates are in token order already; the pruned ones (bucket ≥ cut) weigh 0.
+        grow(w, n_gathered);
+        gathered_weights(xs.data(), n_gathered, scale, cut, pick.temperature, min_x, w.data());
+        const double total = range_sum(w.data(), n_gathered);
         const double target = total * uniform(pick.rng);
         double cum = 0;
-        for (size_t lo = 0; lo < n_kept_all; lo += kChunk) {
-            const size_t hi = std::min(n_kept_all, lo + kChunk);
+        for (size_t lo = 0; lo < n_gathered; lo += kChunk) {
+            const size_t hi = std::min(n_gathered, lo + kChunk);
             const double sum = range_sum(w.data() + lo, hi - lo);
             if (cum + sum < target) {
                 cum += sum;
@@ -309,17 +397,60 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
             }
             for (size_t i = lo; i < hi; ++i) {
                 cum += w[i];
-                if (w[i] > 0 && cum >= target) return kept[i].id;
+                if (w[i] > 0 && cum >= target) return ids[i];
             }
         }
         // Rounding left the target past the sum: the last candidate, as llama.cpp falls back.
-        size_t last = n_kept_all - 1;
+        size_t last = n_gathered - 1;
         while (last > 0 && w[last] <= 0) --last;
-        return kept[last].id;
+        return ids[last];
     }
 
-    // Sorted chains: the kept set is always a prefix [0, n) of the order "bucket, then logit descending within it";
-    // a bucket is sorted only when a cut or the draw ends inside it.
+    // Sorted chains: the kept set is always a prefix [0, n) of the order "bucket, then logit descending within it".
+    // Only the buckets the chain can reach are put in that order (a counting sort of their candidates), and a bucket
+    // is sorted within only when a cut or the draw ends inside it.
+    auto & start = scratch.start;
+    start.assign(n_buckets + 2, 0);
+    for (int b = 0; b <= n_buckets; ++b) start[b + 1] = start[b] + count[b];
+    const size_t n_kept_all = start[cut];
+
+    // Top-p alone (the common chain): its total is the sum over every kept candidate, which needs no order; and
+    // since bucket b's candidates each weigh at most e^(−b / scale) (at temperature 1), the bucket counts bound the
+    // mass past any bucket: the nucleus (mass ≥ top_p) ends before the first bucket past which at most (1 − top_p)
+    // of the total can lie. Only the buckets up to there are ordered.
+    int reach = cut;  // buckets [0, reach) are ordered in `kept`
+    double top_p_total = 0;
+    if (pick.top_p < 1.0f && pick.top_k <= 0) {
+        grow(w, n_gathered);
+        gathered_weights(xs.data(), n_gathered, scale, cut, 1.0f, -INFINITY, w.data());
+        top_p_total = range_sum(w.data(), n_gathered);
+        // 1 % under the budget: far more than exp's few ulp and the float sums' rounding.
+        const double budget = 0.99 * (1.0 - pick.top_p) * top_p_total;
+        const double step = std::exp(1.0 / scale);
+        double most = std::exp(-static_cast<double>(cut - 1) / scale);  // e^(−b / scale), b from cut − 1 down
+        double tail = 0;
+        for (int b = cut - 1; b > 0; --b, most *= step) {
+            tail += count[b] * most;
+            if (tail > budget) break;
+            reach = b;  // everything from bucket b on holds at most the budget: the nucleus ends before b
+        }
+    }
+    auto & kept = scratch.kept;
+    grow(kept, n_gathered + 1);
+    {
+        uint32_t * cursor = h + stride;  // the second histogram is free again
+        std::copy(start.begin(), start.begin() + n_buckets + 1, cursor);
+        Candidate * out = kept.data();
+        if (reach == cut) {  // branch-free: the candidates past the cut land past start[cut], where nothing reads them
+            for (size_t i = 0; i < n_gathered; ++i) out[cursor[bk[i]]++] = {xs[i], ids[i]};
+        } else {  // a few buckets: the branch is rarely taken
+            for (size_t i = 0; i < n_gathered; ++i) {
+                if (bk[i] < reach) out[cursor[bk[i]]++] = {xs[i], ids[i]};
+            }
+        }
+    }
+    grow(w, n_kept_all);
+
     auto & sorted = scratch.sorted;
     sorted.assign(cut, 0);
     auto sort_bucket = [&](int b) {
@@ -352,14 +483,15 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
         return n - 1;
     };
 
-    size_t n = n_kept_all;
+    size_t n = start[reach];
     if (pick.top_k > 0 && static_cast<size_t>(pick.top_k) < n) {
         sort_bucket(bucket_of(pick.top_k - 1));
         n = pick.top_k;
     }
     if (pick.top_p < 1.0f) {
         weights(kept.data(), n, 1.0f, -INFINITY, w.data());
-        n = locate(n, 1.0f, pick.top_p * range_sum(w.data(), n)) + 1;
+        const double total = pick.top_k > 0 ? range_sum(w.data(), n) : top_p_total;
+        n = locate(n, 1.0f, pick.top_p * total) + 1;
     }
     if (pick.min_p > 0.0f) {
         // Buckets are monotone in the logit: those before min_x's bucket are kept whole, those after dropped.
@@ -378,3 +510,4 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     const double total = range_sum(w.data(), n);
     return kept[locate(n, pick.temperature, total * uniform(pick.rng))].id;
 }
+

@@ -26,10 +26,14 @@ HYBRID_LLM_INLINE void update(Lanes & lanes, uint32_t lane, float v, uint32_t t)
     lanes.best[lane] = better ? v : lanes.best[lane];
 }
 
-HYBRID_LLM_VECTOR_LOOP void scan(Lanes & lanes, const float * row, uint32_t full) {
+HYBRID_LLM_VECTOR_LOOP void scan(Lanes & out, const float * __restrict row, uint32_t full) {
+    Lanes lanes = out;  // a local copy: the compiler keeps it in registers (through `out` it would have to assume the row
+                        // aliases it, and store every lane back each step: a scalar loop)
     for (uint32_t t = 0; t < full; t += kLanes) {
-        for (uint32_t lane = 0; lane < kLanes; ++lane) update(lanes, lane, row[t + lane], t + lane);
+        const float * block = row + t;  // a pointer step, not 32-bit index arithmetic (which could wrap): plain loads
+        for (uint32_t lane = 0; lane < kLanes; ++lane) update(lanes, lane, block[lane], t + lane);
     }
+    out = lanes;
 }
 
 }  // namespace

@@ -1,0 +1,43 @@
+// fast_pick under AddressSanitizer and UBSan, once per sweep branch (AVX-512, AVX2, portable: the one Wasm runs):
+// random rows of odd sizes (NaN, -inf, all -inf, ties, flat and peaked) through every chain shape. Each build prints
+// a hash of the tokens it drew; the three must agree (bench-fast-pick.mjs --asan compares them).
+#include <cstdio>
+#include <cmath>
+#include <vector>
+#include <random>
+#include <cstdint>
+#include "fast-pick.h"
+int main() {
+    std::mt19937 rng(11);
+    struct Cfg { int k; float p, minp, t; };
+    Cfg cfgs[] = {{0, 0.95f, 0, 0.8f}, {0, 1, 0, 1}, {0, 1, 0, 0.7f}, {40, 0.9f, 0.05f, 0.7f}, {0, 1, 0.1f, 1.3f}, {5, 1, 0, 2}, {0, 0.5f, 0, 1.5f}, {1, 1, 0, 1}, {0, 0.01f, 0, 0.3f}};
+    uint64_t hash = 1469598103934665603ull; int neg = 0, calls = 0;
+    FastPickScratch scratch;
+    for (int trial = 0; trial < 6000; ++trial) {
+        const uint32_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 257, 320, 1000, 4095, 4097, 131072, 151936};
+        uint32_t n = sizes[rng() % (trial % 20 == 0 ? 17 : 15)];
+        std::vector<float> row(n);
+        const int kind = trial % 7;
+        const float sd = kind == 0 ? 0.01f : kind == 1 ? 30.0f : 8.0f;
+        for (auto & v : row) {
+            v = std::normal_distribution<float>(0, sd)(rng);
+            if (kind == 2) v = std::round(v);
+            if (kind == 3 && rng() % 4 == 0) v = NAN;
+            if (kind == 4 && rng() % 3 == 0) v = -INFINITY;
+            if (kind == 5) v = -INFINITY;
+        }
+        if (kind == 5 && rng() % 2) row[rng() % n] = 1.0f;
+        float mx = -INFINITY;
+        for (float v : row) if (v > mx) mx = v;
+        const Cfg & c = cfgs[trial % 9];
+        FastPick fp(trial + 1); fp.top_k = c.k; fp.top_p = c.p; fp.min_p = c.minp; fp.temperature = c.t;
+        for (int s = 0; s < 2; ++s) {
+            int32_t tok = fast_pick(fp, row.data(), n, mx, scratch);
+            ++calls;
+            if (tok < 0) ++neg;
+            else if (static_cast<uint32_t>(tok) >= n || !(row[tok] == row[tok]) || row[tok] == -INFINITY) { printf("bad token %d (n %u kind %d)\n", tok, n, kind); return 1; }
+            hash = (hash ^ static_cast<uint32_t>(tok)) * 1099511628211ull;
+        }
+    }
+    printf("calls %d, -1: %d, token hash %016llx\n", calls, neg, (unsigned long long)hash);
+}
