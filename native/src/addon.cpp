@@ -7,10 +7,12 @@
 #include <mutex>
 #include <new>
 #include <stdexcept>
+#include <string>
 #include <thread>
 
 #include "common.h"
 #include "context.h"
+#include "fast-pick.h"
 #include "llama-api.h"
 #include "model.h"
 
@@ -64,7 +66,7 @@ Napi::Value Devices(const Napi::CallbackInfo & info) {
 
 Napi::Value SystemInfo(const Napi::CallbackInfo & info) {
     require_initialized(info.Env());
-    return Napi::String::New(info.Env(), llama_api.llama_print_system_info());
+    return Napi::String::New(info.Env(), std::string(llama_api.llama_print_system_info()) + "FAST_PICK = " + fast_pick_sweep() + " | ");
 }
 
 // takeLog() → everything llama.cpp logged since the last call.

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cfloat>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
@@ -186,12 +187,20 @@ __attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, ui
 enum class Sweep { portable, avx2, avx512 };
 const Sweep sweep = [] {  // at load time: the CPU model must be initialized first (GCC's rule for constructors)
     __builtin_cpu_init();
+    // Tests run the narrower branches on a wider CPU (test/sampling-fast-pick-sweeps.test.ts); read when the addon loads.
+    const char * forced = std::getenv("HYBRID_LLM_FAST_PICK_SWEEP");
+    if (forced != nullptr && std::strcmp(forced, "portable") == 0) return Sweep::portable;
+    if (forced != nullptr && std::strcmp(forced, "avx2") == 0 && __builtin_cpu_supports("avx2")) return Sweep::avx2;
 #if !defined(HYBRID_LLM_NO_AVX512_SWEEP)  // (a harness may test the AVX2 branch on an AVX-512 machine)
     if (__builtin_cpu_supports("avx512f")) return Sweep::avx512;
 #endif
     if (__builtin_cpu_supports("avx2")) return Sweep::avx2;
     return Sweep::portable;
 }();
+
+const char * sweep_name() {
+    return sweep == Sweep::avx512 ? "avx512" : sweep == Sweep::avx2 ? "avx2" : "portable";
+}
 
 size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
     if (sweep == Sweep::avx512) return gather_avx512(logits, n_vocab, max_logit, scale, limit, ids, xs);
@@ -220,6 +229,8 @@ struct PackTable {
 };
 const PackTable pack_table;
 
+const char * sweep_name() { return "simd128"; }
+
 size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
     const v128_t vmax = wasm_f32x4_splat(max_logit);
     const v128_t vscale = wasm_f32x4_splat(scale);
@@ -247,6 +258,8 @@ size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float
     return n;
 }
 #else
+const char * sweep_name() { return "portable"; }
+
 size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
     return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs);
 }
@@ -313,6 +326,8 @@ void grow(std::vector<T> & v, size_t n) {
 bool by_logit(const Candidate & a, const Candidate & b) { return a.x > b.x || (a.x == b.x && a.id < b.id); }
 
 }  // namespace
+
+const char * fast_pick_sweep() { return sweep_name(); }
 
 FastPick::FastPick(uint32_t seed) {
     if (seed == LLAMA_DEFAULT_SEED) seed = std::random_device()();

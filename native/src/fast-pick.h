@@ -37,3 +37,7 @@ struct FastPickScratch {
 // Draws one token from a row of logits whose largest finite value is `max_logit`, as llama.cpp's chain
 // top-k → top-p → min-p → temperature → dist would from the same candidates; -1 when no logit is finite.
 int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, FastPickScratch & scratch);
+
+// The sweep this process runs: "avx512", "avx2", "portable" (by the CPU, or HYBRID_LLM_FAST_PICK_SWEEP when the
+// addon loads), "simd128" in the Wasm modules. Shown in systemInfo().
+const char * fast_pick_sweep();

@@ -33,6 +33,48 @@ function logSoftmax(logits: Float32Array): Float64Array {
 const repeats = (tokens: readonly number[]) => tokens.length - new Set(tokens).size;
 
 /**
+ * fast_pick (the native pick for plain chains) against llama.cpp's own chain: the same tokens, seed for seed, for
+ * six chains. Also run with each narrower sweep forced (test/support/fast-pick-sweep.ts).
+ */
+export async function expectFastPickMatchesChain(model: BackendModel, prompt: Int32Array): Promise<void> {
+  // A logit bias of 0 changes no logit but puts the sampler on llama.cpp's chain (the filter path); without it,
+  // fast_pick draws. Same logits (the same batch on a cleared context), same seed: the same tokens.
+  const own = await model.createContext({ ctx: 256, slots: 1, threads: 1, batch: 64 });
+  try {
+    const tokens = prompt.slice(0, 12);
+    const rows = tokens.length;
+    const batch = { tokens, positions: Int32Array.from(tokens, (_, i) => i), sequenceIds: new Int32Array(rows), outputs: new Uint8Array(rows).fill(1) };
+    const base: SamplerConfig = { temperature: 1, topK: 0, topP: 1, minP: 0, typicalP: 1, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, penaltyLastN: 0, seed: 0, logitBias: new Map() };
+    const draw = async (config: Partial<SamplerConfig>, logitBias: ReadonlyMap<number, number>) => {
+      const handle = own.createSampler({ ...base, ...config, logitBias });
+      own.clear(true);
+      const r = await own.decode(batch, { samplers: new Int32Array(rows).fill(handle) });
+      own.freeSampler(handle);
+      return { sampled: Array.from(r.tokens!), argmax: Array.from(r.argmax) };
+    };
+    let notGreedy = 0;
+    for (const config of [
+      { temperature: 0.8, topP: 0.95 },
+      { temperature: 1 },
+      { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05 },
+      { temperature: 0.9, minP: 0.1 },
+      { temperature: 1.5, topP: 0.8 },
+      { temperature: 1, topK: 3 },
+    ]) {
+      for (const seed of [1, 2]) {
+        const fast = await draw({ ...config, seed }, new Map());
+        const chain = await draw({ ...config, seed }, new Map([[0, 0]]));
+        expect(fast.sampled, JSON.stringify({ config, seed })).toEqual(chain.sampled);
+        notGreedy += fast.sampled.filter((t, i) => t !== fast.argmax[i]).length;
+      }
+    }
+    expect(notGreedy).toBeGreaterThan(12);  // the draws were not all the argmax
+  } finally {
+    await own.dispose();
+  }
+}
+
+/**
  * Sampling inside llama.cpp through a backend (the engine's sampler chains): seeds, truncation, penalties, logit
  * bias, grammar, log-probabilities, and that every sampler handle is freed however its request ends.
  */
@@ -147,41 +189,7 @@ export function defineSamplingSuite(name: string, createBackend: () => Promise<B
     });
 
     test("the fast pick (no filter) draws exactly the tokens llama.cpp's chain draws, seed for seed", async () => {
-      // A logit bias of 0 changes no logit but puts the sampler on llama.cpp's chain (the filter path); without it,
-      // fast_pick draws. Same logits (the same batch on a cleared context), same seed: the same tokens.
-      const own = await model.createContext({ ctx: 256, slots: 1, threads: 1, batch: 64 });
-      try {
-        const tokens = prompt.slice(0, 12);
-        const rows = tokens.length;
-        const batch = { tokens, positions: Int32Array.from(tokens, (_, i) => i), sequenceIds: new Int32Array(rows), outputs: new Uint8Array(rows).fill(1) };
-        const base: SamplerConfig = { temperature: 1, topK: 0, topP: 1, minP: 0, typicalP: 1, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, penaltyLastN: 0, seed: 0, logitBias: new Map() };
-        const draw = async (config: Partial<SamplerConfig>, logitBias: ReadonlyMap<number, number>) => {
-          const handle = own.createSampler({ ...base, ...config, logitBias });
-          own.clear(true);
-          const r = await own.decode(batch, { samplers: new Int32Array(rows).fill(handle) });
-          own.freeSampler(handle);
-          return { sampled: Array.from(r.tokens!), argmax: Array.from(r.argmax) };
-        };
-        let notGreedy = 0;
-        for (const config of [
-          { temperature: 0.8, topP: 0.95 },
-          { temperature: 1 },
-          { temperature: 0.7, topK: 40, topP: 0.9, minP: 0.05 },
-          { temperature: 0.9, minP: 0.1 },
-          { temperature: 1.5, topP: 0.8 },
-          { temperature: 1, topK: 3 },
-        ]) {
-          for (const seed of [1, 2]) {
-            const fast = await draw({ ...config, seed }, new Map());
-            const chain = await draw({ ...config, seed }, new Map([[0, 0]]));
-            expect(fast.sampled, JSON.stringify({ config, seed })).toEqual(chain.sampled);
-            notGreedy += fast.sampled.filter((t, i) => t !== fast.argmax[i]).length;
-          }
-        }
-        expect(notGreedy).toBeGreaterThan(12);  // the draws were not all the argmax
-      } finally {
-        await own.dispose();
-      }
+      await expectFastPickMatchesChain(model, prompt);
     });
 
     test("rows sampled on several threads draw exactly what one thread draws (each row its own chain and seed)", async () => {

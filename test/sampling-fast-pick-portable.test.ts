@@ -1,0 +1,3 @@
+import { defineForcedSweepTest } from "./support/fast-pick-sweep.js";
+
+defineForcedSweepTest("portable");
