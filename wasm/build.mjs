@@ -17,7 +17,7 @@
 // module; --if-possible: report a failure but exit 0, as the npm install step does; --st-only: skip the mt module). One line per step with the time since
 // the start; the tools' output (cmake, em++) is shown only when they fail.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
@@ -210,6 +210,8 @@ async function buildVariant(variant, { checkout, tag, sources, newest, env }) {
     log(`${variant.name}: up to date: ${outputs[0]}`);
     return;
   }
+  // The outputs are dated when this build started, not when it ended: a source edited meanwhile stays newer.
+  const started = new Date();
   const jobs = String(Math.max(1, cpus().length));
   const suffix = variant.name === "st" ? "" : `-${variant.name}`;
   const cmakeDir = join(root, "wasm", "build", `cmake${suffix}-${tag}`);
@@ -299,6 +301,7 @@ async function buildVariant(variant, { checkout, tag, sources, newest, env }) {
     { env, quiet: true },
   );
   if (variant.name === "mt") patchPthreadWorker(outputs[2]);
+  for (const file of outputs) utimesSync(file, started, started);
   log(`${variant.name}: built ${outputs.map((f) => `${f} (${(statSync(f).size / 1e6).toFixed(2)} MB)`).join(", ")}`);
 }
 
