@@ -1,6 +1,7 @@
 // fast_pick (native/src/fast-pick.cpp) against llama.cpp's chain as sample_row's no-filter path feeds it (the same
 // prune, then top-k / top-p / min-p / temp / dist): the same token for the same seed, and the CPU time per row of
-// each, on real logits (rows written by bench-fast-pick.mjs). Also one vectorized read of a row: the floor.
+// each, on real logits (rows written by bench-fast-pick.mjs). Then what a decode pays per row: row_top2 on a greedy
+// row, fast_pick_top2 (the draw and row_top2 together) on a sampled one, and the difference: sampling's own cost.
 #include <chrono>
 #include <time.h>
 static double cpu_now(){timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t); return t.tv_sec+1e-9*t.tv_nsec;}
@@ -19,11 +20,6 @@ static float prune_depth(const float * values, size_t count, float best, float s
     double tail = 0;
     for (int b = buckets - 1; b >= 0; --b) { tail += histogram[b] * std::exp(-(double)b / per_logit); if (tail >= 1e-7) return (float)(b + 1) / to_bucket; }
     return 1.0f / to_bucket;
-}
-__attribute__((noinline)) static float lanes_max(const float * r, size_t n) {  // 16 lanes: vectorizes without fast-math
-    float l[16]; for (int j = 0; j < 16; ++j) l[j] = -INFINITY;
-    for (size_t i = 0; i + 16 <= n; i += 16) for (int j = 0; j < 16; ++j) l[j] = r[i + j] > l[j] ? r[i + j] : l[j];
-    float m = l[0]; for (int j = 1; j < 16; ++j) m = l[j] > m ? l[j] : m; return m;
 }
 static llama_sampler * make_chain(int top_k, float top_p, float min_p, float temp, uint32_t seed) {
     auto p = llama_sampler_chain_default_params(); p.no_perf = true; auto * c = llama_sampler_chain_init(p);
@@ -51,14 +47,17 @@ int main(int argc, char ** argv) {
     struct Cfg { int k; float p; float minp; float t; const char * name; };
     Cfg cfgs[] = {{0, 0.95f, 0, 0.8f, "T0.8 top-p0.95"}, {0, 1, 0, 1.0f, "T1 only"}, {0, 1, 0, 0.7f, "T0.7 only"}, {40, 0.9f, 0.05f, 0.7f, "k40 p0.9 minp0.05 T0.7"},
                   {0, 1, 0.1f, 1.3f, "minp0.1 T1.3"}, {5, 1, 0, 2.0f, "k5 T2"}, {0, 0.5f, 0, 1.5f, "p0.5 T1.5"}};
-    { double t0 = cpu_now(); float acc = 0; for (int k = 0; k < 2000; ++k) acc += lanes_max(all.data() + (k % 16) * n, n);
-      printf("floor: one vectorized read of a row %.1f us (%g)\n", 1e6 * (cpu_now() - t0) / 2000, acc * 0); }
-    std::vector<llama_token_data> cand; FastPickScratch scratch;
+    double greedy_row = 0;
+    { double t0 = cpu_now(); float acc = 0; for (int k = 0; k < 2000; ++k) acc += row_top2(all.data() + (k % 16) * n, n).second_value;
+      greedy_row = (cpu_now() - t0) / 2000;
+      printf("greedy row: row_top2 %.1f us (%g)\n", 1e6 * greedy_row, acc * 0); }
+    std::vector<llama_token_data> cand; FastPickScratch scratch, fused_scratch;
     for (auto & c : cfgs) {
-        int same = 0, total = 0; double t_chain = 0, t_fast = 0;
+        int same = 0, same_fused = 0, total = 0; double t_chain = 0, t_fast = 0, t_fused = 0;
         for (uint32_t seed = 1; seed <= 40; ++seed) {
             llama_sampler * ch = make_chain(c.k, c.p, c.minp, c.t, seed);
             FastPick fp(seed); fp.top_k = c.k; fp.top_p = c.p; fp.min_p = c.minp; fp.temperature = c.t;
+            FastPick fused(seed); fused.top_k = c.k; fused.top_p = c.p; fused.min_p = c.minp; fused.temperature = c.t;
             for (int step = 0; step < 32; ++step) {
                 const int r = (step * 7 + seed) % 16; const float * row = all.data() + r * n;
                 double t0 = cpu_now();
@@ -66,11 +65,14 @@ int main(int argc, char ** argv) {
                 double t1 = cpu_now();
                 int b = fast_pick(fp, row, n, mx[r], scratch);
                 double t2 = cpu_now();
-                t_chain += t1 - t0; t_fast += t2 - t1;
-                same += a == b; ++total;
+                RowTop2 top2; int d = fast_pick_top2(fused, row, n, fused_scratch, top2);
+                double t3 = cpu_now();
+                t_chain += t1 - t0; t_fast += t2 - t1; t_fused += t3 - t2;
+                same += a == b; same_fused += b == d; ++total;
             }
             llama_sampler_free(ch);
         }
-        printf("%-26s same token %d/%d  chain %.1f us/row  fast %.1f us/row  (%.1fx)\n", c.name, same, total, 1e6 * t_chain / total, 1e6 * t_fast / total, t_chain / t_fast);
+        printf("%-26s same token %d/%d  chain %.1f us/row  fast %.1f us/row  (%.1fx);  sampled row: fast_pick_top2 %.1f us (%d/%d same), +%.1f us over greedy\n",
+               c.name, same, total, 1e6 * t_chain / total, 1e6 * t_fast / total, t_chain / t_fast, 1e6 * t_fused / total, same_fused, total, 1e6 * (t_fused / total - greedy_row));
     }
 }

@@ -22,7 +22,7 @@ if (process.argv.includes("--asan")) {
     execFileSync("g++", [
       "-std=c++17", "-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all", ...define, `-I${join(root, "native", "src")}`,
       `-I${join(checkout, "include")}`, `-I${join(checkout, "ggml", "include")}`,
-      join(root, "scripts", "fast-pick-asan.cpp"), join(root, "native", "src", "fast-pick.cpp"), "-o", binary,
+      join(root, "scripts", "fast-pick-asan.cpp"), join(root, "native", "src", "fast-pick.cpp"), join(root, "native", "src", "row-top2.cpp"), "-o", binary,
     ], { stdio: "inherit" });
     const out = execFileSync(binary, { encoding: "utf8" }).trim();
     console.log(`${name}: ${out}`);
@@ -56,7 +56,7 @@ const libs = join(packageDir("@node-llama-cpp/linux-x64"), "bins", "linux-x64");
 const binary = join(dir, "bench-fast-pick");
 execFileSync("g++", [
   "-std=c++17", "-O2", `-I${join(root, "native", "src")}`, `-I${join(checkout, "include")}`, `-I${join(checkout, "ggml", "include")}`,
-  join(root, "scripts", "bench-fast-pick.cpp"), join(root, "native", "src", "fast-pick.cpp"),
+  join(root, "scripts", "bench-fast-pick.cpp"), join(root, "native", "src", "fast-pick.cpp"), join(root, "native", "src", "row-top2.cpp"),
   "-o", binary, `-L${libs}`, `-l:libllama.${tag}.so`, `-Wl,-rpath,${libs}`,
 ], { stdio: "inherit" });
 execFileSync(binary, [rowsFile], { stdio: "inherit" });

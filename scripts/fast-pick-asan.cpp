@@ -1,18 +1,20 @@
-// fast_pick under AddressSanitizer and UBSan, once per sweep branch (AVX-512, AVX2, portable: the one Wasm runs):
-// random rows of odd sizes (NaN, -inf, all -inf, ties, flat and peaked) through every chain shape. Each build prints
-// a hash of the tokens it drew; the three must agree (bench-fast-pick.mjs --asan compares them).
+// fast_pick and row_top2 under AddressSanitizer and UBSan, once per sweep branch (AVX-512, AVX2, portable: the one
+// Wasm runs): random rows of odd sizes (NaN, -inf, +inf, all -inf, ties, flat and peaked) through every chain shape.
+// fast_pick_top2 must draw what row_top2 + fast_pick draw and report the same row_top2. Each build prints a hash of
+// the tokens and row_top2 results; the three must agree (bench-fast-pick.mjs --asan compares them).
 #include <cstdio>
 #include <cmath>
 #include <vector>
 #include <random>
 #include <cstdint>
+#include <cstring>
 #include "fast-pick.h"
 int main() {
     std::mt19937 rng(11);
     struct Cfg { int k; float p, minp, t; };
     Cfg cfgs[] = {{0, 0.95f, 0, 0.8f}, {0, 1, 0, 1}, {0, 1, 0, 0.7f}, {40, 0.9f, 0.05f, 0.7f}, {0, 1, 0.1f, 1.3f}, {5, 1, 0, 2}, {0, 0.5f, 0, 1.5f}, {1, 1, 0, 1}, {0, 0.01f, 0, 0.3f}};
     uint64_t hash = 1469598103934665603ull; int neg = 0, calls = 0;
-    FastPickScratch scratch;
+    FastPickScratch scratch, fused_scratch;
     for (int trial = 0; trial < 6000; ++trial) {
         const uint32_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 257, 320, 1000, 4095, 4097, 131072, 151936};
         uint32_t n = sizes[rng() % (trial % 20 == 0 ? 17 : 15)];
@@ -25,14 +27,30 @@ int main() {
             if (kind == 3 && rng() % 4 == 0) v = NAN;
             if (kind == 4 && rng() % 3 == 0) v = -INFINITY;
             if (kind == 5) v = -INFINITY;
+            if (kind == 6 && rng() % 64 == 0) v = INFINITY;
         }
         if (kind == 5 && rng() % 2) row[rng() % n] = 1.0f;
         float mx = -INFINITY;
         for (float v : row) if (v > mx) mx = v;
         const Cfg & c = cfgs[trial % 9];
         FastPick fp(trial + 1); fp.top_k = c.k; fp.top_p = c.p; fp.min_p = c.minp; fp.temperature = c.t;
+        FastPick fused(trial + 1); fused.top_k = c.k; fused.top_p = c.p; fused.min_p = c.minp; fused.temperature = c.t;
+        const RowTop2 top2 = row_top2(row.data(), n);
+        if (!(top2.best_value == mx)) { printf("row_top2 max %g, expected %g\n", top2.best_value, mx); return 1; }
+        hash = (hash ^ top2.best) * 1099511628211ull;
+        uint32_t second_bits;
+        std::memcpy(&second_bits, &top2.second_value, sizeof second_bits);
+        hash = (hash ^ second_bits) * 1099511628211ull;
         for (int s = 0; s < 2; ++s) {
             int32_t tok = fast_pick(fp, row.data(), n, mx, scratch);
+            RowTop2 fused_top2;
+            const int32_t fused_tok = fast_pick_top2(fused, row.data(), n, fused_scratch, fused_top2);
+            if (fused_tok != tok || fused_top2.best != top2.best || fused_top2.best_value != top2.best_value ||
+                !(fused_top2.second_value == top2.second_value)) {
+                printf("fast_pick_top2 differs: token %d vs %d, top2 %u %g %g vs %u %g %g (n %u kind %d)\n", fused_tok, tok, fused_top2.best,
+                       fused_top2.best_value, fused_top2.second_value, top2.best, top2.best_value, top2.second_value, n, kind);
+                return 1;
+            }
             ++calls;
             if (tok < 0) ++neg;
             else if (static_cast<uint32_t>(tok) >= n || !(row[tok] == row[tok]) || row[tok] == -INFINITY) { printf("bad token %d (n %u kind %d)\n", tok, n, kind); return 1; }

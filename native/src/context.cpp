@@ -293,15 +293,19 @@ public:
     // One output row: its greedy pick and margin, its logits when asked, its sampled token, its log-probabilities.
     // Writes only this row's slots of the output arrays.
     void work_row(size_t r, const float * row, uint32_t n_vocab, SampleScratch & scratch) {
-        const auto [best, best_value, second_value] = row_top2(row, n_vocab);
-        argmax[r] = static_cast<int32_t>(best);
-        margins[r] = best_value - second_value;
-        if (return_logits) std::copy(row, row + n_vocab, logits.begin() + r * n_vocab);
-        int32_t token = static_cast<int32_t>(best);
-        if (!row_samplers.empty()) {
-            if (row_samplers[r] != nullptr) token = sample_row(*row_samplers[r], row, n_vocab, best_value, scratch);
-            sampled[r] = token;
+        NativeSampler * sampler = row_samplers.empty() ? nullptr : row_samplers[r];
+        RowTop2 top2;
+        int32_t token;
+        if (sampler != nullptr) {
+            token = sample_row(*sampler, row, n_vocab, scratch, top2);
+        } else {
+            top2 = row_top2(row, n_vocab);
+            token = static_cast<int32_t>(top2.best);
         }
+        argmax[r] = static_cast<int32_t>(top2.best);
+        margins[r] = top2.best_value - top2.second_value;
+        if (return_logits) std::copy(row, row + n_vocab, logits.begin() + r * n_vocab);
+        if (!row_samplers.empty()) sampled[r] = token;
         if (!row_logprobs_n.empty()) {
             float chosen = NAN;
             const int32_t top = row_logprobs_n[r];

@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <iterator>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
+#define HYBRID_LLM_X86_SWEEPS 1
 #include <immintrin.h>
 #elif defined(__wasm_simd128__) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
 #include <wasm_simd128.h>
@@ -18,7 +20,8 @@
 // How it matches llama.cpp's chain (llama-sampler.cpp at the pinned release), step by step, on the candidates
 // x = logit − max (the max is 0):
 //   top-k:  the k largest, sorted descending;                       here: a prefix of the depth-bucketed order
-//   top-p:  p_i = expf(x_i) / Σ, cumulated in sorted order until ≥ p; here: bucket sums, then a scan of one bucket
+//   top-p:  p_i = expf(x_i) / Σ, cumulated in sorted order until ≥ p; here: Σ over every candidate, then the sorted
+//           candidates above a few logits' depth (nucleus_pick), or bucket sums and a scan of one bucket
 //   min-p:  keeps x ≥ logf(min_p) (sorted: a prefix; else in token order);  here: the same
 //   temp:   x /= T;  dist: w_i = expf(x_i / T), one uniform_real_distribution<double> draw u, and the first candidate,
 //           in the array's order (sorted when top-k or top-p ran, else token order), whose running sum reaches u Σw.
@@ -27,8 +30,13 @@
 // the same token for the same seed, except where two candidates tie on the exact same logit (std::sort's order) or
 // a running sum lands within float rounding of a boundary.
 //
-// Pruning is the one the chain path uses too: candidates deeper than where the whole tail holds < 1e-7 of the best
-// candidate's mass (bounded from the bucket counts, at the flattest temperature the chain computes) are dropped.
+// The one sweep over the row keeps the candidates shallower than the depth past which even the whole vocabulary would
+// hold < 1e-7 of the best candidate's mass (at the flattest temperature the chain computes): what it leaves out
+// moves no probability by more than float rounding. The bucket path prunes further, from the bucket counts.
+//
+// Where the time goes, on a 131,072-token row with a trained model's spread (~20,000 candidates kept): the sweep
+// (~60 %: a compare and two packed stores per 16 logits), one exp per kept candidate for top-p's total, and the
+// nucleus, which is a few dozen candidates.
 
 // The vectorized loops: HYBRID_LLM_VECTOR_LOOP (vector-loop.h).
 
@@ -40,6 +48,42 @@ constexpr int kBuckets = 64 * kPerLogit;  // live buckets; the last also holds e
 constexpr double kTail = 1e-7;          // the pruned mass bound, relative to the best candidate
 
 using Candidate = FastPickScratch::Candidate;
+
+// What the sweep notes besides the candidates, for the top-p path: the blocks of logits holding one shallower than
+// `limit` (depth units, as the sweep's own limit), as the output position each such block's candidates start at.
+// Branch-free: every block writes its position, the count moves past the marked ones (and on past kMaxNearBlocks,
+// where the writes stop moving: then too many are near for the top-p path to want them).
+constexpr size_t kMaxNearBlocks = 1024;
+struct NearBlocks {
+    float limit = 0;
+    uint32_t * starts = nullptr;  // room for kMaxNearBlocks + 1
+    size_t count = 0;
+    size_t width = 0;  // the most candidates one block puts out (its logits)
+};
+
+// What the x86 sweeps also note when they stand in for row_top2's second pass (fast_pick_top2): the first index
+// holding the max, how many hold it, and the largest value below it.
+struct AtMax {
+    uint32_t first = UINT32_MAX;
+    uint32_t ties = 0;
+    float below = -INFINITY;
+    HYBRID_LLM_INLINE void note(uint32_t block_first, unsigned lanes_at_max) {
+        if (lanes_at_max != 0) {  // once or twice a row
+            first = first == UINT32_MAX ? block_first + static_cast<uint32_t>(__builtin_ctz(lanes_at_max)) : first;
+            ties += static_cast<uint32_t>(__builtin_popcount(lanes_at_max));
+        }
+    }
+    void merge_below(const float * lanes, int n) {
+        for (int i = 0; i < n; ++i) below = lanes[i] > below ? lanes[i] : below;
+    }
+};
+
+// The marking, on a local copy of the count (through the struct, every vector store in a sweep, which may alias
+// anything, would make the compiler reload and store it).
+HYBRID_LLM_INLINE void mark_near(uint32_t * starts, size_t & count, size_t position, bool near) {
+    starts[count < kMaxNearBlocks ? count : kMaxNearBlocks] = static_cast<uint32_t>(position);
+    count += near ? 1 : 0;
+}
 
 // e^x for x ≤ 0 (clamped at −86, where it is 2^−124): Cody–Waite reduction and Cephes' expf polynomial, a few ulp
 // from libm's expf, written so the compiler vectorizes it (no branches, no calls).
@@ -70,13 +114,20 @@ HYBRID_LLM_INLINE int depth_bucket(float x, float scale) {
     return static_cast<int>(depth);
 }
 
-// Whether each of kChunk logits is shallower than `limit` buckets below the max (never −inf or NaN).
-HYBRID_LLM_VECTOR_LOOP void chunk_keep(const float * logits, float max_logit, float scale, float limit, uint8_t * keep) {
-    for (int i = 0; i < kChunk; ++i) keep[i] = -(logits[i] - max_logit) * scale < limit ? 1 : 0;
+// Whether each of kChunk logits is shallower than `limit` buckets below the max (never −inf or NaN); returns whether
+// any is shallower than `near`.
+HYBRID_LLM_VECTOR_LOOP_512 bool chunk_keep(const float * logits, float max_logit, float scale, float limit, float near, uint8_t * keep) {
+    uint8_t any = 0;
+    for (int i = 0; i < kChunk; ++i) {
+        const float depth = -(logits[i] - max_logit) * scale;
+        keep[i] = depth < limit ? 1 : 0;
+        any |= depth < near ? 1 : 0;
+    }
+    return any != 0;
 }
 
 // Their depth buckets (branch-free, vectorized where the target can).
-HYBRID_LLM_VECTOR_LOOP void gathered_depths(const float * xs, size_t n, float scale, uint16_t * buckets) {
+HYBRID_LLM_VECTOR_LOOP_512 void gathered_depths(const float * xs, size_t n, float scale, uint16_t * buckets) {
     for (size_t i = 0; i < n; ++i) buckets[i] = static_cast<uint16_t>(depth_bucket(xs[i], scale));
 }
 
@@ -84,9 +135,10 @@ HYBRID_LLM_VECTOR_LOOP void gathered_depths(const float * xs, size_t n, float sc
 // in token order (branch-free: every id is written, the cursor moves past the kept ones). Only the test runs over the
 // whole row; the buckets are computed afterwards for the kept ones (gathered_depths). Every path does the same float
 // operations, so it keeps the same candidates with the same x. Room for n_vocab + kChunk entries in each output.
-size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
+size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near) {
     alignas(64) uint8_t keep[kChunk];
     alignas(64) float padded[kChunk];
+    near.width = kChunk;
     size_t n = 0;
     for (uint32_t first = 0; first < n_vocab; first += kChunk) {
         const float * block = logits + first;
@@ -95,7 +147,7 @@ size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, 
             std::copy(logits + first, logits + n_vocab, padded);
             block = padded;
         }
-        chunk_keep(block, max_logit, scale, limit, keep);
+        mark_near(near.starts, near.count, n, chunk_keep(block, max_logit, scale, limit, near.limit, keep));
         for (int i = 0; i < kChunk; ++i) {
             ids[n] = static_cast<int32_t>(first + i);
             n += keep[i];
@@ -105,7 +157,7 @@ size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, 
     return n;
 }
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
+#if defined(HYBRID_LLM_X86_SWEEPS)
 // The same sweep with AVX2: per 8 logits, the kept lanes' ids and x are packed to the front (a permutation from a table
 // indexed by the keep mask) and stored whole; the cursor moves by the kept count. The same float operations as
 // chunk_keep (a subtraction, a negation, a multiplication; no FMA), so the same ids.
@@ -123,11 +175,18 @@ struct PackTable {
 };
 const PackTable pack_table;
 
-__attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
+template <bool kAtMax>
+__attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near, AtMax * at_max) {
     const __m256 vmax = _mm256_set1_ps(max_logit);
     const __m256 vscale = _mm256_set1_ps(scale);
     const __m256 vlimit = _mm256_set1_ps(limit);
+    const __m256 vnear = _mm256_set1_ps(near.limit);
+    uint32_t * const starts = near.starts;
+    size_t near_count = 0;
+    near.width = 8;
     const __m256 sign = _mm256_set1_ps(-0.0f);
+    const __m256 none = _mm256_set1_ps(-INFINITY);
+    __m256 below = none;
     const __m256i step = _mm256_set1_epi32(8);
     __m256i vid = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     size_t n = 0;
@@ -140,9 +199,15 @@ __attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_
             std::copy(logits + first, logits + n_vocab, padded);
             block = padded;
         }
-        const __m256 x = _mm256_sub_ps(_mm256_loadu_ps(block), vmax);
+        const __m256 v = _mm256_loadu_ps(block);
+        if constexpr (kAtMax) {
+            below = _mm256_max_ps(_mm256_blendv_ps(none, v, _mm256_cmp_ps(v, vmax, _CMP_LT_OQ)), below);
+            at_max->note(first, static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, vmax, _CMP_EQ_OQ))));
+        }
+        const __m256 x = _mm256_sub_ps(v, vmax);
         const __m256 depth = _mm256_mul_ps(_mm256_xor_ps(x, sign), vscale);  // −x × scale
         const int mask = _mm256_movemask_ps(_mm256_cmp_ps(depth, vlimit, _CMP_LT_OQ));
+        mark_near(starts, near_count, n, _mm256_movemask_ps(_mm256_cmp_ps(depth, vnear, _CMP_LT_OQ)) != 0);
         // Branch-free (whether a block keeps anything is unpredictable): an empty mask stores lanes the cursor
         // does not move past.
         const __m256i perm = _mm256_load_si256(reinterpret_cast<const __m256i *>(pack_table.lanes[mask]));
@@ -151,16 +216,28 @@ __attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_
         n += static_cast<size_t>(__builtin_popcount(static_cast<unsigned>(mask)));
         vid = _mm256_add_epi32(vid, step);
     }
+    near.count = near_count;
+    if constexpr (kAtMax) {
+        alignas(32) float lanes[8];
+        _mm256_store_ps(lanes, below);
+        at_max->merge_below(lanes, 8);
+    }
     return n;
 }
 
 // AVX-512: 16 logits a step, the kept ids and x packed by vpcompressd / vcompressps (into a register, then one store: a compressing
 // store to memory is slow on some cores). The same float operations again.
-__attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
+template <bool kAtMax>
+__attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near, AtMax * at_max) {
     const __m512 vmax = _mm512_set1_ps(max_logit);
     const __m512 vscale = _mm512_set1_ps(scale);
     const __m512 vlimit = _mm512_set1_ps(limit);
+    const __m512 vnear = _mm512_set1_ps(near.limit);
+    uint32_t * const starts = near.starts;
+    size_t near_count = 0;
+    near.width = 16;
     const __m512i sign = _mm512_set1_epi32(static_cast<int32_t>(0x80000000u));
+    __m512 below = _mm512_set1_ps(-INFINITY);
     const __m512i step = _mm512_set1_epi32(16);
     __m512i vid = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     size_t n = 0;
@@ -173,13 +250,25 @@ __attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, ui
             const __mmask16 valid = static_cast<__mmask16>((1u << (n_vocab - first)) - 1);
             v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), valid, logits + first);
         }
+        if constexpr (kAtMax) {  // (the tail's −inf lanes are below the max, and change nothing)
+            below = _mm512_mask_max_ps(below, _mm512_cmp_ps_mask(v, vmax, _CMP_LT_OQ), v, below);
+            at_max->note(first, _mm512_cmp_ps_mask(v, vmax, _CMP_EQ_OQ));
+        }
         const __m512 x = _mm512_sub_ps(v, vmax);
         const __m512 negated = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(x), sign));
-        const __mmask16 keep = _mm512_cmp_ps_mask(_mm512_mul_ps(negated, vscale), vlimit, _CMP_LT_OQ);
+        const __m512 depth = _mm512_mul_ps(negated, vscale);
+        const __mmask16 keep = _mm512_cmp_ps_mask(depth, vlimit, _CMP_LT_OQ);
+        mark_near(starts, near_count, n, _mm512_cmp_ps_mask(depth, vnear, _CMP_LT_OQ) != 0);
         _mm512_storeu_ps(xs + n, _mm512_maskz_compress_ps(keep, x));
         _mm512_storeu_si512(ids + n, _mm512_maskz_compress_epi32(keep, vid));
         n += static_cast<size_t>(__builtin_popcount(static_cast<unsigned>(keep)));
         vid = _mm512_add_epi32(vid, step);
+    }
+    near.count = near_count;
+    if constexpr (kAtMax) {
+        alignas(64) float lanes[16];
+        _mm512_store_ps(lanes, below);
+        at_max->merge_below(lanes, 16);
     }
     return n;
 }
@@ -202,10 +291,10 @@ const char * sweep_name() {
     return sweep == Sweep::avx512 ? "avx512" : sweep == Sweep::avx2 ? "avx2" : "portable";
 }
 
-size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
-    if (sweep == Sweep::avx512) return gather_avx512(logits, n_vocab, max_logit, scale, limit, ids, xs);
-    if (sweep == Sweep::avx2) return gather_avx2(logits, n_vocab, max_logit, scale, limit, ids, xs);
-    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs);
+size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near) {
+    if (sweep == Sweep::avx512) return gather_avx512<false>(logits, n_vocab, max_logit, scale, limit, ids, xs, near, nullptr);
+    if (sweep == Sweep::avx2) return gather_avx2<false>(logits, n_vocab, max_logit, scale, limit, ids, xs, near, nullptr);
+    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs, near);
 }
 #elif defined(__wasm_simd128__) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
 // The sweep with Wasm SIMD (the modules are built with -msimd128): per 4 logits, the kept lanes' ids and x are packed
@@ -231,18 +320,23 @@ const PackTable pack_table;
 
 const char * sweep_name() { return "simd128"; }
 
-size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
+size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near) {
     const v128_t vmax = wasm_f32x4_splat(max_logit);
     const v128_t vscale = wasm_f32x4_splat(scale);
     const v128_t vlimit = wasm_f32x4_splat(limit);
+    const v128_t vnear = wasm_f32x4_splat(near.limit);
+    uint32_t * const starts = near.starts;
+    size_t near_count = 0;
+    near.width = 4;
     const v128_t step = wasm_i32x4_splat(4);
     v128_t vid = wasm_i32x4_make(0, 1, 2, 3);
     size_t n = 0;
     const uint32_t full = n_vocab - n_vocab % 4;
     for (uint32_t first = 0; first < full; first += 4) {
         const v128_t x = wasm_f32x4_sub(wasm_v128_load(logits + first), vmax);
-        const v128_t keep = wasm_f32x4_lt(wasm_f32x4_mul(wasm_f32x4_neg(x), vscale), vlimit);
-        const uint32_t mask = wasm_i32x4_bitmask(keep);
+        const v128_t depth = wasm_f32x4_mul(wasm_f32x4_neg(x), vscale);
+        const uint32_t mask = wasm_i32x4_bitmask(wasm_f32x4_lt(depth, vlimit));
+        mark_near(starts, near_count, n, wasm_i32x4_bitmask(wasm_f32x4_lt(depth, vnear)) != 0);
         const v128_t shuffle = wasm_v128_load(pack_table.bytes[mask]);
         wasm_v128_store(xs + n, wasm_i8x16_swizzle(x, shuffle));
         wasm_v128_store(ids + n, wasm_i8x16_swizzle(vid, shuffle));
@@ -253,27 +347,22 @@ size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float
         const float x = logits[t] - max_logit;
         ids[n] = static_cast<int32_t>(t);
         xs[n] = x;
+        mark_near(starts, near_count, n, -x * scale < near.limit);  // a block of one (width 4 covers it)
         n += -x * scale < limit ? 1 : 0;
     }
+    near.count = near_count;
     return n;
 }
 #else
 const char * sweep_name() { return "portable"; }
 
-size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs) {
-    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs);
+size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near) {
+    return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs, near);
 }
 #endif
 
-// The sweep, then the depth bucket of each kept candidate.
-size_t gather(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, uint16_t * buckets) {
-    const size_t n = gather_ids(logits, n_vocab, max_logit, scale, limit, ids, xs);
-    gathered_depths(xs, n, scale, buckets);
-    return n;
-}
-
 // w_i = e^(x_i / temperature), or 0 where x_i < min_x.
-HYBRID_LLM_VECTOR_LOOP void weights(const Candidate * candidates, size_t n, float temperature, float min_x, float * out) {
+HYBRID_LLM_VECTOR_LOOP_512 void weights(const Candidate * candidates, size_t n, float temperature, float min_x, float * out) {
     for (size_t i = 0; i < n; ++i) {
         const float x = candidates[i].x;
         const float w = exp_neg(x / temperature);
@@ -283,7 +372,7 @@ HYBRID_LLM_VECTOR_LOOP void weights(const Candidate * candidates, size_t n, floa
 
 // The same over the gathered candidates in token order, 0 for the pruned ones (depth bucket ≥ cut, tested on the
 // depth as depth_bucket computes it, all in float so that the loop vectorizes).
-HYBRID_LLM_VECTOR_LOOP void gathered_weights(const float * xs, size_t n, float scale, int cut, float temperature, float min_x, float * out) {
+HYBRID_LLM_VECTOR_LOOP_512 void gathered_weights(const float * xs, size_t n, float scale, int cut, float temperature, float min_x, float * out) {
     const float cut_depth = static_cast<float>(cut);
     for (size_t i = 0; i < n; ++i) {
         const float x = xs[i];
@@ -296,7 +385,7 @@ HYBRID_LLM_VECTOR_LOOP void gathered_weights(const float * xs, size_t n, float s
 }
 
 // Σ w over a range: 16 float lanes (so it vectorizes), added up in double.
-HYBRID_LLM_VECTOR_LOOP double range_sum(const float * w, size_t n) {
+HYBRID_LLM_VECTOR_LOOP_512 double range_sum(const float * w, size_t n) {
     float lanes[16] = {};
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -305,6 +394,26 @@ HYBRID_LLM_VECTOR_LOOP double range_sum(const float * w, size_t n) {
     double sum = 0;
     for (float lane : lanes) sum += lane;
     for (; i < n; ++i) sum += w[i];
+    return sum;
+}
+
+// Where the top-p path looks for the nucleus (x = logit − max, at temperature 1): among the candidates at least
+// this deep, sorted tier by tier (each tier's candidates are all above the next's). A nucleus deeper than the last,
+// or more than kMaxNucleus candidates above it, is left to the bucket path.
+constexpr float kTiers[] = {-1.0f, -3.0f, -6.0f, -12.0f};
+constexpr size_t kMaxNucleus = 1024;
+
+// Σ e^x over the gathered candidates: the same e^x as weights() at temperature 1 (x / 1 is x), in 16 float lanes
+// (so it vectorizes, with the same lane sums on every target), added up in double.
+HYBRID_LLM_VECTOR_LOOP_512 double exp_sum(const float * xs, size_t n) {
+    float lanes[16] = {};
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        for (int j = 0; j < 16; ++j) lanes[j] += exp_neg(xs[i + j]);
+    }
+    double sum = 0;
+    for (float lane : lanes) sum += lane;
+    for (; i < n; ++i) sum += exp_neg(xs[i]);
     return sum;
 }
 
@@ -325,6 +434,68 @@ void grow(std::vector<T> & v, size_t n) {
 
 bool by_logit(const Candidate & a, const Candidate & b) { return a.x > b.x || (a.x == b.x && a.id < b.id); }
 
+// Top-p without top-k, when the nucleus is shallow (as it is in a trained model's rows): the total from one exp pass
+// over the gathered candidates, then only those above the last tier are collected (from the blocks the sweep marked
+// near), and sorted tier by tier until the nucleus is complete; min-p and the draw then run on that sorted prefix as
+// on the bucket path's order. false (and no random number used) when the nucleus reaches past the last tier or too
+// many candidates lie above it: the bucket path then draws.
+bool nucleus_pick(FastPick & pick, const int32_t * ids, const float * xs, size_t n_gathered, const NearBlocks & near, FastPickScratch & scratch, int32_t & token) {
+    if (near.count > kMaxNearBlocks) return false;
+    const double target = pick.top_p * exp_sum(xs, n_gathered);
+    const float floor_x = kTiers[std::size(kTiers) - 1];
+    auto & kept = scratch.kept;
+    grow(kept, kMaxNucleus);
+    size_t m = 0;
+    size_t cursor = 0;  // blocks may overlap in output positions (a block's candidates are at most `width`): each once
+    for (size_t b = 0; b < near.count; ++b) {
+        const size_t hi = std::min<size_t>(n_gathered, near.starts[b] + near.width);
+        for (size_t i = std::max<size_t>(cursor, near.starts[b]); i < hi; ++i) {
+            if (xs[i] < floor_x) continue;
+            if (m == kMaxNucleus) return false;
+            kept[m++] = {xs[i], ids[i]};
+        }
+        cursor = std::max(cursor, hi);
+    }
+    auto & w = scratch.weights;
+    grow(w, m);
+    size_t n = 0;  // the nucleus: kept[0, n), once found
+    double cum = 0;
+    Candidate * first = kept.data();
+    for (const float tier : kTiers) {
+        Candidate * mid = std::partition(first, kept.data() + m, [tier](const Candidate & c) { return c.x >= tier; });
+        std::sort(first, mid, by_logit);
+        const size_t lo = static_cast<size_t>(first - kept.data());
+        const size_t hi = static_cast<size_t>(mid - kept.data());
+        weights(first, hi - lo, 1.0f, -INFINITY, w.data() + lo);
+        for (size_t i = lo; i < hi && n == 0; ++i) {
+            cum += w[i];
+            if (cum >= target) n = i + 1;
+        }
+        if (n > 0) break;
+        first = mid;
+    }
+    if (n == 0) return false;
+    if (pick.min_p > 0.0f) {  // sorted: min-p keeps a prefix (at least one)
+        const float min_x = std::log(pick.min_p);
+        size_t i = 0;
+        while (i < n && kept[i].x >= min_x) ++i;
+        n = std::max<size_t>(1, i);
+    }
+    weights(kept.data(), n, pick.temperature, -INFINITY, w.data());
+    std::uniform_real_distribution<double> uniform(0.0f, 1.0f);
+    const double draw = range_sum(w.data(), n) * uniform(pick.rng);
+    cum = 0;
+    for (size_t i = 0; i < n; ++i) {
+        cum += w[i];
+        if (cum >= draw) {
+            token = kept[i].id;
+            return true;
+        }
+    }
+    token = kept[n - 1].id;  // rounding left the draw past the sum: the last candidate, as llama.cpp falls back
+    return true;
+}
+
 }  // namespace
 
 const char * fast_pick_sweep() { return sweep_name(); }
@@ -334,22 +505,109 @@ FastPick::FastPick(uint32_t seed) {
     rng.seed(seed);
 }
 
+namespace {
+
+// The sweep's parameters for a pick chain, with its scratch grown to a row.
+struct SweepSetup {
+    float scale;  // depth buckets per logit at the flattest temperature the chain computes
+    double deep;  // the depth (in logits at that temperature) past which even n_vocab candidates hold under kTail
+    float limit;  // the same in buckets: the sweep keeps what is shallower
+    NearBlocks near;
+};
+
+SweepSetup sweep_setup(const FastPick & pick, uint32_t n_vocab, FastPickScratch & scratch) {
+    SweepSetup setup;
+    setup.scale = kPerLogit / std::max(1.0f, pick.temperature);
+    setup.deep = std::log(n_vocab / kTail);
+    setup.limit = static_cast<float>(setup.deep * kPerLogit);
+    grow(scratch.gathered_ids, n_vocab + kChunk);
+    grow(scratch.gathered_x, n_vocab + kChunk);
+    grow(scratch.near_starts, kMaxNearBlocks + 1);
+    setup.near.limit = -kTiers[std::size(kTiers) - 1] * setup.scale * 1.0625f;  // past the last tier: its x ≥ floor test decides
+    setup.near.starts = scratch.near_starts.data();
+    return setup;
+}
+
+int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setup, size_t n_gathered, FastPickScratch & scratch);
+
+}  // namespace
+
 int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, FastPickScratch & scratch) {
     if (!std::isfinite(max_logit)) return -1;
-    const float scale = kPerLogit / std::max(1.0f, pick.temperature);
+    SweepSetup setup = sweep_setup(pick, n_vocab, scratch);
+    const size_t n_gathered = gather_ids(logits, n_vocab, max_logit, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near);
+    return pick_gathered(pick, n_vocab, setup, n_gathered, scratch);
+}
 
-    // The one sweep over the row keeps what is shallower than the depth past which even n_vocab candidates hold
-    // under kTail; the bucket counts of those then give the (usually much shallower) prune depth.
-    const double deep = std::log(n_vocab / kTail);
-    const float limit = static_cast<float>(deep * kPerLogit);
+int32_t fast_pick_top2(FastPick & pick, const float * logits, uint32_t n_vocab, FastPickScratch & scratch, RowTop2 & top2) {
+#if defined(HYBRID_LLM_X86_SWEEPS)
+    if (sweep != Sweep::portable) {
+        // row_top2's first pass, then the sweep stands in for its second (the same comparisons on the same values).
+        const float max = row_max(logits, n_vocab);
+        if (std::isfinite(max)) {
+            SweepSetup setup = sweep_setup(pick, n_vocab, scratch);
+            AtMax at_max;
+            const size_t n_gathered = sweep == Sweep::avx512
+                ? gather_avx512<true>(logits, n_vocab, max, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near, &at_max)
+                : gather_avx2<true>(logits, n_vocab, max, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near, &at_max);
+            top2 = {at_max.first, max, at_max.ties > 1 ? max : at_max.below};
+            return pick_gathered(pick, n_vocab, setup, n_gathered, scratch);
+        }
+    }
+#endif
+    top2 = row_top2(logits, n_vocab);
+    return fast_pick(pick, logits, n_vocab, top2.best_value, scratch);
+}
+
+namespace {
+
+int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setup, size_t n_gathered, FastPickScratch & scratch) {
+    if (n_gathered == 0) return -1;
+    const float scale = setup.scale;
+    const double deep = setup.deep;
+    const float limit = setup.limit;
+    const NearBlocks & near = setup.near;
     auto & ids = scratch.gathered_ids;
     auto & xs = scratch.gathered_x;
+    const bool sorted_chain = pick.top_k > 0 || pick.top_p < 1.0f;
+    const float min_x = pick.min_p > 0.0f ? std::log(pick.min_p) : -INFINITY;
+    std::uniform_real_distribution<double> uniform(0.0f, 1.0f);
+    auto & w = scratch.weights;
+
+    if (!sorted_chain) {
+        // llama.cpp's order is the token order: min-p filters in place, the draw cumulates in token order. The
+        // gathered candidates are in token order already (all of them: what the sweep left out holds < kTail).
+        grow(w, n_gathered);
+        gathered_weights(xs.data(), n_gathered, scale, kBuckets, pick.temperature, min_x, w.data());
+        const double total = range_sum(w.data(), n_gathered);
+        const double target = total * uniform(pick.rng);
+        double cum = 0;
+        for (size_t lo = 0; lo < n_gathered; lo += kChunk) {
+            const size_t hi = std::min(n_gathered, lo + kChunk);
+            const double sum = range_sum(w.data() + lo, hi - lo);
+            if (cum + sum < target) {
+                cum += sum;
+                continue;
+            }
+            for (size_t i = lo; i < hi; ++i) {
+                cum += w[i];
+                if (w[i] > 0 && cum >= target) return ids[i];
+            }
+        }
+        // Rounding left the target past the sum: the last candidate, as llama.cpp falls back.
+        size_t last = n_gathered - 1;
+        while (last > 0 && w[last] <= 0) --last;
+        return ids[last];
+    }
+    if (pick.top_k <= 0) {
+        int32_t token = -1;
+        if (nucleus_pick(pick, ids.data(), xs.data(), n_gathered, near, scratch, token)) return token;
+    }
+
+    // The bucket path: top-k, or a nucleus too deep or too wide for nucleus_pick.
     auto & gathered_buckets = scratch.gathered_buckets;
-    grow(ids, n_vocab + kChunk);
-    grow(xs, n_vocab + kChunk);
     grow(gathered_buckets, n_vocab + kChunk);
-    const size_t n_gathered = gather(logits, n_vocab, max_logit, scale, limit, ids.data(), xs.data(), gathered_buckets.data());
-    if (n_gathered == 0) return -1;
+    gathered_depths(xs.data(), n_gathered, scale, gathered_buckets.data());
 
     // Every kept candidate is shallower than `limit` buckets: only the first n_buckets can be non-empty (~450 of the
     // 1024 for real vocabularies), and only those are cleared and scanned.
@@ -380,7 +638,6 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
         }
     }
 
-    const bool sorted_chain = pick.top_k > 0 || pick.top_p < 1.0f;
     if (pick.top_k > 0) {  // top-k keeps a prefix of k: the buckets past the k-th candidate's never matter
         uint32_t seen = 0;
         for (int b = 0; b < cut; ++b) {
@@ -391,36 +648,6 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
             }
         }
     }
-    auto & w = scratch.weights;
-    const float min_x = pick.min_p > 0.0f ? std::log(pick.min_p) : -INFINITY;
-    std::uniform_real_distribution<double> uniform(0.0f, 1.0f);
-
-    if (!sorted_chain) {
-        // llama.cpp's order is the token order: min-p filters in place, the draw cumulates in token order. The
-        // gathered candidates are in token order already; the pruned ones (bucket ≥ cut) weigh 0.
-        grow(w, n_gathered);
-        gathered_weights(xs.data(), n_gathered, scale, cut, pick.temperature, min_x, w.data());
-        const double total = range_sum(w.data(), n_gathered);
-        const double target = total * uniform(pick.rng);
-        double cum = 0;
-        for (size_t lo = 0; lo < n_gathered; lo += kChunk) {
-            const size_t hi = std::min(n_gathered, lo + kChunk);
-            const double sum = range_sum(w.data() + lo, hi - lo);
-            if (cum + sum < target) {
-                cum += sum;
-                continue;
-            }
-            for (size_t i = lo; i < hi; ++i) {
-                cum += w[i];
-                if (w[i] > 0 && cum >= target) return ids[i];
-            }
-        }
-        // Rounding left the target past the sum: the last candidate, as llama.cpp falls back.
-        size_t last = n_gathered - 1;
-        while (last > 0 && w[last] <= 0) --last;
-        return ids[last];
-    }
-
     // Sorted chains: the kept set is always a prefix [0, n) of the order "bucket, then logit descending within it".
     // Only the buckets the chain can reach are put in that order (a counting sort of their candidates), and a bucket
     // is sorted within only when a cut or the draw ends inside it.
@@ -526,3 +753,4 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     return kept[locate(n, pick.temperature, total * uniform(pick.rng))].id;
 }
 
+}  // namespace

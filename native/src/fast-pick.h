@@ -1,11 +1,14 @@
 // The common pick chains (top-k / top-p / min-p / temperature / dist, nothing before them) without llama.cpp's
-// sampler objects: the same distribution and the same random-number use, found from a histogram of the logits
-// instead of sorted candidate arrays. No Node-API here, so a C++ harness can compare it with the chain directly.
+// sampler objects: the same distribution and the same random-number use, found from one sweep over the logits (and,
+// for top-k or a wide nucleus, a histogram of their depths) instead of sorted candidate arrays. No Node-API here, so
+// a C++ harness can compare it with the chain directly.
 #pragma once
 
 #include <cstdint>
 #include <random>
 #include <vector>
+
+#include "row-top2.h"
 
 // What the pick chain would do, as numbers (only chains llama.cpp builds in this order: top-k, top-p, min-p, temp,
 // dist; typical-p and anything in the filter chain keep llama.cpp's samplers).
@@ -26,7 +29,8 @@ struct FastPickScratch {
     };
     std::vector<int32_t> gathered_ids;       // the candidates of the one sweep over the row, in token order:
     std::vector<float> gathered_x;           // their ids, x = logit − max,
-    std::vector<uint16_t> gathered_buckets;  // and depth buckets
+    std::vector<uint16_t> gathered_buckets;  // and depth buckets (on the bucket path)
+    std::vector<uint32_t> near_starts;       // where the sweep's blocks holding a shallow candidate start in those
     std::vector<Candidate> kept;     // the candidates above the prune depth: by depth bucket, or in token order
     std::vector<uint32_t> start;     // first candidate of each depth bucket (one more entry than buckets)
     std::vector<uint8_t> sorted;     // whether a bucket's candidates are sorted yet
@@ -37,6 +41,10 @@ struct FastPickScratch {
 // Draws one token from a row of logits whose largest finite value is `max_logit`, as llama.cpp's chain
 // top-k → top-p → min-p → temperature → dist would from the same candidates; -1 when no logit is finite.
 int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, FastPickScratch & scratch);
+
+// The same draw, and the row's row_top2 (the greedy pick and margin every decode row reports) found on the way: on
+// x86-64 the sweep does the work of row_top2's second pass, so a sampled row is read twice, as a greedy one is.
+int32_t fast_pick_top2(FastPick & pick, const float * logits, uint32_t n_vocab, FastPickScratch & scratch, RowTop2 & top2);
 
 // The sweep this process runs: "avx512", "avx2", "portable" (by the CPU, or HYBRID_LLM_FAST_PICK_SWEEP when the
 // addon loads), "simd128" in the Wasm modules. Shown in systemInfo().

@@ -11,3 +11,6 @@ struct RowTop2 {
 };
 
 RowTop2 row_top2(const float * row, uint32_t n);
+
+// Its first pass alone: the largest value of the row (NaN never wins; −inf when none is larger).
+float row_max(const float * row, uint32_t n);

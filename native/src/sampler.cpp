@@ -168,14 +168,17 @@ float prune_depth(const float * values, size_t count, size_t stride, float best,
 
 }  // namespace
 
-int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, float max_logit, SampleScratch & scratch) {
+int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, SampleScratch & scratch, RowTop2 & top2) {
     if (sampler.fast) {
         try {
-            return fast_pick(*sampler.fast, logits, n_vocab, max_logit, scratch.fast);
-        } catch (...) {  // std::bad_alloc
+            return fast_pick_top2(*sampler.fast, logits, n_vocab, scratch.fast, top2);
+        } catch (...) {  // std::bad_alloc (before anything is drawn: the scratch grows first)
+            top2 = row_top2(logits, n_vocab);
             return -1;
         }
     }
+    top2 = row_top2(logits, n_vocab);
+    const float max_logit = top2.best_value;
     auto & candidates = scratch.candidates;
     candidates.resize(n_vocab);
     llama_token_data_array cur = {candidates.data(), 0, -1, false};

@@ -44,8 +44,9 @@ struct SampleScratch {
     FastPickScratch fast;
 };
 
-// Samples one token from a row of logits (whose largest value is `max_logit`) and feeds it to the sampler's state
-// (penalties, grammar). Returns -1 when no token is allowed (or llama.cpp refused the token); never throws.
+// Samples one token from a row of logits and feeds it to the sampler's state (penalties, grammar); sets `top2` to the
+// row's row_top2 (found on the way where fast_pick draws). Returns -1 when no token is allowed (or llama.cpp refused
+// the token); never throws.
 //
 // After the filter, the least likely candidates that together hold under 1e-7 of the probability mass (bounded from
 // a histogram of their depth below the best logit, at the flattest temperature the chain uses) are dropped before the
@@ -54,7 +55,7 @@ struct SampleScratch {
 // best is 0 (every pick-stage sampler is shift-invariant), which puts them in the range where llama.cpp's bucketed
 // partial sort (logits in [-10, 10]) finds the top few hundred without sorting the rest. A sampler with `fast` set
 // skips all of this: fast_pick (fast-pick.h) draws the same token from the same prune without the chains.
-int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, float max_logit, SampleScratch & scratch);
+int32_t sample_row(NativeSampler & sampler, const float * logits, uint32_t n_vocab, SampleScratch & scratch, RowTop2 & top2);
 
 // Whether the sampler's filter (logit bias, grammar) allows `token` next; reads state only.
 bool sampler_accepts(NativeSampler & sampler, int32_t token, uint32_t n_vocab);

@@ -29,12 +29,27 @@ function logSoftmax(logits: Float32Array): Float64Array {
   return Float64Array.from(logits, (v) => v - lse);
 }
 
+/** Each row's first maximum and its gap to the runner-up (the best again when it occurs twice), from the logits. */
+function expectTop2(logits: Float32Array, vocab: number, argmax: Int32Array, margins: Float32Array): void {
+  for (let r = 0; r < argmax.length; r++) {
+    const row = logits.subarray(r * vocab, (r + 1) * vocab);
+    let best = 0;
+    for (let t = 1; t < vocab; t++) if (row[t]! > row[best]!) best = t;
+    let second = -Infinity;
+    for (let t = 0; t < vocab; t++) if (t !== best && row[t]! > second) second = row[t]!;
+    expect(argmax[r], `row ${r}`).toBe(best);
+    expect(margins[r], `row ${r}`).toBe(Math.fround(row[best]! - second));
+  }
+}
+
 /** Repeated tokens in a sequence: length minus distinct. */
 const repeats = (tokens: readonly number[]) => tokens.length - new Set(tokens).size;
 
 /**
  * fast_pick (the native pick for plain chains) against llama.cpp's own chain: the same tokens, seed for seed, for
- * six chains. Also run with each narrower sweep forced (test/support/fast-pick-sweep.ts).
+ * six chains; and each row's argmax and margin, which a sampled row gets from fast_pick's sweep (x86) and a chain row
+ * from row_top2, are what the returned logits say. Also run with each narrower sweep forced
+ * (test/support/fast-pick-sweep.ts).
  */
 export async function expectFastPickMatchesChain(model: BackendModel, prompt: Int32Array): Promise<void> {
   // A logit bias of 0 changes no logit but puts the sampler on llama.cpp's chain (the filter path); without it,
@@ -45,13 +60,17 @@ export async function expectFastPickMatchesChain(model: BackendModel, prompt: In
     const rows = tokens.length;
     const batch = { tokens, positions: Int32Array.from(tokens, (_, i) => i), sequenceIds: new Int32Array(rows), outputs: new Uint8Array(rows).fill(1) };
     const base: SamplerConfig = { temperature: 1, topK: 0, topP: 1, minP: 0, typicalP: 1, repetitionPenalty: 1, presencePenalty: 0, frequencyPenalty: 0, penaltyLastN: 0, seed: 0, logitBias: new Map() };
-    const draw = async (config: Partial<SamplerConfig>, logitBias: ReadonlyMap<number, number>) => {
+    const draw = async (config: Partial<SamplerConfig>, logitBias: ReadonlyMap<number, number>, checkTop2 = false) => {
       const handle = own.createSampler({ ...base, ...config, logitBias });
       own.clear(true);
-      const r = await own.decode(batch, { samplers: new Int32Array(rows).fill(handle) });
+      const r = await own.decode(batch, { samplers: new Int32Array(rows).fill(handle), returnLogits: checkTop2 });
       own.freeSampler(handle);
+      if (checkTop2) expectTop2(r.logits!, model.info.vocabSize, r.argmax, r.margins);
       return { sampled: Array.from(r.tokens!), argmax: Array.from(r.argmax) };
     };
+    // The first chain's rows are checked against their logits both ways (the fast pick's sweep, then row_top2).
+    await draw({ temperature: 0.8, topP: 0.95, seed: 1 }, new Map(), true);
+    await draw({ temperature: 0.8, topP: 0.95, seed: 1 }, new Map([[0, 0]]), true);
     let notGreedy = 0;
     for (const config of [
       { temperature: 0.8, topP: 0.95 },
