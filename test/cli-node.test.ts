@@ -140,6 +140,9 @@ describe("hybrid-llm on the node backend", () => {
     expect(json.ratio).toBeCloseTo(json.aggregateDecodeTokensPerSecond / json.peer.aggregateDecodeTokensPerSecond, 10);
     expect(json.jsShareOfStepTime).toBeGreaterThanOrEqual(0);
     expect(json.jsShareOfStepTime).toBeLessThan(1);
+    // The same per second of the process's CPU time (what a busy shared machine changes least).
+    expect(json.aggregateDecodeTokensPerCpuSecond).toBeGreaterThan(0);
+    expect(Number.isFinite(json.aggregateDecodeTokensPerCpuSecond)).toBe(true);
   });
 
   test("demo on a model: streams finish, allocation matches the plan exactly", async () => {

@@ -86,7 +86,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
   });
   // The peer runs on the same llama.cpp build as ours (CPU, CUDA, Vulkan or Metal), whatever --gpu resolved to.
   const device = opened.backend.device.kind;
-  let ours: BenchResult & { jsShareOfStepTime: number; steps: number };
+  let ours: BenchResult & { jsShareOfStepTime: number; steps: number; aggregateDecodeTokensPerCpuSecond: number };
   let prompts: number[][];
   try {
     // Deterministic prompts of exactly p tokens, avoiding end-of-generation and control tokens.
@@ -107,6 +107,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
     const before = engine.stats();
     const started = performance.now();
     const firstTokens: number[] = [];
+    let cpuAtFirstTokens = process.cpuUsage();
     await Promise.all(
       prompts.map(async (prompt) => {
         let first = true;
@@ -114,17 +115,21 @@ export async function benchCommand(args: string[], print: (line: string) => void
           if (part.type === "token" && first) {
             first = false;
             firstTokens.push(performance.now());
+            cpuAtFirstTokens = process.cpuUsage(); // the last one to arrive starts the decode phase
           }
         }
       }),
     );
     const ended = performance.now();
+    const cpu = process.cpuUsage(cpuAtFirstTokens);
     const after = engine.stats();
     const firstAll = Math.max(...firstTokens);
     const stepMs = after.stepMs - before.stepMs;
     ours = {
       aggregatePrefillTokensPerSecond: ((n * p) / (firstAll - started)) * 1000,
       aggregateDecodeTokensPerSecond: ((n * (g - 1)) / (ended - firstAll)) * 1000,
+      // The same per second of this process's CPU time (all its threads): what a shared, busy machine changes least.
+      aggregateDecodeTokensPerCpuSecond: ((n * (g - 1)) / ((cpu.user + cpu.system) / 1000)) * 1000,
       wallMs: ended - started,
       jsShareOfStepTime: (stepMs - (after.decodeMs - before.decodeMs)) / stepMs,
       steps: after.steps - before.steps,
@@ -173,6 +178,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
   print(`${n} concurrent requests × (${p} prompt + ${g} generated tokens), ${threads} thread(s), batch ${batch}, ${describeSampling(sampling)}`);
   print(renderTable(rows, [1, 2, 3]));
   print(`JavaScript share of step time: ${(ours.jsShareOfStepTime * 100).toFixed(1)} % over ${ours.steps} steps`);
+  print(`decode per second of this process's CPU time: ${fmt(ours.aggregateDecodeTokensPerCpuSecond)} tok/s`);
 }
 
 /** The sampling options of the command line (temperature 0 = greedy unless given), checked like a request's. */
