@@ -10,6 +10,8 @@ static double cpu_now(){timespec t; clock_gettime(CLOCK_THREAD_CPUTIME_ID,&t); r
 #include <cstring>
 #include <vector>
 #include <algorithm>
+#include <cstdlib>
+#include <random>
 #include "llama.h"
 #include "fast-pick.h"
 
@@ -43,6 +45,15 @@ int main(int argc, char ** argv) {
     if (argc < 2) return 2;
     const uint32_t n = 131072;
     FILE * f = fopen(argv[1], "rb"); std::vector<float> all(16 * n); if (f == nullptr || fread(all.data(), 4, all.size(), f) != all.size()) return 1; fclose(f);
+    if (argc >= 4) {  // synthetic rows instead: normal logits of standard deviation argv[2], five tokens argv[3], −1.5, −3… above the mean
+        const float sd = std::strtof(argv[2], nullptr), top = std::strtof(argv[3], nullptr);
+        std::mt19937 rng(3);
+        for (int r = 0; r < 16; ++r) {
+            for (uint32_t t = 0; t < n; ++t) all[r * n + t] = std::normal_distribution<float>(0, sd)(rng);
+            for (int k = 0; k < 5; ++k) all[r * n + rng() % n] = top - 1.5f * k;
+        }
+        printf("synthetic rows: logits ~ N(0, %g), five tokens at %g, %g, ... (the real-vocab fixture's rows: sd 8, max ~36)\n", sd, top, top - 1.5f);
+    }
         std::vector<float> mx(16); for (int r = 0; r < 16; ++r) { float m = -INFINITY; for (uint32_t t = 0; t < n; ++t) m = std::max(m, all[r*n+t]); mx[r] = m; }
     struct Cfg { int k; float p; float minp; float t; const char * name; };
     Cfg cfgs[] = {{0, 0.95f, 0, 0.8f, "T0.8 top-p0.95"}, {0, 1, 0, 1.0f, "T1 only"}, {0, 1, 0, 0.7f, "T0.7 only"}, {40, 0.9f, 0.05f, 0.7f, "k40 p0.9 minp0.05 T0.7"},
