@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // Where decode time goes, per function: the Wasm module (V8's CPU profiler in the backend's worker thread) or the
 // native backend (`perf record` on this process), over the same greedy decode of one fixture at 1 thread. Only the
-// timed decode steps are sampled (after a prefill and 16 warm-up steps, which also let V8 tier the module up).
+// timed decode steps are sampled (after --warmup-ms, default 3000, of prefills and decode steps: V8 runs a Wasm
+// function in its baseline tier, ~3x slower, until it has run enough to be optimized).
 // Prints the top functions by self time and the same time grouped by ggml op / graph work / boundary.
 //
 // Wasm needs a module with its function names: HYBRID_LLM_WASM_PROFILE=1 node wasm/build.mjs (→ wasm/build/profile/).
 // Native needs `perf` on PATH and perf_event access (kernel.perf_event_paranoid <= 1, or root).
 // Usage: npm run build && node scripts/profile-wasm.mjs --backend wasm|native [--profile bench-60m-q8_0]
-//   [--tokens 128] [--top 20] [--wasm wasm/build/profile/hybrid-llm.wasm] [--keep DIR]
+//   [--tokens 128] [--warmup-ms 3000] [--top 20] [--wasm wasm/build/profile/hybrid-llm.wasm] [--keep DIR]
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
@@ -23,12 +24,14 @@ const { values } = parseArgs({
     backend: { type: "string", default: "wasm" },
     profile: { type: "string", default: "bench-60m-q8_0" },
     tokens: { type: "string", default: "128" },
+    "warmup-ms": { type: "string", default: "3000" },
     top: { type: "string", default: "20" },
     wasm: { type: "string", default: join(root, "wasm", "build", "profile", "hybrid-llm.wasm") },
     keep: { type: "string" },
   },
 });
 const tokens = Number(values.tokens);
+const warmupMs = Number(values["warmup-ms"]);
 const top = Number(values.top);
 const prompt = "The quick brown fox jumps over the lazy dog. ".repeat(6);
 
@@ -79,16 +82,28 @@ async function workload(backend, path, { start, stop }) {
   const input = model.tokenize(prompt);
   const decodeOne = (token, position) =>
     context.decode({ tokens: Int32Array.of(token), positions: Int32Array.of(position), sequenceIds: Int32Array.of(0), outputs: Uint8Array.of(1) });
-  let next = (
-    await context.decode({
+  const prefill = async () => {
+    context.clear();
+    const result = await context.decode({
       tokens: input,
       positions: Int32Array.from(input, (_, i) => i),
       sequenceIds: new Int32Array(input.length),
       outputs: Uint8Array.from(input, (_, i) => (i === input.length - 1 ? 1 : 0)),
-    })
-  ).argmax[0];
-  let position = input.length;
-  for (let i = 0; i < 16; i++) next = (await decodeOne(next, position++)).argmax[0];
+    });
+    return result.argmax[0];
+  };
+  // Warm-up for --warmup-ms (see bench-wasm.mjs: V8 runs a Wasm function in Liftoff, ~3x slower, until it tiers up;
+  // 16 steps left Liftoff code in the sampled steps), then a fresh prefill for the timed steps.
+  const warmupEnds = performance.now() + warmupMs;
+  let next;
+  let position;
+  do {
+    next = await prefill();
+    position = input.length;
+    for (let i = 0; i < 16; i++) next = (await decodeOne(next, position++)).argmax[0];
+  } while (performance.now() < warmupEnds);
+  next = await prefill();
+  position = input.length;
   await start();
   const started = performance.now();
   for (let i = 0; i < tokens; i++) next = (await decodeOne(next, position++)).argmax[0];
@@ -191,9 +206,19 @@ if (values.backend === "wasm") {
   const { WasmBackend } = await import("../packages/wasm/dist/index.js");
   const profiler = await workerProfiler(() => WasmBackend.create({ wasm: values.wasm }));
   const { tokensPerSecond, result } = await workload(profiler.backend, path, profiler);
+  // The hop itself (main thread → worker → main thread), with the profiler off: an empty asynchronous call's round
+  // trip. A decode step pays it once, on top of the worker's busy time; natively there is no hop.
+  const trips = [];
+  for (let i = 0; i < 200; i++) {
+    const started = performance.now();
+    await profiler.backend.memoryBytes();
+    trips.push(performance.now() - started);
+  }
+  trips.sort((a, b) => a - b);
   await profiler.backend.dispose();
   if (values.keep) writeFileSync(join(values.keep, `wasm-${values.profile}.cpuprofile`), JSON.stringify(result));
   console.log(`wasm, ${values.profile}, 1 thread: ${tokensPerSecond.toFixed(1)} decode tok/s over ${tokens} tokens (while sampled every 200 µs)`);
+  console.log(`an empty call's round trip to the worker: median ${(trips[100] * 1000).toFixed(0)} µs, fastest ${(trips[0] * 1000).toFixed(0)} µs (a decode step: ${(1e6 / tokensPerSecond).toFixed(0)} µs while sampled)`);
   report(selfTimes(result), `wasm ${values.profile}`);
 } else {
   const { NodeBackend } = await import("../packages/node/dist/index.js");

@@ -300,6 +300,12 @@ export class WasmBackend implements Backend {
 class WasmModel implements BackendModel {
   private disposed = false;
   private readonly contexts = new Set<WasmContext>();
+  /**
+   * The bytes of each token asked for so far, without and with `special`. The engine asks for every token it
+   * generates (its text), and each ask is a synchronous round trip to the worker that blocks this thread, once per
+   * row per step; a token's bytes never change for a loaded model, so each is fetched once.
+   */
+  private readonly tokenBytesCache = { plain: new Map<number, Uint8Array>(), special: new Map<number, Uint8Array>() };
 
   constructor(
     private readonly backend: WasmBackend,
@@ -325,7 +331,16 @@ class WasmModel implements BackendModel {
 
   tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
     this.live();
-    return this.backend.callSync(this.id, "tokenBytes", [token, options]);
+    const special: unknown = options.special ?? false;
+    // Only what the worker answers for a plain integer and boolean is kept (anything else goes through, to be
+    // validated or refused there); a copy is returned, so a caller's change to it cannot reach the next one.
+    const cache = typeof special !== "boolean" || !Number.isInteger(token) ? undefined : special ? this.tokenBytesCache.special : this.tokenBytesCache.plain;
+    let bytes = cache?.get(token);
+    if (bytes === undefined) {
+      bytes = this.backend.callSync<Uint8Array>(this.id, "tokenBytes", [token, options]);
+      cache?.set(token, bytes);
+    }
+    return bytes.slice();
   }
 
   grammarError(grammar: string): string | null {

@@ -1,0 +1,80 @@
+import { DisposedError, InvalidArgumentError } from "@hybrid-llm/core";
+import { NodeBackend } from "@hybrid-llm/node";
+import { WasmBackend } from "@hybrid-llm/wasm";
+import { afterAll, beforeAll, describe, expect, test, vi } from "vitest";
+import { fixturePath } from "./support/fixtures.js";
+
+// The Wasm model keeps each token's bytes once fetched (the engine asks for every generated token, and each ask is
+// a synchronous round trip to the worker): the answers must stay the worker's, and only repeats may skip the trip.
+describe("Wasm tokenBytes: fetched once per token, same bytes as native", () => {
+  let wasm: WasmBackend;
+  let native: NodeBackend;
+  let path: string;
+
+  beforeAll(async () => {
+    path = await fixturePath("tiny");
+    wasm = await WasmBackend.create();
+    native = await NodeBackend.create({ gpu: false });
+  });
+  afterAll(async () => {
+    await wasm?.dispose();
+    await native?.dispose();
+  });
+
+  test("repeats skip the worker; every token's bytes (plain and special) equal the native backend's", async () => {
+    const model = await wasm.loadModel({ path });
+    const reference = await native.loadModel({ path });
+    try {
+      const trips = vi.spyOn(wasm, "callSync");
+      const tokens = [0, 1, 2, 3, 7, 42, 100, model.info.vocabSize - 1];
+      for (const special of [false, true]) {
+        for (const token of tokens) expect(model.tokenBytes(token, { special })).toEqual(reference.tokenBytes(token, { special }));
+      }
+      const firstPass = trips.mock.calls.filter(([, method]) => method === "tokenBytes").length;
+      expect(firstPass).toBe(tokens.length * 2); // plain and special are kept apart
+      for (const special of [false, true]) {
+        for (const token of tokens) expect(model.tokenBytes(token, { special })).toEqual(reference.tokenBytes(token, { special }));
+      }
+      expect(model.tokenBytes(42)).toEqual(reference.tokenBytes(42)); // no options: plain
+      expect(trips.mock.calls.filter(([, method]) => method === "tokenBytes").length).toBe(firstPass);
+      trips.mockRestore();
+    } finally {
+      await model.dispose();
+      await reference.dispose();
+    }
+  });
+
+  test("a caller changing the returned bytes does not change the next answer", async () => {
+    const model = await wasm.loadModel({ path });
+    try {
+      const token = 42;
+      const first = model.tokenBytes(token);
+      expect(first.length).toBeGreaterThan(0);
+      const original = first.slice();
+      first.fill(0xff);
+      expect(model.tokenBytes(token)).toEqual(original);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  test("bad tokens are still refused every time, and a disposed model still says so", async () => {
+    const model = await wasm.loadModel({ path });
+    const vocab = model.info.vocabSize;
+    for (let round = 0; round < 2; round++) {
+      for (const token of [-1, vocab, vocab + 5]) {
+        const error = (() => {
+          try {
+            model.tokenBytes(token);
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(InvalidArgumentError.isInstance(error)).toBe(true);
+      }
+    }
+    model.tokenBytes(1);
+    await model.dispose();
+    expect(() => model.tokenBytes(1)).toThrow(DisposedError);
+  });
+});
