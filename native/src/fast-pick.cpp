@@ -20,8 +20,8 @@
 // How it matches llama.cpp's chain (llama-sampler.cpp at the pinned release), step by step, on the candidates
 // x = logit − max (the max is 0):
 //   top-k:  the k largest, sorted descending;                       here: a prefix of the depth-bucketed order
-//   top-p:  p_i = expf(x_i) / Σ, cumulated in sorted order until ≥ p; here: Σ over every candidate, then the sorted
-//           candidates above a few logits' depth (nucleus_pick), or bucket sums and a scan of one bucket
+//   top-p:  p_i = expf(x_i) / Σ, cumulated in sorted order until ≥ p; here: bucket sums and a scan of one bucket,
+//           over the candidates within 12 logits of the max when the nucleus ends there (nucleus_pick)
 //   min-p:  keeps x ≥ logf(min_p) (sorted: a prefix; else in token order);  here: the same
 //   temp:   x /= T;  dist: w_i = expf(x_i / T), one uniform_real_distribution<double> draw u, and the first candidate,
 //           in the array's order (sorted when top-k or top-p ran, else token order), whose running sum reaches u Σw.
@@ -34,9 +34,9 @@
 // hold < 1e-7 of the best candidate's mass (at the flattest temperature the chain computes): what it leaves out
 // moves no probability by more than float rounding. The bucket path prunes further, from the bucket counts.
 //
-// Where the time goes, on a 131,072-token row with a trained model's spread (~20,000 candidates kept): the sweep
-// (~60 %: a compare and two packed stores per 16 logits), one exp per kept candidate for top-p's total, and the
-// nucleus, which is a few dozen candidates.
+// Where the time goes, on a 131,072-token row: the sweep (a compare and two packed stores per 16 logits), one exp per
+// gathered candidate for top-p's total, and the bucket path over the nucleus's neighbourhood. The real-vocab
+// fixture's rows gather ~20,000; rows with a trained model's spread gather nearly all (bench-fast-pick --spread).
 
 // The vectorized loops: HYBRID_LLM_VECTOR_LOOP (vector-loop.h).
 
@@ -53,7 +53,7 @@ using Candidate = FastPickScratch::Candidate;
 // `limit` (depth units, as the sweep's own limit), as the output position each such block's candidates start at.
 // Branch-free: every block writes its position, the count moves past the marked ones (and on past kMaxNearBlocks,
 // where the writes stop moving: then too many are near for the top-p path to want them).
-constexpr size_t kMaxNearBlocks = 1024;
+constexpr size_t kMaxNearBlocks = 4096;
 struct NearBlocks {
     float limit = 0;
     uint32_t * starts = nullptr;  // room for kMaxNearBlocks + 1
@@ -397,11 +397,11 @@ HYBRID_LLM_VECTOR_LOOP_512 double range_sum(const float * w, size_t n) {
     return sum;
 }
 
-// Where the top-p path looks for the nucleus (x = logit − max, at temperature 1): among the candidates at least
-// this deep, sorted tier by tier (each tier's candidates are all above the next's). A nucleus deeper than the last,
-// or more than kMaxNucleus candidates above it, is left to the bucket path.
-constexpr float kTiers[] = {-1.0f, -3.0f, -6.0f, -12.0f};
-constexpr size_t kMaxNucleus = 1024;
+// Where the top-p path looks for the nucleus first (x = logit − max, at temperature 1): among the candidates at least
+// this deep (a trained model's row has hundreds to a few thousand there, of its 100,000+). A nucleus reaching deeper,
+// or more than kMaxNucleus candidates above it, is left to the bucket path over every candidate.
+constexpr float kNucleusFloor = -12.0f;
+constexpr size_t kMaxNucleus = 16384;
 
 // Σ e^x over the gathered candidates: the same e^x as weights() at temperature 1 (x / 1 is x), in 16 float lanes
 // (so it vectorizes, with the same lane sums on every target), added up in double.
@@ -434,66 +434,47 @@ void grow(std::vector<T> & v, size_t n) {
 
 bool by_logit(const Candidate & a, const Candidate & b) { return a.x > b.x || (a.x == b.x && a.id < b.id); }
 
-// Top-p without top-k, when the nucleus is shallow (as it is in a trained model's rows): the total from one exp pass
-// over the gathered candidates, then only those above the last tier are collected (from the blocks the sweep marked
-// near), and sorted tier by tier until the nucleus is complete; min-p and the draw then run on that sorted prefix as
-// on the bucket path's order. false (and no random number used) when the nucleus reaches past the last tier or too
-// many candidates lie above it: the bucket path then draws.
-bool nucleus_pick(FastPick & pick, const int32_t * ids, const float * xs, size_t n_gathered, const NearBlocks & near, FastPickScratch & scratch, int32_t & token) {
+// A set of candidates for the bucket path: all the sweep gathered (prune from their bucket counts, top-p's total from
+// them), or the near ones only, for top-p alone (subset_outside ≥ 0: what the other gathered candidates hold at
+// temperature 1; nothing pruned).
+struct BucketSet {
+    float scale;           // depth buckets per logit
+    float limit;           // no candidate is this many buckets deep
+    size_t outside;        // how many of the row's logits the sweep left out (each under e^−deep)
+    double deep;
+    double subset_outside;  // < 0: the whole set
+};
+
+// The bucket path: sets `token` and returns true, or (a subset whose nucleus may reach past it) returns false having
+// drawn no random number.
+bool bucket_pick(FastPick & pick, const float * xs, const int32_t * ids, size_t n_gathered, const BucketSet & set, FastPickScratch & scratch, int32_t & token);
+
+// Top-p without top-k, where the nucleus is shallow (as in a trained model's rows): its total is one exp pass over
+// every gathered candidate, and only those within kNucleusFloor of the max (from the blocks the sweep marked near)
+// go through the bucket path, with the others' mass counted past its last bucket. false (and no random number used)
+// when there are too many of them or the nucleus may reach deeper: the bucket path over every candidate then draws.
+bool nucleus_pick(FastPick & pick, const int32_t * ids, const float * xs, size_t n_gathered, const NearBlocks & near, float scale, float limit, double deep,
+                  FastPickScratch & scratch, int32_t & token) {
     if (near.count > kMaxNearBlocks) return false;
-    const double target = pick.top_p * exp_sum(xs, n_gathered);
-    const float floor_x = kTiers[std::size(kTiers) - 1];
-    auto & kept = scratch.kept;
-    grow(kept, kMaxNucleus);
+    auto & near_x = scratch.near_x;
+    auto & near_ids = scratch.near_ids;
+    grow(near_x, kMaxNucleus + kChunk);
+    grow(near_ids, kMaxNucleus + kChunk);
     size_t m = 0;
     size_t cursor = 0;  // blocks may overlap in output positions (a block's candidates are at most `width`): each once
     for (size_t b = 0; b < near.count; ++b) {
         const size_t hi = std::min<size_t>(n_gathered, near.starts[b] + near.width);
-        for (size_t i = std::max<size_t>(cursor, near.starts[b]); i < hi; ++i) {
-            if (xs[i] < floor_x) continue;
-            if (m == kMaxNucleus) return false;
-            kept[m++] = {xs[i], ids[i]};
+        const size_t lo = std::max<size_t>(cursor, near.starts[b]);
+        if (m + (hi > lo ? hi - lo : 0) > kMaxNucleus) return false;
+        for (size_t i = lo; i < hi; ++i) {  // branch-free: every candidate written, the cursor moves past the near ones
+            near_x[m] = xs[i];
+            near_ids[m] = ids[i];
+            m += xs[i] >= kNucleusFloor ? 1 : 0;
         }
         cursor = std::max(cursor, hi);
     }
-    auto & w = scratch.weights;
-    grow(w, m);
-    size_t n = 0;  // the nucleus: kept[0, n), once found
-    double cum = 0;
-    Candidate * first = kept.data();
-    for (const float tier : kTiers) {
-        Candidate * mid = std::partition(first, kept.data() + m, [tier](const Candidate & c) { return c.x >= tier; });
-        std::sort(first, mid, by_logit);
-        const size_t lo = static_cast<size_t>(first - kept.data());
-        const size_t hi = static_cast<size_t>(mid - kept.data());
-        weights(first, hi - lo, 1.0f, -INFINITY, w.data() + lo);
-        for (size_t i = lo; i < hi && n == 0; ++i) {
-            cum += w[i];
-            if (cum >= target) n = i + 1;
-        }
-        if (n > 0) break;
-        first = mid;
-    }
-    if (n == 0) return false;
-    if (pick.min_p > 0.0f) {  // sorted: min-p keeps a prefix (at least one)
-        const float min_x = std::log(pick.min_p);
-        size_t i = 0;
-        while (i < n && kept[i].x >= min_x) ++i;
-        n = std::max<size_t>(1, i);
-    }
-    weights(kept.data(), n, pick.temperature, -INFINITY, w.data());
-    std::uniform_real_distribution<double> uniform(0.0f, 1.0f);
-    const double draw = range_sum(w.data(), n) * uniform(pick.rng);
-    cum = 0;
-    for (size_t i = 0; i < n; ++i) {
-        cum += w[i];
-        if (cum >= draw) {
-            token = kept[i].id;
-            return true;
-        }
-    }
-    token = kept[n - 1].id;  // rounding left the draw past the sum: the last candidate, as llama.cpp falls back
-    return true;
+    const double outside = std::max(0.0, exp_sum(xs, n_gathered) - exp_sum(near_x.data(), m));
+    return bucket_pick(pick, near_x.data(), near_ids.data(), m, BucketSet{scale, limit, 0, deep, outside}, scratch, token);
 }
 
 }  // namespace
@@ -523,7 +504,7 @@ SweepSetup sweep_setup(const FastPick & pick, uint32_t n_vocab, FastPickScratch 
     grow(scratch.gathered_ids, n_vocab + kChunk);
     grow(scratch.gathered_x, n_vocab + kChunk);
     grow(scratch.near_starts, kMaxNearBlocks + 1);
-    setup.near.limit = -kTiers[std::size(kTiers) - 1] * setup.scale * 1.0625f;  // past the last tier: its x ≥ floor test decides
+    setup.near.limit = -kNucleusFloor * setup.scale * 1.0625f;  // a little past the floor: nucleus_pick's x ≥ floor test decides
     setup.near.starts = scratch.near_starts.data();
     return setup;
 }
@@ -601,17 +582,28 @@ int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setu
     }
     if (pick.top_k <= 0) {
         int32_t token = -1;
-        if (nucleus_pick(pick, ids.data(), xs.data(), n_gathered, near, scratch, token)) return token;
+        if (nucleus_pick(pick, ids.data(), xs.data(), n_gathered, near, scale, limit, deep, scratch, token)) return token;
     }
 
     // The bucket path: top-k, or a nucleus too deep or too wide for nucleus_pick.
+    int32_t token = -1;
+    bucket_pick(pick, xs.data(), ids.data(), n_gathered, BucketSet{scale, limit, n_vocab - n_gathered, deep, -1.0}, scratch, token);
+    return token;
+}
+
+bool bucket_pick(FastPick & pick, const float * xs, const int32_t * ids, size_t n_gathered, const BucketSet & set, FastPickScratch & scratch, int32_t & token) {
+    const float scale = set.scale;
+    const bool subset = set.subset_outside >= 0;
+    const float min_x = pick.min_p > 0.0f ? std::log(pick.min_p) : -INFINITY;
+    std::uniform_real_distribution<double> uniform(0.0f, 1.0f);
+    auto & w = scratch.weights;
     auto & gathered_buckets = scratch.gathered_buckets;
-    grow(gathered_buckets, n_vocab + kChunk);
-    gathered_depths(xs.data(), n_gathered, scale, gathered_buckets.data());
+    grow(gathered_buckets, n_gathered + kChunk);
+    gathered_depths(xs, n_gathered, scale, gathered_buckets.data());
 
     // Every kept candidate is shallower than `limit` buckets: only the first n_buckets can be non-empty (~450 of the
     // 1024 for real vocabularies), and only those are cleared and scanned.
-    const int n_buckets = std::min(kBuckets, static_cast<int>(limit) + 1);
+    const int n_buckets = std::min(kBuckets, static_cast<int>(set.limit) + 1);
     constexpr int stride = kBuckets + 1;
     grow(scratch.histogram, 4 * stride);
     uint32_t * h = scratch.histogram.data();
@@ -628,9 +620,9 @@ int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setu
     uint32_t * count = h;  // summed into the first histogram
     for (int b = 0; b < n_buckets; ++b) count[b] += h[stride + b] + h[2 * stride + b] + h[3 * stride + b];
     const double * bound = depth_bounds();
-    int cut = 1;  // buckets [0, cut) are kept
-    double tail = static_cast<double>(n_vocab - n_gathered) * std::exp(-deep);
-    for (int b = n_buckets - 1; b >= 0; --b) {
+    int cut = subset ? n_buckets : 1;  // buckets [0, cut) are kept (a subset is kept whole: what it leaves out is counted)
+    double tail = static_cast<double>(set.outside) * std::exp(-set.deep);
+    for (int b = n_buckets - 1; b >= 0 && !subset; --b) {
         tail += count[b] * bound[b];
         if (tail >= kTail) {
             cut = b + 1;
@@ -664,13 +656,16 @@ int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setu
     double top_p_total = 0;
     if (pick.top_p < 1.0f && pick.top_k <= 0) {
         grow(w, n_gathered);
-        gathered_weights(xs.data(), n_gathered, scale, cut, 1.0f, -INFINITY, w.data());
-        top_p_total = range_sum(w.data(), n_gathered);
+        gathered_weights(xs, n_gathered, scale, cut, 1.0f, -INFINITY, w.data());
+        top_p_total = range_sum(w.data(), n_gathered) + (subset ? set.subset_outside : 0.0);
         // 1 % under the budget: far more than exp's few ulp and the float sums' rounding.
         const double budget = 0.99 * (1.0 - pick.top_p) * top_p_total;
+        // A subset: what the rest holds is past every bucket here; if that alone may reach the nucleus, it is not
+        // complete in the subset (the caller then orders every candidate).
+        if (subset && set.subset_outside > budget) return false;
         const double step = std::exp(1.0 / scale);
         double most = std::exp(-static_cast<double>(cut - 1) / scale);  // e^(−b / scale), b from cut − 1 down
-        double tail = 0;
+        double tail = subset ? set.subset_outside : 0.0;
         for (int b = cut - 1; b > 0; --b, most *= step) {
             tail += count[b] * most;
             if (tail > budget) break;
@@ -750,7 +745,8 @@ int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setu
     }
     weights(kept.data(), n, pick.temperature, -INFINITY, w.data());
     const double total = range_sum(w.data(), n);
-    return kept[locate(n, pick.temperature, total * uniform(pick.rng))].id;
+    token = kept[locate(n, pick.temperature, total * uniform(pick.rng))].id;
+    return true;
 }
 
 }  // namespace

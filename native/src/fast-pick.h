@@ -31,6 +31,8 @@ struct FastPickScratch {
     std::vector<float> gathered_x;           // their ids, x = logit − max,
     std::vector<uint16_t> gathered_buckets;  // and depth buckets (on the bucket path)
     std::vector<uint32_t> near_starts;       // where the sweep's blocks holding a shallow candidate start in those
+    std::vector<float> near_x;               // the candidates within a few logits of the max, in token order
+    std::vector<int32_t> near_ids;
     std::vector<Candidate> kept;     // the candidates above the prune depth: by depth bucket, or in token order
     std::vector<uint32_t> start;     // first candidate of each depth bucket (one more entry than buckets)
     std::vector<uint8_t> sorted;     // whether a bucket's candidates are sorted yet
