@@ -550,7 +550,7 @@ int32_t fast_pick_top2(FastPick & pick, const float * logits, uint32_t n_vocab, 
             const size_t n_gathered = sweep == Sweep::avx512
                 ? gather_avx512<true>(logits, n_vocab, max, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near, &at_max)
                 : gather_avx2<true>(logits, n_vocab, max, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near, &at_max);
-            top2 = {at_max.first, max, at_max.ties > 1 ? max : at_max.below};
+            top2 = {at_max.first, plus_zero(max), plus_zero(at_max.ties > 1 ? max : at_max.below)};
             return pick_gathered(pick, n_vocab, setup, n_gathered, scratch);
         }
     }
