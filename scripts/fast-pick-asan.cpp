@@ -1,5 +1,6 @@
 // fast_pick and row_top2 under AddressSanitizer and UBSan, once per sweep branch (AVX-512, AVX2, portable: the one
-// Wasm runs): random rows of odd sizes (NaN, -inf, +inf, all -inf, ties, flat and peaked) through every chain shape.
+// Wasm runs): random rows of odd sizes (NaN, -inf, +inf, all -inf, ties, -0 / +0 ties at the max, flat and peaked)
+// through every chain shape.
 // fast_pick_top2 must draw what row_top2 + fast_pick draw and report the same row_top2. Each build prints a hash of
 // the tokens and row_top2 results; the three must agree (bench-fast-pick.mjs --asan compares them).
 #include <cstdio>
@@ -19,7 +20,7 @@ int main() {
         const uint32_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 257, 320, 1000, 4095, 4097, 131072, 151936};
         uint32_t n = sizes[rng() % (trial % 20 == 0 ? 17 : 15)];
         std::vector<float> row(n);
-        const int kind = trial % 7;
+        const int kind = trial % 8;
         const float sd = kind == 0 ? 0.01f : kind == 1 ? 30.0f : 8.0f;
         for (auto & v : row) {
             v = std::normal_distribution<float>(0, sd)(rng);
@@ -28,6 +29,7 @@ int main() {
             if (kind == 4 && rng() % 3 == 0) v = -INFINITY;
             if (kind == 5) v = -INFINITY;
             if (kind == 6 && rng() % 64 == 0) v = INFINITY;
+            if (kind == 7) v = rng() % 3 == 0 ? -0.0f : rng() % 2 ? 0.0f : -1.0f;  // the sign of a zero max must not depend on the path
         }
         if (kind == 5 && rng() % 2) row[rng() % n] = 1.0f;
         float mx = -INFINITY;
@@ -38,15 +40,17 @@ int main() {
         const RowTop2 top2 = row_top2(row.data(), n);
         if (!(top2.best_value == mx)) { printf("row_top2 max %g, expected %g\n", top2.best_value, mx); return 1; }
         hash = (hash ^ top2.best) * 1099511628211ull;
-        uint32_t second_bits;
+        uint32_t best_bits, second_bits;
+        std::memcpy(&best_bits, &top2.best_value, sizeof best_bits);
         std::memcpy(&second_bits, &top2.second_value, sizeof second_bits);
+        hash = (hash ^ best_bits) * 1099511628211ull;
         hash = (hash ^ second_bits) * 1099511628211ull;
         for (int s = 0; s < 2; ++s) {
             int32_t tok = fast_pick(fp, row.data(), n, mx, scratch);
             RowTop2 fused_top2;
             const int32_t fused_tok = fast_pick_top2(fused, row.data(), n, fused_scratch, fused_top2);
-            if (fused_tok != tok || fused_top2.best != top2.best || fused_top2.best_value != top2.best_value ||
-                !(fused_top2.second_value == top2.second_value)) {
+            if (fused_tok != tok || fused_top2.best != top2.best || std::memcmp(&fused_top2.best_value, &top2.best_value, 4) != 0 ||
+                std::memcmp(&fused_top2.second_value, &top2.second_value, 4) != 0) {
                 printf("fast_pick_top2 differs: token %d vs %d, top2 %u %g %g vs %u %g %g (n %u kind %d)\n", fused_tok, tok, fused_top2.best,
                        fused_top2.best_value, fused_top2.second_value, top2.best, top2.best_value, top2.second_value, n, kind);
                 return 1;

@@ -74,7 +74,7 @@ RowTop2 row_top2_portable(const float * row, uint32_t n) {
         if (lane != winner && lanes.best[lane] > second) second = lanes.best[lane];
     }
     if (!(lanes.best[winner] > -INFINITY)) return kNoBest;
-    return {lanes.index[winner], lanes.best[winner], second};
+    return {lanes.index[winner], plus_zero(lanes.best[winner]), plus_zero(second)};
 }
 
 #if defined(HYBRID_LLM_ROW_TOP2_X86)
@@ -150,7 +150,7 @@ __attribute__((target("avx512f"))) RowTop2 row_top2_avx512(const float * row, ui
     }
     out.below = hmax512(below);
     out.tail(row, full16, n, max);
-    return {out.first, max, out.ties > 1 ? max : out.below};
+    return {out.first, plus_zero(max), plus_zero(out.ties > 1 ? max : out.below)};
 }
 
 __attribute__((target("avx2"))) float row_max_avx2(const float * row, uint32_t n) {
@@ -184,7 +184,7 @@ __attribute__((target("avx2"))) RowTop2 row_top2_avx2(const float * row, uint32_
     }
     out.below = hmax256(below);
     out.tail(row, full8, n, max);
-    return {out.first, max, out.ties > 1 ? max : out.below};
+    return {out.first, plus_zero(max), plus_zero(out.ties > 1 ? max : out.below)};
 }
 
 // By the CPU, or narrower where HYBRID_LLM_FAST_PICK_SWEEP says (read when the addon loads; the tests force each).
@@ -214,8 +214,8 @@ RowTop2 row_top2(const float * row, uint32_t n) {
 
 float row_max(const float * row, uint32_t n) {
 #if defined(HYBRID_LLM_ROW_TOP2_X86)
-    if (path == Path::avx512) return row_max_avx512(row, n);
-    if (path == Path::avx2) return row_max_avx2(row, n);
+    if (path == Path::avx512) return plus_zero(row_max_avx512(row, n));
+    if (path == Path::avx2) return plus_zero(row_max_avx2(row, n));
 #endif
     return row_top2_portable(row, n).best_value;
 }

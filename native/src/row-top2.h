@@ -12,5 +12,10 @@ struct RowTop2 {
 
 RowTop2 row_top2(const float * row, uint32_t n);
 
+// −0 and +0 compare equal, so which one a vector pass keeps for a zero best or runner-up depends on its lane layout
+// (MAXPS keeps its second operand on a tie): every path returns them through this, which makes −0 +0 (x + 0 is x
+// otherwise; no build of these files uses -ffast-math, which would fold it away).
+inline float plus_zero(float x) { return x + 0.0f; }
+
 // Its first pass alone: the largest value of the row (NaN never wins; −inf when none is larger).
 float row_max(const float * row, uint32_t n);

@@ -119,7 +119,9 @@ NativeSampler * sampler_from_config(Napi::Env env, const Napi::Object & config, 
         sampler->filters = true;
     }
     sampler->prune_scale = static_cast<float>(1.0 / std::max(1.0, temperature));
-    if (temperature <= 0) {
+    // Greedy also where the temperature is 0 as a float (under 1.4e-45): llama.cpp's temperature sampler keeps only the
+    // best logit there, where fast_pick's e^(x / 0) would weigh every candidate alike.
+    if (static_cast<float>(temperature) <= 0) {
         llama_api.llama_sampler_chain_add(sampler->pick, llama_api.llama_sampler_init_greedy());
     } else {
         // llama.cpp's order (common/sampling.cpp): truncations on the raw distribution, then temperature, then draw.

@@ -135,6 +135,8 @@ export function defineSamplingSuite(name: string, createBackend: () => Promise<B
       expect(topK1.tokens).toEqual(greedy.tokens);
       // top-p ≈ 0 keeps only the most likely token too.
       expect((await run(engine, { prompt, ...long, temperature: 1, topP: 0, seed: 5 })).tokens).toEqual(greedy.tokens);
+      // A temperature above 0 that is 0 as a float (llama.cpp's) is greedy too, as llama.cpp's temperature sampler makes it.
+      expect((await run(engine, { prompt, ...long, temperature: 1e-46, seed: 5 })).tokens).toEqual(greedy.tokens);
     });
 
     test("penalties and logit bias change what they should", async () => {
