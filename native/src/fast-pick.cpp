@@ -28,7 +28,8 @@
 // The depth buckets (kPerLogit per logit below the max) keep the sorted order between buckets, so only the one bucket
 // a cumulative sum ends in is sorted. Same order, same weights up to the last bit of exp, same single draw per token:
 // the same token for the same seed, except where two candidates tie on the exact same logit (std::sort's order) or
-// a running sum lands within float rounding of a boundary.
+// a running sum lands within rounding of a boundary: sums here are in double, as the draw's are in llama.cpp, but its
+// top-p cumulates floats, which on a wide, flat nucleus differs in ~0.4 % of draws (bench-fast-pick --spread 3,18).
 //
 // The one sweep over the row keeps the candidates shallower than the depth past which even the whole vocabulary would
 // hold < 1e-7 of the best candidate's mass (at the flattest temperature the chain computes): what it leaves out
@@ -396,15 +397,16 @@ HYBRID_LLM_VECTOR_LOOP_512 void gathered_weights(const float * xs, size_t n, flo
     }
 }
 
-// Σ w over a range: 16 float lanes (so it vectorizes), added up in double.
+// Σ w over a range, in 16 double lanes (so it vectorizes; float lanes drift by ~1e-6 over 131,072 weights, enough
+// to move a token-order draw over a flat row to a neighbour in ~4 % of draws where llama.cpp sums in double).
 HYBRID_LLM_VECTOR_LOOP_512 double range_sum(const float * w, size_t n) {
-    float lanes[16] = {};
+    double lanes[16] = {};
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         for (int j = 0; j < 16; ++j) lanes[j] += w[i + j];
     }
     double sum = 0;
-    for (float lane : lanes) sum += lane;
+    for (double lane : lanes) sum += lane;
     for (; i < n; ++i) sum += w[i];
     return sum;
 }
@@ -415,16 +417,16 @@ HYBRID_LLM_VECTOR_LOOP_512 double range_sum(const float * w, size_t n) {
 constexpr float kNucleusFloor = -12.0f;
 constexpr size_t kMaxNucleus = 16384;
 
-// Σ e^x over the gathered candidates: the same e^x as weights() at temperature 1 (x / 1 is x), in 16 float lanes
-// (so it vectorizes, with the same lane sums on every target), added up in double.
+// Σ e^x over the gathered candidates: the same e^x as weights() at temperature 1 (x / 1 is x), in 16 double lanes
+// (so it vectorizes, with the same lane sums on every target).
 HYBRID_LLM_VECTOR_LOOP_512 double exp_sum(const float * xs, size_t n) {
-    float lanes[16] = {};
+    double lanes[16] = {};
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
         for (int j = 0; j < 16; ++j) lanes[j] += exp_neg(xs[i + j]);
     }
     double sum = 0;
-    for (float lane : lanes) sum += lane;
+    for (double lane : lanes) sum += lane;
     for (; i < n; ++i) sum += exp_neg(xs[i]);
     return sum;
 }
