@@ -63,23 +63,6 @@ struct NearBlocks {
     bool wanted = true;  // whether the pick reads the marks (top-p without top-k): the x86 sweeps skip them otherwise
 };
 
-// What the x86 sweeps also note when they stand in for row_top2's second pass (fast_pick_top2): the first index
-// holding the max, how many hold it, and the largest value below it.
-struct AtMax {
-    uint32_t first = UINT32_MAX;
-    uint32_t ties = 0;
-    float below = -INFINITY;
-    HYBRID_LLM_INLINE void note(uint32_t block_first, unsigned lanes_at_max) {
-        if (lanes_at_max != 0) {  // once or twice a row
-            first = first == UINT32_MAX ? block_first + static_cast<uint32_t>(__builtin_ctz(lanes_at_max)) : first;
-            ties += static_cast<uint32_t>(__builtin_popcount(lanes_at_max));
-        }
-    }
-    void merge_below(const float * lanes, int n) {
-        for (int i = 0; i < n; ++i) below = lanes[i] > below ? lanes[i] : below;
-    }
-};
-
 // The marking, on a local copy of the count (through the struct, every vector store in a sweep, which may alias
 // anything, would make the compiler reload and store it).
 HYBRID_LLM_INLINE void mark_near(uint32_t * starts, size_t & count, size_t position, bool near) {
@@ -178,7 +161,7 @@ struct PackTable {
 const PackTable pack_table;
 
 template <bool kAtMax, bool kNear>
-__attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near, AtMax * at_max) {
+__attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near, BelowMax * at_max) {
     const __m256 vmax = _mm256_set1_ps(max_logit);
     const __m256 vscale = _mm256_set1_ps(scale);
     const __m256 vlimit = _mm256_set1_ps(limit);
@@ -230,7 +213,7 @@ __attribute__((target("avx2"))) size_t gather_avx2(const float * logits, uint32_
 // AVX-512: 16 logits a step, the kept ids and x packed by vpcompressd / vcompressps (into a register, then one store: a compressing
 // store to memory is slow on some cores). The same float operations again.
 template <bool kAtMax, bool kNear>
-__attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near, AtMax * at_max) {
+__attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near, BelowMax * at_max) {
     const __m512 vmax = _mm512_set1_ps(max_logit);
     const __m512 vscale = _mm512_set1_ps(scale);
     const __m512 vlimit = _mm512_set1_ps(limit);
@@ -296,7 +279,7 @@ const char * sweep_name() {
 // The AVX-512 or AVX2 sweep, marking near blocks only where the pick reads them (the marking's loop-carried count
 // costs ~15 % of a sweep: 5-9 us per 131,072-token row).
 template <bool kAtMax>
-size_t gather_x86(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near, AtMax * at_max) {
+size_t gather_x86(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near, BelowMax * at_max) {
     if (sweep == Sweep::avx512) {
         return near.wanted ? gather_avx512<kAtMax, true>(logits, n_vocab, max_logit, scale, limit, ids, xs, near, at_max)
                            : gather_avx512<kAtMax, false>(logits, n_vocab, max_logit, scale, limit, ids, xs, near, at_max);
@@ -542,9 +525,9 @@ int32_t fast_pick_top2(FastPick & pick, const float * logits, uint32_t n_vocab, 
         const float max = row_max(logits, n_vocab);
         if (std::isfinite(max)) {
             SweepSetup setup = sweep_setup(pick, n_vocab, scratch);
-            AtMax at_max;
+            BelowMax at_max;  // the x86 sweeps note what row_top2's second pass would
             const size_t n_gathered = gather_x86<true>(logits, n_vocab, max, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near, &at_max);
-            top2 = {at_max.first, plus_zero(max), plus_zero(at_max.ties > 1 ? max : at_max.below)};
+            top2 = at_max.top2(max);
             return pick_gathered(pick, n_vocab, setup, n_gathered, scratch);
         }
     }

@@ -84,22 +84,6 @@ float tail_max(const float * row, uint32_t from, uint32_t n, float best) {
     return best;
 }
 
-struct Below {
-    float below = -INFINITY;   // the largest value under the max
-    uint32_t ties = 0;         // how many hold the max
-    uint32_t first = UINT32_MAX;  // the first index holding it
-    void tail(const float * row, uint32_t from, uint32_t n, float max) {
-        for (uint32_t t = from; t < n; ++t) {
-            const float v = row[t];
-            below = v < max && v > below ? v : below;
-            if (v == max) {
-                first = first == UINT32_MAX ? t : first;
-                ++ties;
-            }
-        }
-    }
-};
-
 // The same with AVX2 (MAXPS has the same NaN rule): the largest of eight lanes.
 __attribute__((target("avx2"))) float hmax256(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -137,20 +121,16 @@ __attribute__((target("avx512f"))) RowTop2 row_top2_avx512(const float * row, ui
     if (!(max > -INFINITY)) return kNoBest;
     const __m512 vmax = _mm512_set1_ps(max);
     const uint32_t full16 = n - n % 16;
-    Below out;
+    BelowMax out;
     __m512 below = _mm512_set1_ps(-INFINITY);
     for (uint32_t t = 0; t < full16; t += 16) {
         const __m512 v = _mm512_loadu_ps(row + t);
         below = _mm512_mask_max_ps(below, _mm512_cmp_ps_mask(v, vmax, _CMP_LT_OQ), v, below);
-        const unsigned at_max = _mm512_cmp_ps_mask(v, vmax, _CMP_EQ_OQ);
-        if (at_max != 0) {  // once or twice a row
-            out.first = out.first == UINT32_MAX ? t + static_cast<uint32_t>(__builtin_ctz(at_max)) : out.first;
-            out.ties += static_cast<uint32_t>(__builtin_popcount(at_max));
-        }
+        out.note(t, _mm512_cmp_ps_mask(v, vmax, _CMP_EQ_OQ));
     }
     out.below = hmax512(below);
     out.tail(row, full16, n, max);
-    return {out.first, plus_zero(max), plus_zero(out.ties > 1 ? max : out.below)};
+    return out.top2(max);
 }
 
 __attribute__((target("avx2"))) float row_max_avx2(const float * row, uint32_t n) {
@@ -171,20 +151,16 @@ __attribute__((target("avx2"))) RowTop2 row_top2_avx2(const float * row, uint32_
     const __m256 vmax = _mm256_set1_ps(max);
     const __m256 none = _mm256_set1_ps(-INFINITY);
     const uint32_t full8 = n - n % 8;
-    Below out;
+    BelowMax out;
     __m256 below = none;
     for (uint32_t t = 0; t < full8; t += 8) {
         const __m256 v = _mm256_loadu_ps(row + t);
         below = _mm256_max_ps(_mm256_blendv_ps(none, v, _mm256_cmp_ps(v, vmax, _CMP_LT_OQ)), below);
-        const unsigned at_max = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, vmax, _CMP_EQ_OQ)));
-        if (at_max != 0) {
-            out.first = out.first == UINT32_MAX ? t + static_cast<uint32_t>(__builtin_ctz(at_max)) : out.first;
-            out.ties += static_cast<uint32_t>(__builtin_popcount(at_max));
-        }
+        out.note(t, static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, vmax, _CMP_EQ_OQ))));
     }
     out.below = hmax256(below);
     out.tail(row, full8, n, max);
-    return {out.first, plus_zero(max), plus_zero(out.ties > 1 ? max : out.below)};
+    return out.top2(max);
 }
 
 // By the CPU, or narrower where HYBRID_LLM_FAST_PICK_SWEEP says (read when the addon loads; the tests force each).
