@@ -2,7 +2,7 @@
 // Per-row cost of the native sampling step on the realistic-vocab fixture (131,072 tokens): fast_pick against
 // llama.cpp's chain fed as before it (bench-fast-pick.cpp), the same token for the same seed, CPU time per row
 // (thread CPU time: a busy machine slows it less than wall time). Linux x64 with g++ only: it links node-llama-cpp's
-// prebuilt CPU libllama. Usage: npm run build && node scripts/bench-fast-pick.mjs [--spread 3,18]
+// prebuilt CPU libllama. Usage: npm run build && node scripts/bench-fast-pick.mjs [--spread 3,18] [--no-bounded]
 // --asan: instead, fast_pick under AddressSanitizer + UBSan on each sweep branch (AVX-512, AVX2, portable), which must
 // draw the same tokens (scripts/fast-pick-asan.cpp; no libllama needed).
 import { execFileSync } from "node:child_process";
@@ -62,4 +62,6 @@ execFileSync("g++", [
 // --spread SD,TOP: synthetic rows instead (normal logits of that standard deviation, five tokens from TOP down): a
 // trained model's rows keep far more of the vocabulary within reach of the top than the fixture's.
 const spread = process.argv.includes("--spread") ? process.argv[process.argv.indexOf("--spread") + 1].split(",") : [];
-execFileSync(binary, [rowsFile, ...spread], { stdio: "inherit" });
+// --no-bounded: top-p alone without the bounded sweep (the gather sweep only), for an A/B of the same build.
+const env = process.argv.includes("--no-bounded") ? { ...process.env, HYBRID_LLM_NO_BOUNDED: "1" } : process.env;
+execFileSync(binary, [rowsFile, ...spread], { stdio: "inherit", env });

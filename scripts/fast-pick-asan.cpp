@@ -1,6 +1,6 @@
 // fast_pick and row_top2 under AddressSanitizer and UBSan, once per sweep branch (AVX-512, AVX2, portable: the one
 // Wasm runs): random rows of odd sizes (NaN, -inf, +inf, all -inf, ties, -0 / +0 ties at the max, flat and peaked)
-// through every chain shape.
+// through every chain shape. Top-p alone must draw the same with and without the bounded sweep.
 // fast_pick_top2 must draw what row_top2 + fast_pick draw and report the same row_top2. Each build prints a hash of
 // the tokens and row_top2 results; the three must agree (bench-fast-pick.mjs --asan compares them).
 #include <cstdio>
@@ -15,7 +15,8 @@ int main() {
     struct Cfg { int k; float p, minp, t; };
     Cfg cfgs[] = {{0, 0.95f, 0, 0.8f}, {0, 1, 0, 1}, {0, 1, 0, 0.7f}, {40, 0.9f, 0.05f, 0.7f}, {0, 1, 0.1f, 1.3f}, {5, 1, 0, 2}, {0, 0.5f, 0, 1.5f}, {1, 1, 0, 1}, {0, 0.01f, 0, 0.3f}};
     uint64_t hash = 1469598103934665603ull; int neg = 0, calls = 0;
-    FastPickScratch scratch, fused_scratch;
+    FastPickScratch scratch, fused_scratch, exact_scratch;
+    exact_scratch.bounded = false;  // top-p alone by the gather sweep only: the bounded sweep must draw what it draws
     for (int trial = 0; trial < 6000; ++trial) {
         const uint32_t sizes[] = {1, 2, 7, 8, 9, 15, 16, 17, 255, 256, 257, 320, 1000, 4095, 4097, 131072, 151936};
         uint32_t n = sizes[rng() % (trial % 20 == 0 ? 17 : 15)];
@@ -37,6 +38,7 @@ int main() {
         const Cfg & c = cfgs[trial % 9];
         FastPick fp(trial + 1); fp.top_k = c.k; fp.top_p = c.p; fp.min_p = c.minp; fp.temperature = c.t;
         FastPick fused(trial + 1); fused.top_k = c.k; fused.top_p = c.p; fused.min_p = c.minp; fused.temperature = c.t;
+        FastPick exact(trial + 1); exact.top_k = c.k; exact.top_p = c.p; exact.min_p = c.minp; exact.temperature = c.t;
         const RowTop2 top2 = row_top2(row.data(), n);
         if (!(top2.best_value == mx)) { printf("row_top2 max %g, expected %g\n", top2.best_value, mx); return 1; }
         hash = (hash ^ top2.best) * 1099511628211ull;
@@ -55,6 +57,8 @@ int main() {
                        fused_top2.best_value, fused_top2.second_value, top2.best, top2.best_value, top2.second_value, n, kind);
                 return 1;
             }
+            const int32_t exact_tok = fast_pick(exact, row.data(), n, mx, exact_scratch);
+            if (exact_tok != tok) { printf("the bounded sweep drew %d, the gather sweep %d (n %u kind %d)\n", tok, exact_tok, n, kind); return 1; }
             ++calls;
             if (tok < 0) ++neg;
             else if (static_cast<uint32_t>(tok) >= n || !(row[tok] == row[tok]) || row[tok] == -INFINITY) { printf("bad token %d (n %u kind %d)\n", tok, n, kind); return 1; }
@@ -62,4 +66,7 @@ int main() {
         }
     }
     printf("calls %d, -1: %d, token hash %016llx\n", calls, neg, (unsigned long long)hash);
+    // How often the bounded sweep decided (stderr: branches may differ in it, never in the tokens).
+    fprintf(stderr, "bounded sweep: %llu rows, %llu undecided\n", (unsigned long long)(scratch.bounded_rows + fused_scratch.bounded_rows),
+            (unsigned long long)(scratch.bounded_undecided + fused_scratch.bounded_undecided));
 }

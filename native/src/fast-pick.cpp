@@ -48,6 +48,23 @@ constexpr int kPerLogit = 16;           // depth buckets per logit (at the prune
 constexpr int kBuckets = 64 * kPerLogit;  // live buckets; the last also holds everything deeper
 constexpr double kTail = 1e-7;          // the pruned mass bound, relative to the best candidate
 
+// Where the top-p path looks for the nucleus first (x = logit − max, at temperature 1): among the candidates at least
+// this deep (a trained model's row has hundreds to a few thousand there, of its 100,000+). A nucleus reaching deeper,
+// or more than kMaxNucleus candidates above it, is left to the bucket path over every candidate.
+constexpr float kNucleusFloor = -12.0f;
+constexpr size_t kMaxNucleus = 16384;
+
+// The bounded sweep's stand-in for e^x below the floor (mass_bound): e^x = 2^t, t = x / ln 2, and the float whose bits
+// are the integer floor(2^23 (t + 127)) is 2^k (1 + f), k = floor(t), f = t − k, which lies between 2^t and 1.0615 × 2^t
+// (the chord of the convex 2^f over [0, 1] is at most 1.061476 × it, at f = 1 / ln 2 − 1). x is clamped at −87 (so the
+// integer stays positive: 2^23 (127 − 87 / ln 2) > 0), and the arithmetic's rounding (the product and the sum near 2^30,
+// ±192 units of 2^−23 in t, a relative 1.6e−5) is inside kBoundSlack.
+constexpr float kBoundScale = 12102203.0f;    // 2^23 / ln 2
+constexpr float kBoundBias = 1065353216.0f;   // 127 × 2^23
+constexpr float kBoundClamp = -87.0f;
+constexpr double kBoundChord = 1.0615;
+constexpr double kBoundSlack = 1e-4;
+
 using Candidate = FastPickScratch::Candidate;
 
 // What the sweep notes besides the candidates, for the top-p path: the blocks of logits holding one shallower than
@@ -140,6 +157,107 @@ size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, 
     }
     for (size_t i = 0; i < n; ++i) xs[i] = logits[ids[i]] - max_logit;
     return n;
+}
+
+// The bounded sweep, for top-p alone (bounded_nucleus_pick): instead of gathering every candidate above the prune depth
+// for top-p's total, it notes where the near ones are (at or above kNucleusFloor: the blocks of the sweep's width
+// holding one, and which of their lanes), and bounds what all the others weigh with a sum of mass_bound, which is
+// between e^x and 1.0615 e^x: no exp and no stores for the ~20,000-130,000 deep candidates, and no branch (whether a
+// block holds a near candidate is as unpredictable as it is rare). extract_near then gathers the near ones.
+struct NearSweep {
+    size_t blocks = 0;  // blocks holding a near candidate, noted in `masks`
+    double far = 0;     // Σ mass_bound(x) over every other logit of the row
+};
+
+// A block's near lanes, noted branch-free: every block writes its entry (first token id, lane mask), and the count moves
+// past the ones with a near lane.
+HYBRID_LLM_INLINE void note_near(uint64_t * masks, size_t & count, uint32_t first, unsigned lanes) {
+    masks[count] = first | (static_cast<uint64_t>(lanes) << 32);
+    count += lanes != 0 ? 1 : 0;
+}
+
+// The near candidates of the noted blocks, in token order: ids, and x = logit − max as the gather sweep computes it.
+size_t extract_near(const uint64_t * masks, size_t blocks, const float * logits, float max_logit, int32_t * ids, float * xs) {
+    size_t n = 0;
+    for (size_t b = 0; b < blocks; ++b) {
+        const uint32_t first = static_cast<uint32_t>(masks[b]);
+        uint32_t lanes = static_cast<uint32_t>(masks[b] >> 32);
+        do {  // (sparse rows: mostly one lane, so the loop is predictable)
+            const uint32_t id = first + static_cast<uint32_t>(__builtin_ctz(lanes));
+            ids[n] = static_cast<int32_t>(id);
+            xs[n] = logits[id] - max_logit;
+            ++n;
+            lanes &= lanes - 1;
+        } while (lanes != 0);
+    }
+    return n;
+}
+
+HYBRID_LLM_INLINE float mass_bound(float x) {
+    x = x > kBoundClamp ? x : kBoundClamp;  // (NaN: the clamp; what it adds, 2^−125, changes no bound)
+    const int32_t bits = static_cast<int32_t>(x * kBoundScale + kBoundBias);
+    float s;
+    std::memcpy(&s, &bits, sizeof s);
+    return s;
+}
+
+// One block of kChunk logits: mass_bound of those below the floor, 0 for the near ones, which are flagged 1; whether
+// any is near.
+HYBRID_LLM_VECTOR_LOOP_512 bool chunk_bounds(const float * block, float max_logit, float * bounds, uint8_t * near_flags) {
+    uint8_t any = 0;
+    for (int i = 0; i < kChunk; ++i) {
+        const float x = block[i] - max_logit;
+        const bool near = x >= kNucleusFloor;
+        any |= near ? 1 : 0;
+        near_flags[i] = near ? 1 : 0;
+        bounds[i] = near ? 0.0f : mass_bound(x);
+    }
+    return any != 0;
+}
+
+// Eight 0/1 flags (bytes, the first lowest: little-endian, as x86 and Wasm are) as eight bits: the multiply moves flag
+// j to bit 56 + j, with nothing below carrying into them.
+HYBRID_LLM_INLINE unsigned flag_bits(const uint8_t * flags) {
+    static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "flag_bits reads bytes as a little-endian word");
+    uint64_t word;
+    std::memcpy(&word, flags, sizeof word);
+    return static_cast<unsigned>((word * 0x0102040810204080ull) >> 56);
+}
+
+// Their sum, in 16 float lanes (16 terms a lane; the blocks are added in double).
+HYBRID_LLM_VECTOR_LOOP_512 double chunk_sum(const float * bounds) {
+    float lanes[16] = {};
+    for (int i = 0; i < kChunk; i += 16) {
+        for (int j = 0; j < 16; ++j) lanes[j] += bounds[i + j];
+    }
+    double sum = 0;
+    for (float lane : lanes) sum += lane;
+    return sum;
+}
+
+// Portable (and Wasm): blocks of 16 lanes, noted only within the chunks holding a near candidate.
+NearSweep bounded_portable(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
+    alignas(64) float padded[kChunk];
+    alignas(64) float bounds[kChunk];
+    alignas(64) uint8_t near_flags[kChunk];
+    NearSweep out;
+    size_t blocks = 0;
+    for (uint32_t first = 0; first < n_vocab; first += kChunk) {
+        const float * block = logits + first;
+        if (n_vocab - first < kChunk) {
+            std::fill(padded, padded + kChunk, -INFINITY);
+            std::copy(logits + first, logits + n_vocab, padded);
+            block = padded;
+        }
+        const bool marked = chunk_bounds(block, max_logit, bounds, near_flags);
+        out.far += chunk_sum(bounds);
+        if (!marked) continue;
+        for (int i = 0; i < kChunk; i += 16) {
+            note_near(masks, blocks, first + static_cast<uint32_t>(i), flag_bits(near_flags + i) | flag_bits(near_flags + i + 8) << 8);
+        }
+    }
+    out.blocks = blocks;
+    return out;
 }
 
 #if defined(HYBRID_LLM_X86_SWEEPS)
@@ -258,6 +376,93 @@ __attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, ui
     return n;
 }
 
+// The bounded sweep (bounded_portable) with AVX2 and AVX-512: the same float operations lane by lane, the near lanes
+// packed as the gather sweeps pack theirs but only for the ~5 % of vectors holding one (a branch), and the mass bound
+// summed in one vector of float lanes per block of kChunk logits, the blocks in double.
+__attribute__((target("avx2"))) NearSweep bounded_avx2(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
+    const __m256 vmax = _mm256_set1_ps(max_logit);
+    const __m256 vfloor = _mm256_set1_ps(kNucleusFloor);
+    const __m256 vclamp = _mm256_set1_ps(kBoundClamp);
+    const __m256 vbound_scale = _mm256_set1_ps(kBoundScale);
+    const __m256 vbound_bias = _mm256_set1_ps(kBoundBias);
+    NearSweep out;
+    size_t blocks = 0;
+    alignas(32) float padded[8];
+    const uint32_t full = n_vocab - n_vocab % 8;
+    for (uint32_t chunk = 0; chunk < n_vocab; chunk += kChunk) {
+        const uint32_t end = std::min<uint32_t>(n_vocab, chunk + kChunk);
+        __m256 acc[2] = {_mm256_setzero_ps(), _mm256_setzero_ps()};
+        for (uint32_t first = chunk; first < end; first += 16) {  // two vectors a step, as bounded_avx512
+#pragma GCC unroll 2
+            for (int u = 0; u < 2; ++u) {
+                const uint32_t at = first + 8 * u;
+                const float * block = logits + at;
+                if (at >= full) {  // the tail (and past the end): −inf lanes
+                    std::fill(padded, padded + 8, -INFINITY);
+                    if (at < n_vocab) std::copy(logits + at, logits + n_vocab, padded);
+                    block = padded;
+                }
+                const __m256 x = _mm256_sub_ps(_mm256_loadu_ps(block), vmax);
+                const __m256 near = _mm256_cmp_ps(x, vfloor, _CMP_GE_OQ);
+                note_near(masks, blocks, at, static_cast<unsigned>(_mm256_movemask_ps(near)));
+                // max(x, clamp) is the clamp for NaN (MAXPS returns its second operand when either is NaN)
+                const __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_max_ps(x, vclamp), vbound_scale), vbound_bias);
+                acc[u] = _mm256_add_ps(acc[u], _mm256_andnot_ps(near, _mm256_castsi256_ps(_mm256_cvttps_epi32(t))));
+            }
+        }
+        const __m256 sum = _mm256_add_ps(acc[0], acc[1]);
+        const __m256d wide = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(sum)), _mm256_cvtps_pd(_mm256_extractf128_ps(sum, 1)));
+        alignas(32) double lanes[4];
+        _mm256_store_pd(lanes, wide);
+        out.far += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+    }
+    out.blocks = blocks;
+    return out;
+}
+
+__attribute__((target("avx512f"))) NearSweep bounded_avx512(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
+    const __m512 vmax = _mm512_set1_ps(max_logit);
+    const __m512 vfloor = _mm512_set1_ps(kNucleusFloor);
+    const __m512 vclamp = _mm512_set1_ps(kBoundClamp);
+    const __m512 vbound_scale = _mm512_set1_ps(kBoundScale);
+    const __m512 vbound_bias = _mm512_set1_ps(kBoundBias);
+    __m512d far = _mm512_setzero_pd();
+    NearSweep out;
+    size_t blocks = 0;  // (a local: through `out`, every store to `masks` would make the compiler reload it)
+    const uint32_t full = n_vocab - n_vocab % 16;
+    for (uint32_t chunk = 0; chunk < n_vocab; chunk += kChunk) {
+        const uint32_t end = std::min<uint32_t>(n_vocab, chunk + kChunk);
+        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+        // Two vectors a step, each into its own sum (half as long a chain). Past the end: −inf lanes.
+        for (uint32_t first = chunk; first < end; first += 32) {
+#pragma GCC unroll 2
+            for (int u = 0; u < 2; ++u) {
+                const uint32_t at = first + 16 * u;
+                __m512 v;
+                if (at < full) {
+                    v = _mm512_loadu_ps(logits + at);
+                } else {  // the tail: the missing lanes read as −inf (never near; their bound is 2^−125)
+                    const uint32_t left = at < n_vocab ? n_vocab - at : 0;
+                    v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), static_cast<__mmask16>((1u << left) - 1), logits + at);
+                }
+                const __m512 x = _mm512_sub_ps(v, vmax);
+                note_near(masks, blocks, at, _mm512_cmp_ps_mask(x, vfloor, _CMP_GE_OQ));
+                // (one rounding, where the other sweeps round twice: both inside kBoundSlack.) The lanes to add are
+                // compared again, the complement (NaN included), rather than negating the near mask through a register.
+                const __mmask16 deep = _mm512_cmp_ps_mask(x, vfloor, _CMP_NGE_UQ);
+                const __m512 t = _mm512_fmadd_ps(_mm512_max_ps(x, vclamp), vbound_scale, vbound_bias);
+                acc[u] = _mm512_mask_add_ps(acc[u], deep, acc[u], _mm512_castsi512_ps(_mm512_cvttps_epi32(t)));
+            }
+        }
+        const __m512 sum = _mm512_add_ps(acc[0], acc[1]);
+        far = _mm512_add_pd(far, _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(sum)),
+                                               _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(sum), 1)))));
+    }
+    out.far = _mm512_reduce_add_pd(far);
+    out.blocks = blocks;
+    return out;
+}
+
 enum class Sweep { portable, avx2, avx512 };
 const Sweep sweep = [] {  // at load time: the CPU model must be initialized first (GCC's rule for constructors)
     __builtin_cpu_init();
@@ -291,6 +496,13 @@ size_t gather_x86(const float * logits, uint32_t n_vocab, float max_logit, float
 size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float scale, float limit, int32_t * ids, float * xs, NearBlocks & near) {
     if (sweep != Sweep::portable) return gather_x86<false>(logits, n_vocab, max_logit, scale, limit, ids, xs, near, nullptr);
     return gather_portable(logits, n_vocab, max_logit, scale, limit, ids, xs, near);
+}
+
+// The bounded sweep on this CPU.
+NearSweep bounded_sweep(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
+    if (sweep == Sweep::avx512) return bounded_avx512(logits, n_vocab, max_logit, masks);
+    if (sweep == Sweep::avx2) return bounded_avx2(logits, n_vocab, max_logit, masks);
+    return bounded_portable(logits, n_vocab, max_logit, masks);
 }
 #elif defined(__wasm_simd128__) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
 // The sweep with Wasm SIMD (the modules are built with -msimd128): per 4 logits, the kept lanes' ids and x are packed
@@ -357,6 +569,12 @@ size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float
 }
 #endif
 
+#if !defined(HYBRID_LLM_X86_SWEEPS)
+NearSweep bounded_sweep(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
+    return bounded_portable(logits, n_vocab, max_logit, masks);
+}
+#endif
+
 // w_i = e^(x_i / temperature), or 0 where x_i < min_x.
 HYBRID_LLM_VECTOR_LOOP_512 void weights(const Candidate * candidates, size_t n, float temperature, float min_x, float * out) {
     for (size_t i = 0; i < n; ++i) {
@@ -394,12 +612,6 @@ HYBRID_LLM_VECTOR_LOOP_512 double range_sum(const float * w, size_t n) {
     return sum;
 }
 
-// Where the top-p path looks for the nucleus first (x = logit − max, at temperature 1): among the candidates at least
-// this deep (a trained model's row has hundreds to a few thousand there, of its 100,000+). A nucleus reaching deeper,
-// or more than kMaxNucleus candidates above it, is left to the bucket path over every candidate.
-constexpr float kNucleusFloor = -12.0f;
-constexpr size_t kMaxNucleus = 16384;
-
 // Σ e^x over the gathered candidates: the same e^x as weights() at temperature 1 (x / 1 is x), in 16 double lanes
 // (so it vectorizes, with the same lane sums on every target).
 HYBRID_LLM_VECTOR_LOOP_512 double exp_sum(const float * xs, size_t n) {
@@ -433,17 +645,18 @@ bool by_logit(const Candidate & a, const Candidate & b) { return a.x > b.x || (a
 
 // A set of candidates for the bucket path: all the sweep gathered (prune from their bucket counts, top-p's total from
 // them), or the near ones only, for top-p alone (subset_outside ≥ 0: what the other gathered candidates hold at
-// temperature 1; nothing pruned).
+// temperature 1, or bounds on it, [subset_outside, subset_outside_hi]; nothing pruned).
 struct BucketSet {
     float scale;           // depth buckets per logit
     float limit;           // no candidate is this many buckets deep
     size_t outside;        // how many of the row's logits the sweep left out (each under e^−deep)
     double deep;
     double subset_outside;  // < 0: the whole set
+    double subset_outside_hi;  // ≥ subset_outside
 };
 
-// The bucket path: sets `token` and returns true, or (a subset whose nucleus may reach past it) returns false having
-// drawn no random number.
+// The bucket path: sets `token` and returns true, or returns false having drawn no random number: for a subset whose
+// nucleus may reach past it, or whose bounds on what lies outside leave the nucleus's end undecided.
 bool bucket_pick(FastPick & pick, const float * xs, const int32_t * ids, size_t n_gathered, const BucketSet & set, FastPickScratch & scratch, int32_t & token);
 
 // Top-p without top-k, where the nucleus is shallow (as in a trained model's rows): its total is one exp pass over
@@ -471,7 +684,7 @@ bool nucleus_pick(FastPick & pick, const int32_t * ids, const float * xs, size_t
         cursor = std::max(cursor, hi);
     }
     const double outside = std::max(0.0, exp_sum(xs, n_gathered) - exp_sum(near_x.data(), m));
-    return bucket_pick(pick, near_x.data(), near_ids.data(), m, BucketSet{scale, limit, 0, deep, outside}, scratch, token);
+    return bucket_pick(pick, near_x.data(), near_ids.data(), m, BucketSet{scale, limit, 0, deep, outside, outside}, scratch, token);
 }
 
 }  // namespace
@@ -509,11 +722,78 @@ SweepSetup sweep_setup(const FastPick & pick, uint32_t n_vocab, FastPickScratch 
 
 int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setup, size_t n_gathered, FastPickScratch & scratch);
 
+// Top-p alone, from the bounded sweep: the near candidates go through the bucket path as in nucleus_pick, but what the
+// others weigh is known only between bounds (from their mass_bound sum) instead of from an exp of each. Where the
+// bounds leave the nucleus's end undecided, or too many candidates are near, false and no random number used: the
+// gather sweep and nucleus_pick then decide with the exact total. Where they decide, it is the token nucleus_pick
+// would draw, since the total it would compute lies within the bounds: the bounds take in exp_neg's few ulp, the sums'
+// rounding, and the deep logits the gather sweep prunes (under kTail together).
+// With `top2`, also the row's row_top2, from the near candidates: the max and every value within 12 logits of it are
+// among them, so its second pass is needed only where nothing but the max is (a peaked row).
+bool bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
+                    RowTop2 * top2, int32_t & token);
+
+// (FastPick::bounded_backoff: after an undecided row the sweep sits out a few.)
+bool bounded_nucleus_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
+                          RowTop2 * top2, int32_t & token) {
+    if (pick.bounded_wait > 0) {
+        --pick.bounded_wait;
+        return false;
+    }
+    const bool decided = bounded_decide(pick, logits, n_vocab, max_logit, setup, scratch, top2, token);
+    pick.bounded_backoff = decided ? 0 : std::min<uint32_t>(64, std::max<uint32_t>(1, 2 * pick.bounded_backoff));
+    pick.bounded_wait = pick.bounded_backoff;
+    return decided;
+}
+
+bool bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
+                    RowTop2 * top2, int32_t & token) {
+    auto & near_x = scratch.near_x;
+    auto & near_ids = scratch.near_ids;
+    grow(scratch.near_masks, n_vocab / 8 + 2);
+    const NearSweep sweep = bounded_sweep(logits, n_vocab, max_logit, scratch.near_masks.data());
+    ++scratch.bounded_rows;
+    // As nucleus_pick: too many near blocks (these are at most the ones the gather sweep marks, which also counts
+    // those with a logit a little past the floor), or too many near candidates, are left to the bucket path.
+    if (sweep.blocks > kMaxNearBlocks) {
+        ++scratch.bounded_undecided;
+        return false;
+    }
+    grow(near_x, sweep.blocks * 16);
+    grow(near_ids, sweep.blocks * 16);
+    const size_t count = extract_near(scratch.near_masks.data(), sweep.blocks, logits, max_logit, near_ids.data(), near_x.data());
+    if (count > kMaxNucleus) {
+        ++scratch.bounded_undecided;
+        return false;
+    }
+    const double rounding = 1e-11 * static_cast<double>(count + 1);  // exp_sum's double lanes, in nucleus_pick
+    const double lo = std::max(0.0, sweep.far * (1.0 - kBoundSlack) / kBoundChord - kTail - rounding);
+    const double hi = sweep.far * (1.0 + kBoundSlack) + rounding + 1e-30;  // (exp_neg clamps at −86, mass_bound at −87)
+    const BucketSet set{setup.scale, setup.limit, 0, setup.deep, lo, hi};
+    if (!bucket_pick(pick, near_x.data(), near_ids.data(), count, set, scratch, token)) {
+        ++scratch.bounded_undecided;
+        return false;
+    }
+    if (top2 != nullptr) {
+        BelowMax at_max;
+        for (size_t i = 0; i < count; ++i) {  // the original values: two may differ and share one x = logit − max
+            const uint32_t id = static_cast<uint32_t>(near_ids[i]);
+            const float v = logits[id];
+            at_max.below = v < max_logit && v > at_max.below ? v : at_max.below;
+            at_max.note(id, v == max_logit ? 1u : 0u);
+        }
+        *top2 = at_max.below == -INFINITY ? row_top2(logits, n_vocab) : at_max.top2(max_logit);
+    }
+    return true;
+}
+
 }  // namespace
 
 int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, FastPickScratch & scratch) {
     if (!std::isfinite(max_logit)) return -1;
     SweepSetup setup = sweep_setup(pick, n_vocab, scratch);
+    int32_t token = -1;
+    if (setup.near.wanted && scratch.bounded && bounded_nucleus_pick(pick, logits, n_vocab, max_logit, setup, scratch, nullptr, token)) return token;
     const size_t n_gathered = gather_ids(logits, n_vocab, max_logit, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near);
     return pick_gathered(pick, n_vocab, setup, n_gathered, scratch);
 }
@@ -525,6 +805,8 @@ int32_t fast_pick_top2(FastPick & pick, const float * logits, uint32_t n_vocab, 
         const float max = row_max(logits, n_vocab);
         if (std::isfinite(max)) {
             SweepSetup setup = sweep_setup(pick, n_vocab, scratch);
+            int32_t token = -1;
+            if (setup.near.wanted && scratch.bounded && bounded_nucleus_pick(pick, logits, n_vocab, max, setup, scratch, &top2, token)) return token;
             BelowMax at_max;  // the x86 sweeps note what row_top2's second pass would
             const size_t n_gathered = gather_x86<true>(logits, n_vocab, max, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near, &at_max);
             top2 = at_max.top2(max);
@@ -583,7 +865,7 @@ int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setu
 
     // The bucket path: top-k, or a nucleus too deep or too wide for nucleus_pick.
     int32_t token = -1;
-    bucket_pick(pick, xs.data(), ids.data(), n_gathered, BucketSet{scale, limit, n_vocab - n_gathered, deep, -1.0}, scratch, token);
+    bucket_pick(pick, xs.data(), ids.data(), n_gathered, BucketSet{scale, limit, n_vocab - n_gathered, deep, -1.0, -1.0}, scratch, token);
     return token;
 }
 
@@ -650,18 +932,22 @@ bool bucket_pick(FastPick & pick, const float * xs, const int32_t * ids, size_t 
     // of the total can lie. Only the buckets up to there are ordered.
     int reach = cut;  // buckets [0, reach) are ordered in `kept`
     double top_p_total = 0;
+    double top_p_total_hi = 0;  // with bounds on what a subset leaves outside: the total at the upper bound
     if (pick.top_p < 1.0f && pick.top_k <= 0) {
         grow(w, n_gathered);
         gathered_weights(xs, n_gathered, scale, cut, 1.0f, -INFINITY, w.data());
-        top_p_total = range_sum(w.data(), n_gathered) + (subset ? set.subset_outside : 0.0);
+        const double inside = range_sum(w.data(), n_gathered);
+        top_p_total = inside + (subset ? set.subset_outside : 0.0);
+        top_p_total_hi = inside + (subset ? set.subset_outside_hi : 0.0);
         // 1 % under the budget: far more than exp's few ulp and the float sums' rounding.
         const double budget = 0.99 * (1.0 - pick.top_p) * top_p_total;
         // A subset: what the rest holds is past every bucket here; if that alone may reach the nucleus, it is not
-        // complete in the subset (the caller then orders every candidate).
-        if (subset && set.subset_outside > budget) return false;
+        // complete in the subset (the caller then orders every candidate). The test at the upper bound: outside −
+        // budget grows with outside, so where it passes there, it passes for any value within the bounds.
+        if (subset && set.subset_outside_hi > 0.99 * (1.0 - pick.top_p) * top_p_total_hi) return false;
         const double step = std::exp(1.0 / scale);
         double most = std::exp(-static_cast<double>(cut - 1) / scale);  // e^(−b / scale), b from cut − 1 down
-        double tail = subset ? set.subset_outside : 0.0;
+        double tail = subset ? set.subset_outside_hi : 0.0;  // (the most outside against the least budget: safe)
         for (int b = cut - 1; b > 0; --b, most *= step) {
             tail += count[b] * most;
             if (tail > budget) break;
@@ -724,7 +1010,11 @@ bool bucket_pick(FastPick & pick, const float * xs, const int32_t * ids, size_t 
     if (pick.top_p < 1.0f) {
         weights(kept.data(), n, 1.0f, -INFINITY, w.data());
         const double total = pick.top_k > 0 ? range_sum(w.data(), n) : top_p_total;
-        n = locate(n, 1.0f, pick.top_p * total) + 1;
+        const size_t end = locate(n, 1.0f, pick.top_p * total);
+        // Bounds on the total: the nucleus ends at the same candidate for the least and the most total, so for the
+        // exact one between (the running sum is monotone), or the bounds leave it undecided.
+        if (pick.top_k <= 0 && top_p_total_hi != top_p_total && locate(n, 1.0f, pick.top_p * top_p_total_hi) != end) return false;
+        n = end + 1;
     }
     if (pick.min_p > 0.0f) {
         // Buckets are monotone in the logit: those before min_x's bucket are kept whole, those after dropped.
