@@ -63,7 +63,6 @@ int main(int argc, char ** argv) {
       greedy_row = (cpu_now() - t0) / 2000;
       printf("greedy row: row_top2 %.1f us (%g)\n", 1e6 * greedy_row, acc * 0); }
     std::vector<llama_token_data> cand; FastPickScratch scratch, fused_scratch;
-    if (std::getenv("HYBRID_LLM_NO_BOUNDED") != nullptr) scratch.bounded = fused_scratch.bounded = false;
     for (auto & c : cfgs) {
         int same = 0, same_fused = 0, total = 0; double t_chain = 0, t_fast = 0, t_fused = 0;
         for (uint32_t seed = 1; seed <= 40; ++seed) {
@@ -87,5 +86,5 @@ int main(int argc, char ** argv) {
         printf("%-26s same token %d/%d  chain %.1f us/row  fast %.1f us/row  (%.1fx);  sampled row: fast_pick_top2 %.1f us (%d/%d same), +%.1f us over greedy\n",
                c.name, same, total, 1e6 * t_chain / total, 1e6 * t_fast / total, t_chain / t_fast, 1e6 * t_fused / total, same_fused, total, 1e6 * (t_fused / total - greedy_row));
     }
-    if (scratch.bounded) printf("bounded sweep (top-p alone): %llu rows, %llu undecided\n", (unsigned long long)(scratch.bounded_rows + fused_scratch.bounded_rows), (unsigned long long)(scratch.bounded_undecided + fused_scratch.bounded_undecided));
+    if (scratch.bounded_rows > 0) printf("bounded sweep (top-p alone): %llu rows, %llu undecided\n", (unsigned long long)(scratch.bounded_rows + fused_scratch.bounded_rows), (unsigned long long)(scratch.bounded_undecided + fused_scratch.bounded_undecided));
 }

@@ -63,5 +63,5 @@ execFileSync("g++", [
 // trained model's rows keep far more of the vocabulary within reach of the top than the fixture's.
 const spread = process.argv.includes("--spread") ? process.argv[process.argv.indexOf("--spread") + 1].split(",") : [];
 // --no-bounded: top-p alone without the bounded sweep (the gather sweep only), for an A/B of the same build.
-const env = process.argv.includes("--no-bounded") ? { ...process.env, HYBRID_LLM_NO_BOUNDED: "1" } : process.env;
+const env = process.argv.includes("--no-bounded") ? { ...process.env, HYBRID_LLM_FAST_PICK_BOUNDED: "off" } : process.env;
 execFileSync(binary, [rowsFile, ...spread], { stdio: "inherit", env });

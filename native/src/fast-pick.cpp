@@ -35,9 +35,15 @@
 // hold < 1e-7 of the best candidate's mass (at the flattest temperature the chain computes): what it leaves out
 // moves no probability by more than float rounding. The bucket path prunes further, from the bucket counts.
 //
+// Top-p alone (the server's common chain) first tries a cheaper sweep (bounded_nucleus_pick): it needs e^x only for the
+// candidates within 12 logits of the max, and only bounds on what the others weigh together, which decide the
+// nucleus's end in nearly every row of the fixture (and of a peaked model); else the gather sweep decides.
+//
 // Where the time goes, on a 131,072-token row: the sweep (a compare and two packed stores per 16 logits), one exp per
 // gathered candidate for top-p's total, and the bucket path over the nucleus's neighbourhood. The real-vocab
 // fixture's rows gather ~20,000; rows with a trained model's spread gather nearly all (bench-fast-pick --spread).
+// The bounded sweep instead does five vector operations per 16 logits and no stores, and exp over ~150-700 (the
+// fixture's near candidates).
 
 // The vectorized loops: HYBRID_LLM_VECTOR_LOOP (vector-loop.h).
 
@@ -733,9 +739,17 @@ int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setu
 bool bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
                     RowTop2 * top2, int32_t & token);
 
+// HYBRID_LLM_FAST_PICK_BOUNDED=off (read when the addon loads): never, for an A/B of one build (bench:sampling
+// --bounded-ab, bench-fast-pick --no-bounded). The token is the same either way.
+const bool bounded_enabled = [] {
+    const char * value = std::getenv("HYBRID_LLM_FAST_PICK_BOUNDED");
+    return value == nullptr || std::strcmp(value, "off") != 0;
+}();
+
 // (FastPick::bounded_backoff: after an undecided row the sweep sits out a few.)
 bool bounded_nucleus_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
                           RowTop2 * top2, int32_t & token) {
+    if (!bounded_enabled || !scratch.bounded) return false;
     if (pick.bounded_wait > 0) {
         --pick.bounded_wait;
         return false;
@@ -793,7 +807,7 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     if (!std::isfinite(max_logit)) return -1;
     SweepSetup setup = sweep_setup(pick, n_vocab, scratch);
     int32_t token = -1;
-    if (setup.near.wanted && scratch.bounded && bounded_nucleus_pick(pick, logits, n_vocab, max_logit, setup, scratch, nullptr, token)) return token;
+    if (setup.near.wanted && bounded_nucleus_pick(pick, logits, n_vocab, max_logit, setup, scratch, nullptr, token)) return token;
     const size_t n_gathered = gather_ids(logits, n_vocab, max_logit, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near);
     return pick_gathered(pick, n_vocab, setup, n_gathered, scratch);
 }
@@ -806,7 +820,7 @@ int32_t fast_pick_top2(FastPick & pick, const float * logits, uint32_t n_vocab, 
         if (std::isfinite(max)) {
             SweepSetup setup = sweep_setup(pick, n_vocab, scratch);
             int32_t token = -1;
-            if (setup.near.wanted && scratch.bounded && bounded_nucleus_pick(pick, logits, n_vocab, max, setup, scratch, &top2, token)) return token;
+            if (setup.near.wanted && bounded_nucleus_pick(pick, logits, n_vocab, max, setup, scratch, &top2, token)) return token;
             BelowMax at_max;  // the x86 sweeps note what row_top2's second pass would
             const size_t n_gathered = gather_x86<true>(logits, n_vocab, max, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near, &at_max);
             top2 = at_max.top2(max);
