@@ -1,11 +1,17 @@
 /**
  * Turns a request's generated token bytes into text deltas, holding back just enough to recognise stop strings
  * that straddle tokens (and the bytes of an unfinished UTF-8 character).
+ *
+ * Each token costs in proportion to its own text and the held-back tail, not to everything generated so far: the
+ * emitted text is only appended to (a rope, flattened once when {@link value} is read), and stop strings are looked
+ * for in the tail plus the new text (a stop cannot start further back: the tail holds the last `longest stop − 1`
+ * characters).
  */
 export class TextOutput {
   private readonly decoder = new TextDecoder();
-  private text = "";
-  private emitted = 0;
+  private emittedText = "";
+  private tail = ""; // decoded, not yet emitted: at most holdBack characters between pushes
+  private stopped = false;
   private readonly holdBack: number;
 
   constructor(private readonly stops: readonly string[]) {
@@ -14,7 +20,7 @@ export class TextOutput {
 
   /** All text so far (up to a stop string once one matched). */
   get value(): string {
-    return this.text;
+    return this.emittedText + this.tail;
   }
 
   /**
@@ -22,29 +28,39 @@ export class TextOutput {
    * before it and nothing more will be added).
    */
   push(bytes: Uint8Array): { delta: string; stopped: boolean } {
-    const before = this.text.length;
-    this.text += this.decoder.decode(bytes, { stream: true });
+    if (this.stopped) return { delta: "", stopped: true };
+    const before = this.tail.length;
+    const window = this.tail + this.decoder.decode(bytes, { stream: true });
     for (const stop of this.stops) {
       if (stop.length === 0) continue;
-      const at = this.text.indexOf(stop, Math.max(0, before - stop.length + 1));
+      const at = window.indexOf(stop, Math.max(0, before - stop.length + 1));
       if (at !== -1) {
-        this.text = this.text.slice(0, at);
-        return { delta: this.take(this.text.length), stopped: true };
+        this.stopped = true;
+        this.tail = "";
+        return { delta: this.emit(window.slice(0, at)), stopped: true };
       }
     }
-    return { delta: this.take(this.text.length - this.holdBack), stopped: false };
+    let cut = Math.max(0, window.length - this.holdBack);
+    // Never between the two halves of a surrogate pair (a delta is a well-formed string).
+    if (cut > 0 && cut < window.length && isHighSurrogate(window.charCodeAt(cut - 1))) cut--;
+    this.tail = window.slice(cut);
+    return { delta: this.emit(window.slice(0, cut)), stopped: false };
   }
 
-  /** The rest, at the end of generation. */
+  /** The rest, at the end of generation (nothing after a stop string). */
   flush(): string {
-    this.text += this.decoder.decode();
-    return this.take(this.text.length);
+    if (this.stopped) return "";
+    const rest = this.tail + this.decoder.decode();
+    this.tail = "";
+    return this.emit(rest);
   }
 
-  private take(until: number): string {
-    if (until <= this.emitted) return "";
-    const delta = this.text.slice(this.emitted, until);
-    this.emitted = until;
+  private emit(delta: string): string {
+    this.emittedText += delta;
     return delta;
   }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

@@ -1,0 +1,79 @@
+import { describe, expect, test } from "vitest";
+import { TextOutput } from "./text-output.js";
+
+const encode = (text: string) => new TextEncoder().encode(text);
+
+/** What TextOutput must produce, computed on the whole text at once: the text up to the first stop (in `stops` order, as each token arrives). */
+function reference(pieces: Uint8Array[], stops: string[]): { value: string; stopped: boolean } {
+  const decoder = new TextDecoder();
+  let text = "";
+  for (const piece of pieces) {
+    const before = text.length;
+    text += decoder.decode(piece, { stream: true });
+    for (const stop of stops) {
+      if (stop.length === 0) continue;
+      const at = text.indexOf(stop, Math.max(0, before - stop.length + 1));
+      if (at !== -1) return { value: text.slice(0, at), stopped: true };
+    }
+  }
+  return { value: text + decoder.decode(), stopped: false };
+}
+
+function run(pieces: Uint8Array[], stops: string[]) {
+  const output = new TextOutput(stops);
+  const deltas: string[] = [];
+  let stopped = false;
+  for (const piece of pieces) {
+    const result = output.push(piece);
+    deltas.push(result.delta);
+    if (result.stopped) {
+      stopped = true;
+      break;
+    }
+  }
+  deltas.push(output.flush());
+  return { deltas, value: output.value, stopped };
+}
+
+describe("TextOutput", () => {
+  test("a stop string straddling tokens cuts the text before it; nothing is emitted after it", () => {
+    const { deltas, value, stopped } = run(["Hello, wo", "rld! EN", "D and more"].map(encode), ["END"]);
+    expect(stopped).toBe(true);
+    expect(value).toBe("Hello, world! ");
+    expect(deltas.join("")).toBe(value);
+    // Two characters are held back each time (a stop of three may start there): "EN" waited for the "D".
+    expect(deltas[0]).toBe("Hello, ");
+    expect(deltas[1]).toBe("world! ");
+  });
+
+  test("a UTF-8 character split across tokens comes out whole; a surrogate pair is never split between deltas", () => {
+    const bytes = encode("a😀b€c");
+    const pieces = Array.from(bytes, (byte) => Uint8Array.of(byte));
+    const { deltas, value } = run(pieces, ["zz"]); // holds back one UTF-16 unit
+    expect(value).toBe("a😀b€c");
+    expect(deltas.join("")).toBe(value);
+    for (const delta of deltas) expect(delta).toBe(delta.toWellFormed());
+  });
+
+  test("matches the whole-text reference on random token streams and stop sets", () => {
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    const alphabet = ["a", "b", "c", " ", "\n", "é", "😀", "ab", "ba", "</s>"];
+    for (let trial = 0; trial < 400; trial++) {
+      const text = Array.from({ length: 1 + Math.floor(random() * 60) }, () => alphabet[Math.floor(random() * alphabet.length)]).join("");
+      const bytes = encode(text);
+      const pieces: Uint8Array[] = [];
+      for (let at = 0; at < bytes.length; ) {
+        const size = 1 + Math.floor(random() * 5);
+        pieces.push(bytes.slice(at, at + size));
+        at += size;
+      }
+      const stops = Array.from({ length: Math.floor(random() * 3) }, () => alphabet[Math.floor(random() * alphabet.length)]! + alphabet[Math.floor(random() * 4)]!);
+      const expected = reference(pieces, stops);
+      const got = run(pieces, stops);
+      expect(got.value).toBe(expected.value);
+      expect(got.stopped).toBe(expected.stopped);
+      expect(got.deltas.join("")).toBe(got.value);
+    }
+  });
+});
