@@ -62,7 +62,7 @@ describe("Wasm tokenBytes: fetched once per token, same bytes as native", () => 
     const model = await wasm.loadModel({ path });
     const vocab = model.info.vocabSize;
     for (let round = 0; round < 2; round++) {
-      for (const token of [-1, vocab, vocab + 5]) {
+      for (const token of [-1, vocab, vocab + 5, 1.5]) {
         const error = (() => {
           try {
             model.tokenBytes(token);
@@ -76,5 +76,20 @@ describe("Wasm tokenBytes: fetched once per token, same bytes as native", () => 
     model.tokenBytes(1);
     await model.dispose();
     expect(() => model.tokenBytes(1)).toThrow(DisposedError);
+  });
+
+  test("the native model keeps them too: the same bytes on repeats, a caller's change does not reach the next answer, bad tokens and a disposed model are refused", async () => {
+    const model = await native.loadModel({ path });
+    const vocab = model.info.vocabSize;
+    const first = model.tokenBytes(42);
+    const plain = first.slice();
+    first.fill(0xff);
+    expect(model.tokenBytes(42)).toEqual(plain);
+    expect(model.tokenBytes(42, { special: true }).length).toBeGreaterThan(0);
+    for (let round = 0; round < 2; round++) {
+      for (const token of [-1, vocab, 1.5]) expect(() => model.tokenBytes(token)).toThrow(InvalidArgumentError);
+    }
+    await model.dispose();
+    expect(() => model.tokenBytes(42)).toThrow(DisposedError);
   });
 });

@@ -46,6 +46,11 @@ async function createNativeContext(binding: NativeBinding, model: NativeModel, s
 export class BindingModel implements BackendModel {
   private disposed = false;
   private readonly contexts = new Set<BindingContext>();
+  /**
+   * The bytes of each token asked for so far, without and with `special`: the engine asks for every token it
+   * generates (its text), once per row per step, and a token's bytes never change for a loaded model.
+   */
+  private readonly tokenBytesCache = { plain: new Map<number, Uint8Array>(), special: new Map<number, Uint8Array>() };
 
   private constructor(
     private readonly binding: NativeBinding,
@@ -169,8 +174,20 @@ export class BindingModel implements BackendModel {
 
   tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
     const native = this.live();
+    const special: unknown = options.special ?? false;
+    // Only a valid token with a boolean `special` is kept (anything else is validated as before); a copy is
+    // returned, so a caller's change to it cannot reach the next one.
+    const cache = typeof special !== "boolean" ? undefined : special ? this.tokenBytesCache.special : this.tokenBytesCache.plain;
+    const cached = cache?.get(token);
+    if (cached !== undefined) return cached.slice();
+    // (Int32Array.of would truncate 1.5 to a valid token 1: a non-integer is refused first.)
+    if (typeof token !== "number" || !Number.isInteger(token)) {
+      throw new InvalidArgumentError({ argument: "token", message: `token must be an integer in [0, ${this.info.vocabSize}), got ${String(token)}` });
+    }
     this.checkTokens(Int32Array.of(token));
-    return typed("model", () => native.tokenPiece(token, options.special ?? false));
+    const bytes = typed("model", () => native.tokenPiece(token, options.special ?? false));
+    cache?.set(token, bytes.slice());
+    return bytes;
   }
 
   grammarError(grammar: string): string | null {
