@@ -86,5 +86,5 @@ int main(int argc, char ** argv) {
         printf("%-26s same token %d/%d  chain %.1f us/row  fast %.1f us/row  (%.1fx);  sampled row: fast_pick_top2 %.1f us (%d/%d same), +%.1f us over greedy\n",
                c.name, same, total, 1e6 * t_chain / total, 1e6 * t_fast / total, t_chain / t_fast, 1e6 * t_fused / total, same_fused, total, 1e6 * (t_fused / total - greedy_row));
     }
-    if (scratch.bounded_rows > 0) printf("bounded sweep (top-p alone): %llu rows, %llu undecided\n", (unsigned long long)(scratch.bounded_rows + fused_scratch.bounded_rows), (unsigned long long)(scratch.bounded_undecided + fused_scratch.bounded_undecided));
+    if (scratch.bounded_rows > 0) printf("bounded sweep (no top-k): %llu rows, %llu undecided\n", (unsigned long long)(scratch.bounded_rows + fused_scratch.bounded_rows), (unsigned long long)(scratch.bounded_undecided + fused_scratch.bounded_undecided));
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
+#include <optional>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
 #define HYBRID_LLM_X86_SWEEPS 1
@@ -35,9 +36,10 @@
 // hold < 1e-7 of the best candidate's mass (at the flattest temperature the chain computes): what it leaves out
 // moves no probability by more than float rounding. The bucket path prunes further, from the bucket counts.
 //
-// Top-p alone (the server's common chain) first tries a cheaper sweep (bounded_nucleus_pick): it needs e^x only for the
-// candidates within 12 logits of the max, and only bounds on what the others weigh together, which decide the
-// nucleus's end in nearly every row of the fixture (and of a peaked model); else the gather sweep decides.
+// Every chain without top-k (top-p alone, the server's common chain, and token order: the OpenAI defaults) first tries
+// a cheaper sweep (bounded_nucleus_pick): it needs e^x only for the candidates within 12 logits of the max, and only
+// bounds on what the others weigh, which decide the token in nearly every row of the fixture (and of a peaked model);
+// else the gather sweep decides.
 //
 // Where the time goes, on a 131,072-token row: the sweep (a compare and two packed stores per 16 logits), one exp per
 // gathered candidate for top-p's total, and the bucket path over the nucleus's neighbourhood. The real-vocab
@@ -165,14 +167,26 @@ size_t gather_portable(const float * logits, uint32_t n_vocab, float max_logit, 
     return n;
 }
 
-// The bounded sweep, for top-p alone (bounded_nucleus_pick): instead of gathering every candidate above the prune depth
-// for top-p's total, it notes where the near ones are (at or above kNucleusFloor: the blocks of the sweep's width
-// holding one, and which of their lanes), and bounds what all the others weigh with a sum of mass_bound, which is
-// between e^x and 1.0615 e^x: no exp and no stores for the ~20,000-130,000 deep candidates, and no branch (whether a
-// block holds a near candidate is as unpredictable as it is rare). extract_near then gathers the near ones.
+// The bounded sweep, for chains without top-k (bounded_nucleus_pick): instead of gathering every candidate above the
+// prune depth (for top-p's total, or a walk in token order), it notes where the near ones are (at or above
+// kNucleusFloor: the blocks of the sweep's width holding one, and which of their lanes), and bounds what all the others
+// weigh with a sum of mass_bound, which is between e^x and 1.0615 e^x: no exp and no stores for the ~20,000-130,000
+// deep candidates, and no branch (whether a block holds a near candidate is as unpredictable as it is rare).
+// extract_near then gathers the near ones.
 struct NearSweep {
     size_t blocks = 0;  // blocks holding a near candidate, noted in `masks`
-    double far = 0;     // Σ mass_bound(x) over every other logit of the row
+    double far = 0;     // Σ mass_bound(y) over every other logit of the row that weighs anything
+};
+
+// What a bounded sweep weighs, at y = x × inv_t (x = logit − max): the near candidates have y ≥ kNucleusFloor and
+// x ≥ min_x; every other logit with x ≥ min_x is bounded by mass_bound(y); those below min_x weigh nothing (min-p).
+// Top-p alone: inv_t 1 (its total is at temperature 1), no min_x. Token order: 1 / temperature, min-p's floor, and
+// the bounds' sums per chunk of kChunk tokens too (chunk_far, room for one per chunk).
+struct BoundedWeights {
+    float max_logit;
+    float inv_t = 1.0f;
+    float min_x = -INFINITY;
+    double * chunk_far = nullptr;
 };
 
 // A block's near lanes, noted branch-free: every block writes its entry (first token id, lane mask), and the count moves
@@ -209,14 +223,19 @@ HYBRID_LLM_INLINE float mass_bound(float x) {
 
 // One block of kChunk logits: mass_bound of those below the floor, 0 for the near ones, which are flagged 1; whether
 // any is near.
-HYBRID_LLM_VECTOR_LOOP_512 bool chunk_bounds(const float * block, float max_logit, float * bounds, uint8_t * near_flags) {
+HYBRID_LLM_VECTOR_LOOP_512 bool chunk_bounds(const float * block, const BoundedWeights & weigh, float * bounds, uint8_t * near_flags) {
+    const float max_logit = weigh.max_logit;
+    const float inv_t = weigh.inv_t;
+    const float min_x = weigh.min_x;
     uint8_t any = 0;
     for (int i = 0; i < kChunk; ++i) {
         const float x = block[i] - max_logit;
-        const bool near = x >= kNucleusFloor;
+        const float y = x * inv_t;
+        const bool kept = x >= min_x;
+        const bool near = kept & (y >= kNucleusFloor);
         any |= near ? 1 : 0;
         near_flags[i] = near ? 1 : 0;
-        bounds[i] = near ? 0.0f : mass_bound(x);
+        bounds[i] = kept & !near ? mass_bound(y) : 0.0f;
     }
     return any != 0;
 }
@@ -242,7 +261,7 @@ HYBRID_LLM_VECTOR_LOOP_512 double chunk_sum(const float * bounds) {
 }
 
 // Portable (and Wasm): blocks of 16 lanes, noted only within the chunks holding a near candidate.
-NearSweep bounded_portable(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
+NearSweep bounded_portable(const float * logits, uint32_t n_vocab, const BoundedWeights & weigh, uint64_t * masks) {
     alignas(64) float padded[kChunk];
     alignas(64) float bounds[kChunk];
     alignas(64) uint8_t near_flags[kChunk];
@@ -255,8 +274,10 @@ NearSweep bounded_portable(const float * logits, uint32_t n_vocab, float max_log
             std::copy(logits + first, logits + n_vocab, padded);
             block = padded;
         }
-        const bool marked = chunk_bounds(block, max_logit, bounds, near_flags);
-        out.far += chunk_sum(bounds);
+        const bool marked = chunk_bounds(block, weigh, bounds, near_flags);
+        const double far = chunk_sum(bounds);
+        out.far += far;
+        if (weigh.chunk_far != nullptr) weigh.chunk_far[first / kChunk] = far;
         if (!marked) continue;
         for (int i = 0; i < kChunk; i += 16) {
             note_near(masks, blocks, first + static_cast<uint32_t>(i), flag_bits(near_flags + i) | flag_bits(near_flags + i + 8) << 8);
@@ -382,11 +403,14 @@ __attribute__((target("avx512f"))) size_t gather_avx512(const float * logits, ui
     return n;
 }
 
-// The bounded sweep (bounded_portable) with AVX2 and AVX-512: the same float operations lane by lane, the near lanes
-// packed as the gather sweeps pack theirs but only for the ~5 % of vectors holding one (a branch), and the mass bound
-// summed in one vector of float lanes per block of kChunk logits, the blocks in double.
-__attribute__((target("avx2"))) NearSweep bounded_avx2(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
-    const __m256 vmax = _mm256_set1_ps(max_logit);
+// The bounded sweep (bounded_portable) with AVX2 and AVX-512: the same comparisons lane by lane, each vector's near
+// lanes noted branch-free (note_near), and the mass bound summed in two vectors of float lanes per block of kChunk
+// logits, the blocks in double.
+template <bool kTokenOrder>
+__attribute__((target("avx2"))) NearSweep bounded_avx2(const float * logits, uint32_t n_vocab, const BoundedWeights & weigh, uint64_t * masks) {
+    const __m256 vmax = _mm256_set1_ps(weigh.max_logit);
+    const __m256 vinv_t = _mm256_set1_ps(weigh.inv_t);
+    const __m256 vmin_x = _mm256_set1_ps(weigh.min_x);
     const __m256 vfloor = _mm256_set1_ps(kNucleusFloor);
     const __m256 vclamp = _mm256_set1_ps(kBoundClamp);
     const __m256 vbound_scale = _mm256_set1_ps(kBoundScale);
@@ -409,25 +433,38 @@ __attribute__((target("avx2"))) NearSweep bounded_avx2(const float * logits, uin
                     block = padded;
                 }
                 const __m256 x = _mm256_sub_ps(_mm256_loadu_ps(block), vmax);
-                const __m256 near = _mm256_cmp_ps(x, vfloor, _CMP_GE_OQ);
+                __m256 y = x;
+                __m256 near = _mm256_cmp_ps(x, vfloor, _CMP_GE_OQ);
+                __m256 skip = near;  // lanes the bound leaves out: the near ones, and in token order what min-p drops
+                if constexpr (kTokenOrder) {
+                    y = _mm256_mul_ps(x, vinv_t);
+                    const __m256 kept = _mm256_cmp_ps(x, vmin_x, _CMP_GE_OQ);
+                    near = _mm256_and_ps(kept, _mm256_cmp_ps(y, vfloor, _CMP_GE_OQ));
+                    skip = _mm256_or_ps(near, _mm256_xor_ps(kept, _mm256_castsi256_ps(_mm256_set1_epi32(-1))));
+                }
                 note_near(masks, blocks, at, static_cast<unsigned>(_mm256_movemask_ps(near)));
-                // max(x, clamp) is the clamp for NaN (MAXPS returns its second operand when either is NaN)
-                const __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_max_ps(x, vclamp), vbound_scale), vbound_bias);
-                acc[u] = _mm256_add_ps(acc[u], _mm256_andnot_ps(near, _mm256_castsi256_ps(_mm256_cvttps_epi32(t))));
+                // max(y, clamp) is the clamp for NaN (MAXPS returns its second operand when either is NaN)
+                const __m256 t = _mm256_add_ps(_mm256_mul_ps(_mm256_max_ps(y, vclamp), vbound_scale), vbound_bias);
+                acc[u] = _mm256_add_ps(acc[u], _mm256_andnot_ps(skip, _mm256_castsi256_ps(_mm256_cvttps_epi32(t))));
             }
         }
         const __m256 sum = _mm256_add_ps(acc[0], acc[1]);
         const __m256d wide = _mm256_add_pd(_mm256_cvtps_pd(_mm256_castps256_ps128(sum)), _mm256_cvtps_pd(_mm256_extractf128_ps(sum, 1)));
         alignas(32) double lanes[4];
         _mm256_store_pd(lanes, wide);
-        out.far += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+        const double chunk_sum = (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+        if (weigh.chunk_far != nullptr) weigh.chunk_far[chunk / kChunk] = chunk_sum;
+        out.far += chunk_sum;
     }
     out.blocks = blocks;
     return out;
 }
 
-__attribute__((target("avx512f"))) NearSweep bounded_avx512(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
-    const __m512 vmax = _mm512_set1_ps(max_logit);
+template <bool kTokenOrder>
+__attribute__((target("avx512f"))) NearSweep bounded_avx512(const float * logits, uint32_t n_vocab, const BoundedWeights & weigh, uint64_t * masks) {
+    const __m512 vmax = _mm512_set1_ps(weigh.max_logit);
+    const __m512 vinv_t = _mm512_set1_ps(weigh.inv_t);
+    const __m512 vmin_x = _mm512_set1_ps(weigh.min_x);
     const __m512 vfloor = _mm512_set1_ps(kNucleusFloor);
     const __m512 vclamp = _mm512_set1_ps(kBoundClamp);
     const __m512 vbound_scale = _mm512_set1_ps(kBoundScale);
@@ -452,17 +489,33 @@ __attribute__((target("avx512f"))) NearSweep bounded_avx512(const float * logits
                     v = _mm512_mask_loadu_ps(_mm512_set1_ps(-INFINITY), static_cast<__mmask16>((1u << left) - 1), logits + at);
                 }
                 const __m512 x = _mm512_sub_ps(v, vmax);
-                note_near(masks, blocks, at, _mm512_cmp_ps_mask(x, vfloor, _CMP_GE_OQ));
-                // (one rounding, where the other sweeps round twice: both inside kBoundSlack.) The lanes to add are
-                // compared again, the complement (NaN included), rather than negating the near mask through a register.
-                const __mmask16 deep = _mm512_cmp_ps_mask(x, vfloor, _CMP_NGE_UQ);
-                const __m512 t = _mm512_fmadd_ps(_mm512_max_ps(x, vclamp), vbound_scale, vbound_bias);
+                // The lanes to add are compared again, the complement (NaN included), rather than negating the near
+                // mask through a register; in token order both leave out what min-p drops (and NaN).
+                __m512 y = x;
+                __mmask16 near;
+                __mmask16 deep;
+                if constexpr (kTokenOrder) {
+                    y = _mm512_mul_ps(x, vinv_t);
+                    const __mmask16 kept = _mm512_cmp_ps_mask(x, vmin_x, _CMP_GE_OQ);
+                    near = _mm512_mask_cmp_ps_mask(kept, y, vfloor, _CMP_GE_OQ);
+                    deep = _mm512_mask_cmp_ps_mask(kept, y, vfloor, _CMP_NGE_UQ);
+                } else {
+                    near = _mm512_cmp_ps_mask(x, vfloor, _CMP_GE_OQ);
+                    deep = _mm512_cmp_ps_mask(x, vfloor, _CMP_NGE_UQ);
+                }
+                note_near(masks, blocks, at, near);
+                // (one rounding, where the other sweeps round twice: both inside kBoundSlack)
+                const __m512 t = _mm512_fmadd_ps(_mm512_max_ps(y, vclamp), vbound_scale, vbound_bias);
                 acc[u] = _mm512_mask_add_ps(acc[u], deep, acc[u], _mm512_castsi512_ps(_mm512_cvttps_epi32(t)));
             }
         }
         const __m512 sum = _mm512_add_ps(acc[0], acc[1]);
-        far = _mm512_add_pd(far, _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(sum)),
-                                               _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(sum), 1)))));
+        const __m512d wide = _mm512_add_pd(_mm512_cvtps_pd(_mm512_castps512_ps256(sum)),
+                                           _mm512_cvtps_pd(_mm256_castsi256_ps(_mm512_extracti64x4_epi64(_mm512_castps_si512(sum), 1))));
+        if constexpr (kTokenOrder) {
+            if (weigh.chunk_far != nullptr) weigh.chunk_far[chunk / kChunk] = _mm512_reduce_add_pd(wide);
+        }
+        far = _mm512_add_pd(far, wide);
     }
     out.far = _mm512_reduce_add_pd(far);
     out.blocks = blocks;
@@ -505,10 +558,13 @@ size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float
 }
 
 // The bounded sweep on this CPU.
-NearSweep bounded_sweep(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
-    if (sweep == Sweep::avx512) return bounded_avx512(logits, n_vocab, max_logit, masks);
-    if (sweep == Sweep::avx2) return bounded_avx2(logits, n_vocab, max_logit, masks);
-    return bounded_portable(logits, n_vocab, max_logit, masks);
+NearSweep bounded_sweep(const float * logits, uint32_t n_vocab, const BoundedWeights & weigh, uint64_t * masks) {
+    const bool token_order = weigh.chunk_far != nullptr;
+    if (sweep == Sweep::avx512) {
+        return token_order ? bounded_avx512<true>(logits, n_vocab, weigh, masks) : bounded_avx512<false>(logits, n_vocab, weigh, masks);
+    }
+    if (sweep == Sweep::avx2) return token_order ? bounded_avx2<true>(logits, n_vocab, weigh, masks) : bounded_avx2<false>(logits, n_vocab, weigh, masks);
+    return bounded_portable(logits, n_vocab, weigh, masks);
 }
 #elif defined(__wasm_simd128__) && !defined(HYBRID_LLM_PORTABLE_SWEEP)
 // The sweep with Wasm SIMD (the modules are built with -msimd128): per 4 logits, the kept lanes' ids and x are packed
@@ -576,8 +632,8 @@ size_t gather_ids(const float * logits, uint32_t n_vocab, float max_logit, float
 #endif
 
 #if !defined(HYBRID_LLM_X86_SWEEPS)
-NearSweep bounded_sweep(const float * logits, uint32_t n_vocab, float max_logit, uint64_t * masks) {
-    return bounded_portable(logits, n_vocab, max_logit, masks);
+NearSweep bounded_sweep(const float * logits, uint32_t n_vocab, const BoundedWeights & weigh, uint64_t * masks) {
+    return bounded_portable(logits, n_vocab, weigh, masks);
 }
 #endif
 
@@ -749,56 +805,119 @@ const bool bounded_enabled = [] {
 // (FastPick::bounded_backoff: after an undecided row the sweep sits out a few.)
 bool bounded_nucleus_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
                           RowTop2 * top2, int32_t & token) {
-    if (!bounded_enabled || !scratch.bounded) return false;
+    if (!bounded_enabled || !scratch.bounded || pick.top_k > 0) return false;
     if (pick.bounded_wait > 0) {
         --pick.bounded_wait;
         return false;
     }
+    ++scratch.bounded_rows;
     const bool decided = bounded_decide(pick, logits, n_vocab, max_logit, setup, scratch, top2, token);
+    if (!decided) ++scratch.bounded_undecided;
     pick.bounded_backoff = decided ? 0 : std::min<uint32_t>(64, std::max<uint32_t>(1, 2 * pick.bounded_backoff));
     pick.bounded_wait = pick.bounded_backoff;
     return decided;
 }
 
-bool bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
-                    RowTop2 * top2, int32_t & token) {
-    auto & near_x = scratch.near_x;
-    auto & near_ids = scratch.near_ids;
+// The bounded sweep and its near candidates (in scratch.near_ids / near_x): their count, or none when there are too
+// many (as nucleus_pick: too many near blocks — these are at most the ones the gather sweep marks, which also counts
+// those with a logit a little past the floor — or near candidates; the exact path then draws).
+std::optional<size_t> bounded_near(const float * logits, uint32_t n_vocab, const BoundedWeights & weigh, FastPickScratch & scratch, NearSweep & sweep) {
     grow(scratch.near_masks, n_vocab / 8 + 2);
-    const NearSweep sweep = bounded_sweep(logits, n_vocab, max_logit, scratch.near_masks.data());
-    ++scratch.bounded_rows;
-    // As nucleus_pick: too many near blocks (these are at most the ones the gather sweep marks, which also counts
-    // those with a logit a little past the floor), or too many near candidates, are left to the bucket path.
-    if (sweep.blocks > kMaxNearBlocks) {
-        ++scratch.bounded_undecided;
-        return false;
+    sweep = bounded_sweep(logits, n_vocab, weigh, scratch.near_masks.data());
+    if (sweep.blocks > kMaxNearBlocks) return std::nullopt;
+    grow(scratch.near_x, sweep.blocks * 16);
+    grow(scratch.near_ids, sweep.blocks * 16);
+    const size_t count = extract_near(scratch.near_masks.data(), sweep.blocks, logits, weigh.max_logit, scratch.near_ids.data(), scratch.near_x.data());
+    if (count == 0 || count > kMaxNucleus) return std::nullopt;
+    return count;
+}
+
+// The row's row_top2 from its near candidates: the max and every value above the near ones' floor are among them,
+// so its second pass is needed only where nothing but the max is (a peaked row).
+RowTop2 near_top2(const float * logits, uint32_t n_vocab, float max_logit, const int32_t * ids, size_t count) {
+    BelowMax at_max;
+    for (size_t i = 0; i < count; ++i) {  // the original values: two may differ and share one x = logit − max
+        const uint32_t id = static_cast<uint32_t>(ids[i]);
+        const float v = logits[id];
+        at_max.below = v < max_logit && v > at_max.below ? v : at_max.below;
+        at_max.note(id, v == max_logit ? 1u : 0u);
     }
-    grow(near_x, sweep.blocks * 16);
-    grow(near_ids, sweep.blocks * 16);
-    const size_t count = extract_near(scratch.near_masks.data(), sweep.blocks, logits, max_logit, near_ids.data(), near_x.data());
-    if (count > kMaxNucleus) {
-        ++scratch.bounded_undecided;
-        return false;
-    }
+    return at_max.below == -INFINITY ? row_top2(logits, n_vocab) : at_max.top2(max_logit);
+}
+
+// Top-p alone: the bucket path on the near candidates, with what the others hold between bounds.
+bool bounded_top_p(FastPick & pick, const SweepSetup & setup, FastPickScratch & scratch, const NearSweep & sweep, size_t count, int32_t & token) {
     const double rounding = 1e-11 * static_cast<double>(count + 1);  // exp_sum's double lanes, in nucleus_pick
     const double lo = std::max(0.0, sweep.far * (1.0 - kBoundSlack) / kBoundChord - kTail - rounding);
     const double hi = sweep.far * (1.0 + kBoundSlack) + rounding + 1e-30;  // (exp_neg clamps at −86, mass_bound at −87)
     const BucketSet set{setup.scale, setup.limit, 0, setup.deep, lo, hi};
-    if (!bucket_pick(pick, near_x.data(), near_ids.data(), count, set, scratch, token)) {
-        ++scratch.bounded_undecided;
-        return false;
-    }
-    if (top2 != nullptr) {
-        BelowMax at_max;
-        for (size_t i = 0; i < count; ++i) {  // the original values: two may differ and share one x = logit − max
-            const uint32_t id = static_cast<uint32_t>(near_ids[i]);
-            const float v = logits[id];
-            at_max.below = v < max_logit && v > at_max.below ? v : at_max.below;
-            at_max.note(id, v == max_logit ? 1u : 0u);
+    return bucket_pick(pick, scratch.near_x.data(), scratch.near_ids.data(), count, set, scratch, token);
+}
+
+// Token order (temperature and min-p alone: the OpenAI defaults): llama.cpp draws u Σw and walks every candidate in
+// token order to the first whose running sum reaches it. The near candidates' weights are exact (the gather path's
+// own exp), the others' only bounded, per chunk of kChunk tokens; the draw is decided when, for every total and
+// running sum within the bounds, one near candidate holds the target. Else false, with the random number put back.
+bool bounded_token_order(FastPick & pick, const SweepSetup & setup, FastPickScratch & scratch, const NearSweep & sweep, size_t count, float min_x, int32_t & token) {
+    const int32_t * ids = scratch.near_ids.data();
+    auto & w = scratch.weights;
+    grow(w, count);
+    gathered_weights(scratch.near_x.data(), count, setup.scale, kBuckets, pick.temperature, min_x, w.data());  // as pick_gathered
+    double inside = 0;
+    for (size_t i = 0; i < count; ++i) inside += w[i];
+    const double lo_factor = (1.0 - kBoundSlack) / kBoundChord;
+    const double hi_factor = 1.0 + kBoundSlack;
+    const double z_hi = inside + sweep.far * hi_factor;
+    // The gather path's sums in double (a relative 1e-12 is far past their rounding), and the deep logits it prunes
+    // (kTail together, anywhere in the row).
+    const double pad = 1e-12 * z_hi + 1e-30;
+    const double z_lo = inside + sweep.far * lo_factor - kTail - pad;
+    const std::mt19937 saved = pick.rng;
+    std::uniform_real_distribution<double> uniform(0.0f, 1.0f);
+    const double u = uniform(pick.rng);
+    const double target_lo = u * z_lo - pad;
+    const double target_hi = u * z_hi + pad;
+    const double * chunk_far = scratch.chunk_far.data();
+    double near_before = 0;
+    double far_before_lo = 0;
+    double far_before_hi = 0;
+    size_t chunk = 0;  // the chunks before it are in far_before
+    for (size_t j = 0; j < count; ++j) {
+        const size_t own = static_cast<size_t>(ids[j]) / kChunk;
+        for (; chunk < own; ++chunk) {
+            far_before_lo += chunk_far[chunk] * lo_factor;
+            far_before_hi += chunk_far[chunk] * hi_factor;
         }
-        *top2 = at_max.below == -INFINITY ? row_top2(logits, n_vocab) : at_max.top2(max_logit);
+        // The running sum before candidate j: its own chunk's bounded candidates may lie before it too.
+        const double before_lo = near_before + far_before_lo - kTail - pad;
+        const double before_hi = near_before + far_before_hi + chunk_far[own] * hi_factor + pad;
+        if (before_hi >= target_lo) break;  // the target may lie before j, among bounded candidates: undecided
+        if (before_lo + w[j] >= target_hi) {
+            token = ids[j];
+            return true;
+        }
+        near_before += w[j];
     }
-    return true;
+    pick.rng = saved;  // the gather path draws this number again
+    return false;
+}
+
+bool bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
+                    RowTop2 * top2, int32_t & token) {
+    const bool token_order = pick.top_p >= 1.0f;
+    const float min_x = pick.min_p > 0.0f ? std::log(pick.min_p) : -INFINITY;
+    BoundedWeights weigh{max_logit};
+    if (token_order) {
+        grow(scratch.chunk_far, (n_vocab + kChunk - 1) / kChunk);
+        weigh = BoundedWeights{max_logit, 1.0f / pick.temperature, min_x, scratch.chunk_far.data()};
+    }
+    NearSweep sweep;
+    const std::optional<size_t> count = bounded_near(logits, n_vocab, weigh, scratch, sweep);
+    if (!count) return false;
+    const bool decided = token_order ? bounded_token_order(pick, setup, scratch, sweep, *count, min_x, token)
+                                     : bounded_top_p(pick, setup, scratch, sweep, *count, token);
+    if (decided && top2 != nullptr) *top2 = near_top2(logits, n_vocab, max_logit, scratch.near_ids.data(), *count);
+    return decided;
 }
 
 }  // namespace
@@ -807,7 +926,7 @@ int32_t fast_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float
     if (!std::isfinite(max_logit)) return -1;
     SweepSetup setup = sweep_setup(pick, n_vocab, scratch);
     int32_t token = -1;
-    if (setup.near.wanted && bounded_nucleus_pick(pick, logits, n_vocab, max_logit, setup, scratch, nullptr, token)) return token;
+    if (bounded_nucleus_pick(pick, logits, n_vocab, max_logit, setup, scratch, nullptr, token)) return token;
     const size_t n_gathered = gather_ids(logits, n_vocab, max_logit, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near);
     return pick_gathered(pick, n_vocab, setup, n_gathered, scratch);
 }
@@ -820,7 +939,7 @@ int32_t fast_pick_top2(FastPick & pick, const float * logits, uint32_t n_vocab, 
         if (std::isfinite(max)) {
             SweepSetup setup = sweep_setup(pick, n_vocab, scratch);
             int32_t token = -1;
-            if (setup.near.wanted && bounded_nucleus_pick(pick, logits, n_vocab, max, setup, scratch, &top2, token)) return token;
+            if (bounded_nucleus_pick(pick, logits, n_vocab, max, setup, scratch, &top2, token)) return token;
             BelowMax at_max;  // the x86 sweeps note what row_top2's second pass would
             const size_t n_gathered = gather_x86<true>(logits, n_vocab, max, setup.scale, setup.limit, scratch.gathered_ids.data(), scratch.gathered_x.data(), setup.near, &at_max);
             top2 = at_max.top2(max);

@@ -18,7 +18,7 @@ struct FastPick {
     float min_p = 0.0f;        // 0: off
     float temperature = 1.0f;  // > 0
     std::mt19937 rng;          // seeded as llama_sampler_init_dist seeds its own (LLAMA_DEFAULT_SEED: random)
-    // Rows the bounded sweep (top-p alone) sits out after leaving one undecided: a sequence whose nucleus is wide stays
+    // Rows the bounded sweep (no top-k) sits out after leaving one undecided: a sequence whose nucleus is wide stays
     // so for a while, and there the sweep is wasted. Doubling up to 64, back to 0 when it decides. (Which path draws
     // never changes the token.)
     uint32_t bounded_backoff = 0;
@@ -38,15 +38,16 @@ struct FastPickScratch {
     std::vector<uint32_t> near_starts;       // where the sweep's blocks holding a shallow candidate start in those
     std::vector<float> near_x;               // the candidates within a few logits of the max, in token order
     std::vector<int32_t> near_ids;
+    std::vector<double> chunk_far;           // the bounded sweep in token order: its bounds' sum per chunk of tokens
     std::vector<uint64_t> near_masks;        // the bounded sweep's blocks holding a near candidate: first id, lanes
     std::vector<Candidate> kept;     // the candidates above the prune depth: by depth bucket, or in token order
     std::vector<uint32_t> start;     // first candidate of each depth bucket (one more entry than buckets)
     std::vector<uint8_t> sorted;     // whether a bucket's candidates are sorted yet
     std::vector<float> weights;      // e^(x / T) of the kept candidates, in their current order
     std::vector<uint32_t> histogram; // four interleaved depth histograms (heap, not stack: Wasm stacks are small)
-    bool bounded = true;             // whether top-p alone tries the bounded sweep first (tests compare it with the gather)
-    uint64_t bounded_rows = 0;       // rows the bounded sweep ran on (top-p alone), and those where its bounds
-    uint64_t bounded_undecided = 0;  // left the nucleus undecided (the gather sweep then ran too): for benchmarks
+    bool bounded = true;             // whether top-p alone and token order try the bounded sweep first (tests compare)
+    uint64_t bounded_rows = 0;       // rows the bounded sweep ran on (no top-k), and those where its bounds
+    uint64_t bounded_undecided = 0;  // left the token undecided (the gather sweep then ran too): for benchmarks
 };
 
 // Draws one token from a row of logits whose largest finite value is `max_logit`, as llama.cpp's chain
