@@ -792,8 +792,9 @@ int32_t pick_gathered(FastPick & pick, uint32_t n_vocab, const SweepSetup & setu
 // rounding, and the deep logits the gather sweep prunes (under kTail together).
 // With `top2`, also the row's row_top2, from the near candidates: the max and every value within 12 logits of it are
 // among them, so its second pass is needed only where nothing but the max is (a peaked row).
-bool bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
-                    RowTop2 * top2, int32_t & token);
+enum class Bounded { decided, undecided, wide };
+Bounded bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
+                       RowTop2 * top2, int32_t & token);
 
 // HYBRID_LLM_FAST_PICK_BOUNDED=off (read when the addon loads): never, for an A/B of one build (bench:sampling
 // --bounded-ab, bench-fast-pick --no-bounded). The token is the same either way.
@@ -802,8 +803,11 @@ const bool bounded_enabled = [] {
     return value == nullptr || std::strcmp(value, "off") != 0;
 }();
 
-// (FastPick::bounded_backoff: after an undecided row the sweep sits out a few.)
-bool bounded_nucleus_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
+// (FastPick::bounded_backoff: after an undecided row the sweep sits out a few.) Where top-p's nucleus surely reaches
+// past the near candidates, the gather path is told so (setup.near.wanted off): nucleus_pick would fail there, after
+// an exp over every gathered candidate, and the bucket path over all of them draws at once; the sweep paid for itself,
+// so it does not sit out the next rows.
+bool bounded_nucleus_pick(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, SweepSetup & setup, FastPickScratch & scratch,
                           RowTop2 * top2, int32_t & token) {
     if (!bounded_enabled || !scratch.bounded || pick.top_k > 0) return false;
     if (pick.bounded_wait > 0) {
@@ -811,24 +815,29 @@ bool bounded_nucleus_pick(FastPick & pick, const float * logits, uint32_t n_voca
         return false;
     }
     ++scratch.bounded_rows;
-    const bool decided = bounded_decide(pick, logits, n_vocab, max_logit, setup, scratch, top2, token);
-    if (!decided) ++scratch.bounded_undecided;
-    pick.bounded_backoff = decided ? 0 : std::min<uint32_t>(64, std::max<uint32_t>(1, 2 * pick.bounded_backoff));
+    const Bounded result = bounded_decide(pick, logits, n_vocab, max_logit, setup, scratch, top2, token);
+    if (result != Bounded::decided) ++scratch.bounded_undecided;
+    if (result == Bounded::wide) setup.near.wanted = false;
+    pick.bounded_backoff = result != Bounded::undecided ? 0 : std::min<uint32_t>(64, std::max<uint32_t>(1, 2 * pick.bounded_backoff));
     pick.bounded_wait = pick.bounded_backoff;
-    return decided;
+    return result == Bounded::decided;
 }
 
 // The bounded sweep and its near candidates (in scratch.near_ids / near_x): their count, or none when there are too
-// many (as nucleus_pick: too many near blocks — these are at most the ones the gather sweep marks, which also counts
-// those with a logit a little past the floor — or near candidates; the exact path then draws).
-std::optional<size_t> bounded_near(const float * logits, uint32_t n_vocab, const BoundedWeights & weigh, FastPickScratch & scratch, NearSweep & sweep) {
+// many (as nucleus_pick: too many near blocks — these are at most the ones the x86 and Wasm gather sweeps mark, which
+// also count those with a logit a little past the floor — or near candidates, of which nucleus_pick holds the same:
+// `too_many`; the exact path then draws).
+std::optional<size_t> bounded_near(const float * logits, uint32_t n_vocab, const BoundedWeights & weigh, FastPickScratch & scratch, NearSweep & sweep,
+                                   bool & too_many) {
+    too_many = false;
     grow(scratch.near_masks, n_vocab / 8 + 2);
     sweep = bounded_sweep(logits, n_vocab, weigh, scratch.near_masks.data());
     if (sweep.blocks > kMaxNearBlocks) return std::nullopt;
     grow(scratch.near_x, sweep.blocks * 16);
     grow(scratch.near_ids, sweep.blocks * 16);
     const size_t count = extract_near(scratch.near_masks.data(), sweep.blocks, logits, weigh.max_logit, scratch.near_ids.data(), scratch.near_x.data());
-    if (count == 0 || count > kMaxNucleus) return std::nullopt;
+    too_many = count > kMaxNucleus;
+    if (count == 0 || too_many) return std::nullopt;
     return count;
 }
 
@@ -845,20 +854,24 @@ RowTop2 near_top2(const float * logits, uint32_t n_vocab, float max_logit, const
     return at_max.below == -INFINITY ? row_top2(logits, n_vocab) : at_max.top2(max_logit);
 }
 
-// Top-p alone: the bucket path on the near candidates, with what the others hold between bounds.
-bool bounded_top_p(FastPick & pick, const SweepSetup & setup, FastPickScratch & scratch, const NearSweep & sweep, size_t count, int32_t & token) {
+// Top-p alone: the bucket path on the near candidates, with what the others hold between bounds. Wide: the others
+// surely hold more than the nucleus leaves out (nucleus_pick's test, with the least they may hold and the most the
+// near ones may sum to), so nucleus_pick would fail.
+Bounded bounded_top_p(FastPick & pick, const SweepSetup & setup, FastPickScratch & scratch, const NearSweep & sweep, size_t count, int32_t & token) {
     const double rounding = 1e-11 * static_cast<double>(count + 1);  // exp_sum's double lanes, in nucleus_pick
     const double lo = std::max(0.0, sweep.far * (1.0 - kBoundSlack) / kBoundChord - kTail - rounding);
     const double hi = sweep.far * (1.0 + kBoundSlack) + rounding + 1e-30;  // (exp_neg clamps at −86, mass_bound at −87)
+    const double inside_hi = exp_sum(scratch.near_x.data(), count) * (1.0 + 1e-9) + rounding;
+    if (lo > 0.99 * (1.0 - pick.top_p) * (inside_hi + lo)) return Bounded::wide;
     const BucketSet set{setup.scale, setup.limit, 0, setup.deep, lo, hi};
-    return bucket_pick(pick, scratch.near_x.data(), scratch.near_ids.data(), count, set, scratch, token);
+    return bucket_pick(pick, scratch.near_x.data(), scratch.near_ids.data(), count, set, scratch, token) ? Bounded::decided : Bounded::undecided;
 }
 
 // Token order (temperature and min-p alone: the OpenAI defaults): llama.cpp draws u Σw and walks every candidate in
 // token order to the first whose running sum reaches it. The near candidates' weights are exact (the gather path's
 // own exp), the others' only bounded, per chunk of kChunk tokens; the draw is decided when, for every total and
 // running sum within the bounds, one near candidate holds the target. Else false, with the random number put back.
-bool bounded_token_order(FastPick & pick, const SweepSetup & setup, FastPickScratch & scratch, const NearSweep & sweep, size_t count, float min_x, int32_t & token) {
+Bounded bounded_token_order(FastPick & pick, const SweepSetup & setup, FastPickScratch & scratch, const NearSweep & sweep, size_t count, float min_x, int32_t & token) {
     const int32_t * ids = scratch.near_ids.data();
     auto & w = scratch.weights;
     grow(w, count);
@@ -894,16 +907,16 @@ bool bounded_token_order(FastPick & pick, const SweepSetup & setup, FastPickScra
         if (before_hi >= target_lo) break;  // the target may lie before j, among bounded candidates: undecided
         if (before_lo + w[j] >= target_hi) {
             token = ids[j];
-            return true;
+            return Bounded::decided;
         }
         near_before += w[j];
     }
     pick.rng = saved;  // the gather path draws this number again
-    return false;
+    return Bounded::undecided;
 }
 
-bool bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
-                    RowTop2 * top2, int32_t & token) {
+Bounded bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, float max_logit, const SweepSetup & setup, FastPickScratch & scratch,
+                       RowTop2 * top2, int32_t & token) {
     const bool token_order = pick.top_p >= 1.0f;
     const float min_x = pick.min_p > 0.0f ? std::log(pick.min_p) : -INFINITY;
     BoundedWeights weigh{max_logit};
@@ -912,12 +925,14 @@ bool bounded_decide(FastPick & pick, const float * logits, uint32_t n_vocab, flo
         weigh = BoundedWeights{max_logit, 1.0f / pick.temperature, min_x, scratch.chunk_far.data()};
     }
     NearSweep sweep;
-    const std::optional<size_t> count = bounded_near(logits, n_vocab, weigh, scratch, sweep);
-    if (!count) return false;
-    const bool decided = token_order ? bounded_token_order(pick, setup, scratch, sweep, *count, min_x, token)
-                                     : bounded_top_p(pick, setup, scratch, sweep, *count, token);
-    if (decided && top2 != nullptr) *top2 = near_top2(logits, n_vocab, max_logit, scratch.near_ids.data(), *count);
-    return decided;
+    bool too_many = false;
+    const std::optional<size_t> count = bounded_near(logits, n_vocab, weigh, scratch, sweep, too_many);
+    // Too many near candidates: nucleus_pick, which holds the same ones, would fail too.
+    if (!count) return too_many && !token_order ? Bounded::wide : Bounded::undecided;
+    const Bounded result = token_order ? bounded_token_order(pick, setup, scratch, sweep, *count, min_x, token)
+                                       : bounded_top_p(pick, setup, scratch, sweep, *count, token);
+    if (result == Bounded::decided && top2 != nullptr) *top2 = near_top2(logits, n_vocab, max_logit, scratch.near_ids.data(), *count);
+    return result;
 }
 
 }  // namespace
