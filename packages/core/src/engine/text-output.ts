@@ -31,14 +31,18 @@ export class TextOutput {
     if (this.stopped) return { delta: "", stopped: true };
     const before = this.tail.length;
     const window = this.tail + this.decoder.decode(bytes, { stream: true });
+    // The earliest match of any stop (not the first stop in the list that matches: a later-listed one may start
+    // sooner in a token of several characters, and the text returned must hold none of them).
+    let at = -1;
     for (const stop of this.stops) {
       if (stop.length === 0) continue;
-      const at = window.indexOf(stop, Math.max(0, before - stop.length + 1));
-      if (at !== -1) {
-        this.stopped = true;
-        this.tail = "";
-        return { delta: this.emit(window.slice(0, at)), stopped: true };
-      }
+      const found = window.indexOf(stop, Math.max(0, before - stop.length + 1));
+      if (found !== -1 && (at === -1 || found < at)) at = found;
+    }
+    if (at !== -1) {
+      this.stopped = true;
+      this.tail = "";
+      return { delta: this.emit(window.slice(0, at)), stopped: true };
     }
     let cut = Math.max(0, window.length - this.holdBack);
     // Never between the two halves of a surrogate pair (a delta is a well-formed string).
