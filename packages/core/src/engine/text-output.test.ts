@@ -7,14 +7,14 @@ const encode = (text: string) => new TextEncoder().encode(text);
 function reference(pieces: Uint8Array[], stops: string[]): { value: string; stopped: boolean } {
   const decoder = new TextDecoder();
   let text = "";
-  for (const piece of pieces) {
+  for (const piece of [...pieces, undefined]) {
     const before = text.length;
-    text += decoder.decode(piece, { stream: true });
+    text += piece === undefined ? decoder.decode() : decoder.decode(piece, { stream: true }); // (the last: the decoder's end)
     const found = stops.filter((stop) => stop.length > 0).map((stop) => text.indexOf(stop, Math.max(0, before - stop.length + 1)));
     const at = Math.min(...found.filter((position) => position !== -1));
     if (Number.isFinite(at)) return { value: text.slice(0, at), stopped: true };
   }
-  return { value: text + decoder.decode(), stopped: false };
+  return { value: text, stopped: false };
 }
 
 function run(pieces: Uint8Array[], stops: string[]) {
@@ -51,6 +51,14 @@ describe("TextOutput", () => {
     expect(deltas.join("")).toBe(value);
     // Prefixes of each other, and a stop longer than the whole text: the same cut.
     expect(run([encode("xabcd")], ["abcd", "ab", "a much longer stop than the text"]).value).toBe("x");
+  });
+
+  test("the decoder's last characters (U+FFFD for an unfinished character) are looked through for stops too", () => {
+    const output = new TextOutput(["b\uFFFD"]);
+    expect(output.push(Uint8Array.of(0x61, 0x62, 0xf0, 0x9f))).toEqual({ delta: "a", stopped: false });
+    expect(output.flush()).toBe("");
+    expect(output.value).toBe("a");
+    expect(output.push(encode("c"))).toEqual({ delta: "", stopped: true });
   });
 
   test("a UTF-8 character split across tokens comes out whole; a surrogate pair is never split between deltas", () => {

@@ -29,8 +29,22 @@ export class TextOutput {
    */
   push(bytes: Uint8Array): { delta: string; stopped: boolean } {
     if (this.stopped) return { delta: "", stopped: true };
+    return this.append(this.decoder.decode(bytes, { stream: true }), false);
+  }
+
+  /**
+   * The rest, at the end of generation (nothing after a stop string). The decoder's last characters (U+FFFD for an
+   * unfinished UTF-8 sequence) are looked through for stop strings too.
+   */
+  flush(): string {
+    if (this.stopped) return "";
+    return this.append(this.decoder.decode(), true).delta;
+  }
+
+  /** Newly decoded text: cut at the earliest stop string, else emitted up to what a stop may still start in. */
+  private append(decoded: string, final: boolean): { delta: string; stopped: boolean } {
     const before = this.tail.length;
-    const window = this.tail + this.decoder.decode(bytes, { stream: true });
+    const window = this.tail + decoded;
     // The earliest match of any stop (not the first stop in the list that matches: a later-listed one may start
     // sooner in a token of several characters, and the text returned must hold none of them).
     let at = -1;
@@ -44,19 +58,11 @@ export class TextOutput {
       this.tail = "";
       return { delta: this.emit(window.slice(0, at)), stopped: true };
     }
-    let cut = Math.max(0, window.length - this.holdBack);
+    let cut = final ? window.length : Math.max(0, window.length - this.holdBack);
     // Never between the two halves of a surrogate pair (a delta is a well-formed string).
     if (cut > 0 && cut < window.length && isHighSurrogate(window.charCodeAt(cut - 1))) cut--;
     this.tail = window.slice(cut);
     return { delta: this.emit(window.slice(0, cut)), stopped: false };
-  }
-
-  /** The rest, at the end of generation (nothing after a stop string). */
-  flush(): string {
-    if (this.stopped) return "";
-    const rest = this.tail + this.decoder.decode();
-    this.tail = "";
-    return this.emit(rest);
   }
 
   private emit(delta: string): string {
