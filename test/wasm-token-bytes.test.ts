@@ -84,7 +84,7 @@ describe("Wasm tokenBytes: fetched once per token, same bytes as native", () => 
         expect(InvalidArgumentError.isInstance(error)).toBe(true);
       }
     }
-    model.tokenBytes(1);
+    expect(model.tokenBytes(1, null as unknown as object)).toEqual(model.tokenBytes(1)); // null options from JavaScript: none
     await model.dispose();
     expect(() => model.tokenBytes(1)).toThrow(DisposedError);
   });
@@ -103,6 +103,7 @@ describe("Wasm tokenBytes: fetched once per token, same bytes as native", () => 
       }
       // A non-boolean `special` is refused, not taken as truthy ("no" would render the special token).
       for (const special of ["no", 1]) expect(() => model.tokenBytes(1, { special: special as unknown as boolean })).toThrow(InvalidArgumentError);
+      expect(model.tokenBytes(1, null as unknown as object)).toEqual(model.tokenBytes(1));
     }
     await model.dispose();
     expect(() => model.tokenBytes(42)).toThrow(DisposedError);
