@@ -154,6 +154,15 @@ describe("Engine on the MockBackend", () => {
     expectEmpty(engine);
   });
 
+  test("a very long stop list from a JavaScript caller runs (it once hung the request and kept its slot)", async () => {
+    const { engine, model } = await setup({ slots: 2 });
+    const full = await engine.complete({ prompt: model.tokenize("once upon a time"), temperature: 0, maxTokens: 12 });
+    const stop = Array.from({ length: 300_000 }, (_, i) => `no such text ${i}`);
+    const long = await engine.complete({ prompt: model.tokenize("once upon a time"), temperature: 0, maxTokens: 12, stop });
+    expect(long.text).toBe(full.text);
+    expectEmpty(engine);
+  });
+
   test("a failing decode ends the requests in it with a typed error; later requests run and equal cold runs", async () => {
     const backend = withFaults(new MockBackend({ decodeDelayMs: 1 }), (point, call) =>
       point === "decode" && call === 4 ? new BackendError({ code: "decode-failed", message: "injected decode failure" }) : undefined,

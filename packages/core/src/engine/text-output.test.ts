@@ -61,6 +61,13 @@ describe("TextOutput", () => {
     expect(output.push(encode("c"))).toEqual({ delta: "", stopped: true });
   });
 
+  test("a caller's very long stop list is taken (no spread of it into Math.max, which throws past ~100,000)", () => {
+    const stops = Array.from({ length: 300_000 }, (_, i) => `stop ${i}`);
+    const { value, stopped } = run(["say stop 29", "9999 now"].map(encode), stops);
+    expect(stopped).toBe(true);
+    expect(value).toBe("say ");
+  });
+
   test("a UTF-8 character split across tokens comes out whole; a surrogate pair is never split between deltas", () => {
     const bytes = encode("a😀b€c");
     const pieces = Array.from(bytes, (byte) => Uint8Array.of(byte));
