@@ -188,7 +188,7 @@ describe("Engine under misuse and faults", () => {
   test("malformed options from a JavaScript caller are refused up front, before anything is queued", async () => {
     const { engine, model } = await setup();
     const prompt = model.tokenize("abc");
-    const bad: Record<string, unknown>[] = [{ stop: "zz" }, { stop: [1] }, { stopTokens: [1.5] }, { checkpointAt: [0] }, { checkpointAt: [99] }, { slot: 8 }, { slot: -1 }, { signal: {} }];
+    const bad: Record<string, unknown>[] = [{ stop: "zz" }, { stop: [1] }, { stop: ["\uDE00"] }, { stop: ["a\uD83D"] }, { stopTokens: [1.5] }, { checkpointAt: [0] }, { checkpointAt: [99] }, { slot: 8 }, { slot: -1 }, { signal: {} }];
     for (const extra of bad) expect(() => engine.generate({ prompt, ...extra } as never), JSON.stringify(extra)).toThrow(InvalidArgumentError);
     expect(engine.stats().queueDepth).toBe(0);
     // The engine still serves.
