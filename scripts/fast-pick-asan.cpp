@@ -10,6 +10,62 @@
 #include <cstdint>
 #include <cstring>
 #include "fast-pick.h"
+// Top-p alone on rows made to test the bounded sweep's claim (the exact path's token, the same random numbers used): rows
+// where the exact path leaves nucleus_pick for the bucket path over every candidate (more than 4096 blocks marked near
+// at its 12.75 logits, or its 16384 cap counting whole blocks) while the bounded sweep's 12 logits decide; the far mass
+// at the top-p budget's edge; a nucleus ending right at a candidate; huge and tiny magnitudes; top_p near 0 and 1,
+// min-p, temperatures. Returns false on a difference; hashes the tokens.
+static bool bounded_rows(uint64_t & hash) {
+    std::mt19937 rng(23);
+    uint64_t decided = 0, rows = 0;
+    auto compare = [&](const std::vector<float> & row, float p, float min_p, float t, int seeds) {
+        float mx = -INFINITY;
+        for (float v : row) mx = v > mx ? v : mx;
+        for (int s = 0; s < seeds; ++s) {
+            FastPickScratch bounded, exact;
+            exact.bounded = false;
+            FastPick a(s + 1), b(s + 1);
+            for (FastPick * f : {&a, &b}) { f->top_p = p; f->min_p = min_p; f->temperature = t; }
+            const int32_t ta = fast_pick(a, row.data(), static_cast<uint32_t>(row.size()), mx, bounded);
+            const int32_t tb = fast_pick(b, row.data(), static_cast<uint32_t>(row.size()), mx, exact);
+            if (ta != tb || a.rng() != b.rng()) { printf("bounded rows: %d vs exact %d (n %zu p %g min_p %g T %g)\n", ta, tb, row.size(), p, min_p, t); return false; }
+            hash = (hash ^ static_cast<uint32_t>(ta)) * 1099511628211ull;
+            rows += bounded.bounded_rows;
+            decided += bounded.bounded_rows - bounded.bounded_undecided;
+        }
+        return true;
+    };
+    std::vector<float> marked(131072, -40.0f), capped(131072, -60.0f);
+    for (int b = 0; b < 4000; ++b) marked[b * 16 + rng() % 16] = -std::uniform_real_distribution<float>(0, 3)(rng);
+    for (int b = 4000; b < 5000; ++b) marked[b * 16 + rng() % 16] = -12.5f;
+    marked[99999] = 0.0f;
+    for (int b = 0; b < 1100; ++b) for (int l = 0; l < 16; ++l) capped[b * 16 + l] = l == 5 ? -std::uniform_real_distribution<float>(0, 4)(rng) : -13.0f;
+    for (const auto * row : {&marked, &capped}) {
+        for (float p : {0.5f, 0.95f}) if (!compare(*row, p, 0, 1, 8)) return false;
+        if (!compare(*row, 0.9f, 0.02f, 2.5f, 8)) return false;
+    }
+    if (decided != rows) { printf("bounded rows: the bounded sweep left %llu of %llu undecided\n", (unsigned long long)(rows - decided), (unsigned long long)rows); return false; }
+    for (int rep = 0; rep < 10; ++rep) {
+        std::vector<float> row(32771, -12.001f - (rep % 5) * 0.3f);
+        row[3] = 0; row[77] = -1.0f; row[4000] = -2.0f;
+        const double near = 1 + std::exp(-1.0) + std::exp(-2.0), far = (row.size() - 3) * std::exp(static_cast<double>(row[0]));
+        if (!compare(row, static_cast<float>(1.0 - far / (near + far) * (0.97 + 0.006 * rep)), 0, 1, 4)) return false;  // the budget's edge
+        if (!compare(row, static_cast<float>((1 + std::exp(-1.0)) / (near + far) * (1 + (rep - 5) * 1e-6)), 0, 1, 4)) return false;
+    }
+    for (float base : {1e6f, 1e30f, 3e38f, 1e-40f, -1e30f}) {
+        std::vector<float> row(4101);
+        for (auto & v : row) v = base * (1.0f - std::uniform_real_distribution<float>(0, 1e-6f)(rng));
+        row[4100] = base;
+        if (!compare(row, 0.9f, 0, 1, 2)) return false;
+    }
+    std::vector<float> trained(50257);
+    for (auto & v : trained) v = std::normal_distribution<float>(0, 2.5f)(rng);
+    for (int i = 0; i < 6; ++i) trained[rng() % trained.size()] = 14.0f - 2.0f * i;
+    for (float p : {1e-7f, 0.999999f, 0.99f}) if (!compare(trained, p, 0, 1, 4)) return false;
+    for (float t : {0.1f, 1.0001f, 10.0f}) if (!compare(trained, 0.8f, 0.05f, t, 4)) return false;
+    return true;
+}
+
 int main() {
     std::mt19937 rng(11);
     struct Cfg { int k; float p, minp, t; };
@@ -65,6 +121,7 @@ int main() {
             hash = (hash ^ static_cast<uint32_t>(tok)) * 1099511628211ull;
         }
     }
+    if (!bounded_rows(hash)) return 1;
     printf("calls %d, -1: %d, token hash %016llx\n", calls, neg, (unsigned long long)hash);
     // How often the bounded sweep decided (stderr: branches may differ in it, never in the tokens).
     fprintf(stderr, "bounded sweep: %llu rows, %llu undecided\n", (unsigned long long)(scratch.bounded_rows + fused_scratch.bounded_rows),

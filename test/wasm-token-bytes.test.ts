@@ -62,7 +62,8 @@ describe("Wasm tokenBytes: fetched once per token, same bytes as native", () => 
     const model = await wasm.loadModel({ path });
     const vocab = model.info.vocabSize;
     for (let round = 0; round < 2; round++) {
-      for (const token of [-1, vocab, vocab + 5, 1.5]) {
+      // (2 ** 32 + 5 and 1e300 wrap to valid tokens as int32; "5" is not a number)
+      for (const token of [-1, vocab, vocab + 5, 1.5, 2 ** 32 + 5, -(2 ** 32) + 5, 1e300, Number.NaN, "5" as unknown as number]) {
         const error = (() => {
           try {
             model.tokenBytes(token);
@@ -72,8 +73,18 @@ describe("Wasm tokenBytes: fetched once per token, same bytes as native", () => 
         })();
         expect(InvalidArgumentError.isInstance(error)).toBe(true);
       }
+      for (const special of ["no", 1]) {
+        const error = (() => {
+          try {
+            model.tokenBytes(1, { special: special as unknown as boolean });
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(InvalidArgumentError.isInstance(error)).toBe(true);
+      }
     }
-    model.tokenBytes(1);
+    expect(model.tokenBytes(1, null as unknown as object)).toEqual(model.tokenBytes(1)); // null options from JavaScript: none
     await model.dispose();
     expect(() => model.tokenBytes(1)).toThrow(DisposedError);
   });
@@ -87,7 +98,12 @@ describe("Wasm tokenBytes: fetched once per token, same bytes as native", () => 
     expect(model.tokenBytes(42)).toEqual(plain);
     expect(model.tokenBytes(42, { special: true }).length).toBeGreaterThan(0);
     for (let round = 0; round < 2; round++) {
-      for (const token of [-1, vocab, 1.5]) expect(() => model.tokenBytes(token)).toThrow(InvalidArgumentError);
+      for (const token of [-1, vocab, 1.5, 2 ** 32 + 5, -(2 ** 32) + 5, 1e300, Number.NaN, "5" as unknown as number]) {
+        expect(() => model.tokenBytes(token)).toThrow(InvalidArgumentError);
+      }
+      // A non-boolean `special` is refused, not taken as truthy ("no" would render the special token).
+      for (const special of ["no", 1]) expect(() => model.tokenBytes(1, { special: special as unknown as boolean })).toThrow(InvalidArgumentError);
+      expect(model.tokenBytes(1, null as unknown as object)).toEqual(model.tokenBytes(1));
     }
     await model.dispose();
     expect(() => model.tokenBytes(42)).toThrow(DisposedError);

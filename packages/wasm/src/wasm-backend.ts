@@ -331,7 +331,7 @@ class WasmModel implements BackendModel {
 
   tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
     this.live();
-    const special: unknown = options.special ?? false;
+    const special: unknown = options?.special ?? false; // (null options, from JavaScript: none)
     // Only what the worker answers for a plain integer and boolean is kept (anything else goes through, to be
     // validated or refused there); a copy is returned, so a caller's change to it cannot reach the next one.
     const cache = typeof special !== "boolean" || !Number.isInteger(token) ? undefined : special ? this.tokenBytesCache.special : this.tokenBytesCache.plain;

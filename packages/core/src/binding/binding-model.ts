@@ -174,19 +174,20 @@ export class BindingModel implements BackendModel {
 
   tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
     const native = this.live();
-    const special: unknown = options.special ?? false;
-    // Only a valid token with a boolean `special` is kept (anything else is validated as before); a copy is
-    // returned, so a caller's change to it cannot reach the next one.
-    const cache = typeof special !== "boolean" ? undefined : special ? this.tokenBytesCache.special : this.tokenBytesCache.plain;
-    const cached = cache?.get(token);
+    const special: unknown = options?.special ?? false;
+    // A JavaScript caller's "no" or 1 would reach the addon as truthy: only a boolean is taken.
+    if (typeof special !== "boolean") throw new InvalidArgumentError({ argument: "special", message: `special must be a boolean, got ${typeof special}` });
+    // Only valid tokens are kept; a copy is returned, so a caller's change to it cannot reach the next one.
+    const cache = special ? this.tokenBytesCache.special : this.tokenBytesCache.plain;
+    const cached = cache.get(token);
     if (cached !== undefined) return cached.slice();
-    // (Int32Array.of would truncate 1.5 to a valid token 1: a non-integer is refused first.)
-    if (typeof token !== "number" || !Number.isInteger(token)) {
+    // Checked on the number itself: Int32Array.of (and the addon's int32 conversion) would truncate 1.5 to token 1
+    // and wrap 2 ** 32 + 5 to token 5.
+    if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= this.info.vocabSize) {
       throw new InvalidArgumentError({ argument: "token", message: `token must be an integer in [0, ${this.info.vocabSize}), got ${String(token)}` });
     }
-    this.checkTokens(Int32Array.of(token));
-    const bytes = typed("model", () => native.tokenPiece(token, options.special ?? false));
-    cache?.set(token, bytes.slice());
+    const bytes = typed("model", () => native.tokenPiece(token, special));
+    cache.set(token, bytes.slice());
     return bytes;
   }
 

@@ -154,6 +154,15 @@ describe("Engine on the MockBackend", () => {
     expectEmpty(engine);
   });
 
+  test("a very long stop list from a JavaScript caller runs (it once hung the request and kept its slot)", async () => {
+    const { engine, model } = await setup({ slots: 2 });
+    const full = await engine.complete({ prompt: model.tokenize("once upon a time"), temperature: 0, maxTokens: 12 });
+    const stop = Array.from({ length: 300_000 }, (_, i) => `no such text ${i}`);
+    const long = await engine.complete({ prompt: model.tokenize("once upon a time"), temperature: 0, maxTokens: 12, stop });
+    expect(long.text).toBe(full.text);
+    expectEmpty(engine);
+  });
+
   test("a failing decode ends the requests in it with a typed error; later requests run and equal cold runs", async () => {
     const backend = withFaults(new MockBackend({ decodeDelayMs: 1 }), (point, call) =>
       point === "decode" && call === 4 ? new BackendError({ code: "decode-failed", message: "injected decode failure" }) : undefined,
@@ -179,7 +188,7 @@ describe("Engine under misuse and faults", () => {
   test("malformed options from a JavaScript caller are refused up front, before anything is queued", async () => {
     const { engine, model } = await setup();
     const prompt = model.tokenize("abc");
-    const bad: Record<string, unknown>[] = [{ stop: "zz" }, { stop: [1] }, { stopTokens: [1.5] }, { checkpointAt: [0] }, { checkpointAt: [99] }, { slot: 8 }, { slot: -1 }, { signal: {} }];
+    const bad: Record<string, unknown>[] = [{ stop: "zz" }, { stop: [1] }, { stop: ["\uDE00"] }, { stop: ["a\uD83D"] }, { stopTokens: [1.5] }, { checkpointAt: [0] }, { checkpointAt: [99] }, { slot: 8 }, { slot: -1 }, { signal: {} }];
     for (const extra of bad) expect(() => engine.generate({ prompt, ...extra } as never), JSON.stringify(extra)).toThrow(InvalidArgumentError);
     expect(engine.stats().queueDepth).toBe(0);
     // The engine still serves.

@@ -550,7 +550,9 @@ export class Engine {
         continue;
       }
       this.queue.splice(i, 1);
+      let text: TextOutput;
       try {
+        text = new TextOutput(entry.request.stop ?? []); // (before the cache takes the slot: a throw fails this request alone)
         entry.sampling.open(this.context);
         this.cache.admit(decision, prompt);
       } catch (error) {
@@ -571,7 +573,7 @@ export class Engine {
         maxTokens: Math.min(entry.maxTokens, this.sequenceLimit - prompt.length),
         prefillTokens: prompt,
         sampling: entry.sampling,
-        text: new TextOutput(entry.request.stop ?? []),
+        text,
         stopTokens: new Set(entry.request.stopTokens ?? []),
         cachedTokens,
         prefilled: cachedTokens,

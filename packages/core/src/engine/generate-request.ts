@@ -35,6 +35,8 @@ export interface GenerateRequest extends SamplingOptions {
   readonly signal?: AbortSignal;
 }
 
+const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 /**
  * Refuses what no step could handle, including what a JavaScript caller passes past the types (`stop: "zz"`, a
  * fractional stop token, a slot out of range). Sampling options are checked by `resolveSampling`. Returns the prompt and
@@ -60,7 +62,8 @@ export function validateRequest(
     if (value === undefined) return;
     if (!Array.isArray(value) || !value.every(ok)) throw new InvalidArgumentError({ argument: name, message: `${name} must be an array of ${what}` });
   };
-  list("stop", request.stop, (s): s is string => typeof s === "string", "strings");
+  // A lone surrogate can only match half of a character (the decoded text has none): the text would be cut inside it.
+  list("stop", request.stop, (s): s is string => typeof s === "string" && !loneSurrogate.test(s), "well-formed strings (no lone surrogate)");
   list("stopTokens", request.stopTokens, (t): t is number => Number.isInteger(t), "token ids");
   list("checkpointAt", request.checkpointAt, (p): p is number => Number.isInteger(p) && (p as number) > 0 && (p as number) < prompt.length, "positions inside the prompt");
   if (request.slot !== undefined && !(Number.isInteger(request.slot) && request.slot >= 0 && request.slot < limits.slots)) {

@@ -3,20 +3,18 @@ import { TextOutput } from "./text-output.js";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
-/** What TextOutput must produce, computed on the whole text at once: the text up to the first stop (in `stops` order, as each token arrives). */
+/** What TextOutput must produce, computed on the whole text at once: the text up to the earliest stop found as each token arrives. */
 function reference(pieces: Uint8Array[], stops: string[]): { value: string; stopped: boolean } {
   const decoder = new TextDecoder();
   let text = "";
-  for (const piece of pieces) {
+  for (const piece of [...pieces, undefined]) {
     const before = text.length;
-    text += decoder.decode(piece, { stream: true });
-    for (const stop of stops) {
-      if (stop.length === 0) continue;
-      const at = text.indexOf(stop, Math.max(0, before - stop.length + 1));
-      if (at !== -1) return { value: text.slice(0, at), stopped: true };
-    }
+    text += piece === undefined ? decoder.decode() : decoder.decode(piece, { stream: true }); // (the last: the decoder's end)
+    const found = stops.filter((stop) => stop.length > 0).map((stop) => text.indexOf(stop, Math.max(0, before - stop.length + 1)));
+    const at = Math.min(...found.filter((position) => position !== -1));
+    if (Number.isFinite(at)) return { value: text.slice(0, at), stopped: true };
   }
-  return { value: text + decoder.decode(), stopped: false };
+  return { value: text, stopped: false };
 }
 
 function run(pieces: Uint8Array[], stops: string[]) {
@@ -44,6 +42,30 @@ describe("TextOutput", () => {
     // Two characters are held back each time (a stop of three may start there): "EN" waited for the "D".
     expect(deltas[0]).toBe("Hello, ");
     expect(deltas[1]).toBe("world! ");
+  });
+
+  test("a token holding several stops cuts at the earliest, whatever the stops' order", () => {
+    const { deltas, value, stopped } = run(["hel", "lo world"].map(encode), ["world", "o"]);
+    expect(stopped).toBe(true);
+    expect(value).toBe("hell");
+    expect(deltas.join("")).toBe(value);
+    // Prefixes of each other, and a stop longer than the whole text: the same cut.
+    expect(run([encode("xabcd")], ["abcd", "ab", "a much longer stop than the text"]).value).toBe("x");
+  });
+
+  test("the decoder's last characters (U+FFFD for an unfinished character) are looked through for stops too", () => {
+    const output = new TextOutput(["b\uFFFD"]);
+    expect(output.push(Uint8Array.of(0x61, 0x62, 0xf0, 0x9f))).toEqual({ delta: "a", stopped: false });
+    expect(output.flush()).toBe("");
+    expect(output.value).toBe("a");
+    expect(output.push(encode("c"))).toEqual({ delta: "", stopped: true });
+  });
+
+  test("a caller's very long stop list is taken (no spread of it into Math.max, which throws past ~100,000)", () => {
+    const stops = Array.from({ length: 300_000 }, (_, i) => `stop ${i}`);
+    const { value, stopped } = run(["say stop 29", "9999 now"].map(encode), stops);
+    expect(stopped).toBe(true);
+    expect(value).toBe("say ");
   });
 
   test("a UTF-8 character split across tokens comes out whole; a surrogate pair is never split between deltas", () => {

@@ -15,7 +15,10 @@ export class TextOutput {
   private readonly holdBack: number;
 
   constructor(private readonly stops: readonly string[]) {
-    this.holdBack = Math.max(0, ...stops.map((stop) => stop.length - 1));
+    // (A loop: spreading a JavaScript caller's 300,000 stops into Math.max throws a RangeError.)
+    let longest = 0;
+    for (const stop of stops) longest = Math.max(longest, stop.length);
+    this.holdBack = Math.max(0, longest - 1);
   }
 
   /** All text so far (up to a stop string once one matched). */
@@ -29,30 +32,40 @@ export class TextOutput {
    */
   push(bytes: Uint8Array): { delta: string; stopped: boolean } {
     if (this.stopped) return { delta: "", stopped: true };
+    return this.append(this.decoder.decode(bytes, { stream: true }), false);
+  }
+
+  /**
+   * The rest, at the end of generation (nothing after a stop string). The decoder's last characters (U+FFFD for an
+   * unfinished UTF-8 sequence) are looked through for stop strings too.
+   */
+  flush(): string {
+    if (this.stopped) return "";
+    return this.append(this.decoder.decode(), true).delta;
+  }
+
+  /** Newly decoded text: cut at the earliest stop string, else emitted up to what a stop may still start in. */
+  private append(decoded: string, final: boolean): { delta: string; stopped: boolean } {
     const before = this.tail.length;
-    const window = this.tail + this.decoder.decode(bytes, { stream: true });
+    const window = this.tail + decoded;
+    // The earliest match of any stop (not the first stop in the list that matches: a later-listed one may start
+    // sooner in a token of several characters, and the text returned must hold none of them).
+    let at = -1;
     for (const stop of this.stops) {
       if (stop.length === 0) continue;
-      const at = window.indexOf(stop, Math.max(0, before - stop.length + 1));
-      if (at !== -1) {
-        this.stopped = true;
-        this.tail = "";
-        return { delta: this.emit(window.slice(0, at)), stopped: true };
-      }
+      const found = window.indexOf(stop, Math.max(0, before - stop.length + 1));
+      if (found !== -1 && (at === -1 || found < at)) at = found;
     }
-    let cut = Math.max(0, window.length - this.holdBack);
+    if (at !== -1) {
+      this.stopped = true;
+      this.tail = "";
+      return { delta: this.emit(window.slice(0, at)), stopped: true };
+    }
+    let cut = final ? window.length : Math.max(0, window.length - this.holdBack);
     // Never between the two halves of a surrogate pair (a delta is a well-formed string).
     if (cut > 0 && cut < window.length && isHighSurrogate(window.charCodeAt(cut - 1))) cut--;
     this.tail = window.slice(cut);
     return { delta: this.emit(window.slice(0, cut)), stopped: false };
-  }
-
-  /** The rest, at the end of generation (nothing after a stop string). */
-  flush(): string {
-    if (this.stopped) return "";
-    const rest = this.tail + this.decoder.decode();
-    this.tail = "";
-    return this.emit(rest);
   }
 
   private emit(delta: string): string {
