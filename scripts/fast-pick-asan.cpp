@@ -14,7 +14,8 @@
 // where the exact path leaves nucleus_pick for the bucket path over every candidate (more than 4096 blocks marked near
 // at its 12.75 logits, or its 16384 cap counting whole blocks) while the bounded sweep's 12 logits decide; the far mass
 // at the top-p budget's edge; a nucleus ending right at a candidate; huge and tiny magnitudes; top_p near 0 and 1,
-// min-p, temperatures. Returns false on a difference; hashes the tokens.
+// min-p, temperatures; token order (top_p 1) with the draw often landing near a candidate's edge. Returns false on a
+// difference; hashes the tokens.
 static bool bounded_rows(uint64_t & hash) {
     std::mt19937 rng(23);
     uint64_t decided = 0, rows = 0;
@@ -63,6 +64,19 @@ static bool bounded_rows(uint64_t & hash) {
     for (int i = 0; i < 6; ++i) trained[rng() % trained.size()] = 14.0f - 2.0f * i;
     for (float p : {1e-7f, 0.999999f, 0.99f}) if (!compare(trained, p, 0, 1, 4)) return false;
     for (float t : {0.1f, 1.0001f, 10.0f}) if (!compare(trained, 0.8f, 0.05f, t, 4)) return false;
+    // Token order (top_p 1): near candidates spread among many just past the floor, whose mass (a tenth to a half of
+    // the total) lies between them, so many draws land within the bounds' width of a near candidate's edge. The deep
+    // ones sit where the bound is exact (y / ln 2 an integer: a bound's upper side set too low fails) or furthest off
+    // (its fraction 1 / ln 2 − 1: the lower side set too high fails).
+    for (int rep = 0; rep < 6; ++rep) {
+        const double octaves = 18 + rep / 2 - (rep % 2 == 1 ? 1 / std::log(2.0) - 1 : 0.0);
+        std::vector<float> row(65539, static_cast<float>(-octaves * std::log(2.0)));
+        for (int i = 0; i < 24; ++i) row[(i * 2731 + 17) % row.size()] = -std::uniform_real_distribution<float>(0, 3)(rng);
+        row[1000] = 0;
+        for (float t : {1.0f, 0.97f}) if (!compare(row, 1.0f, 0, t, 48)) return false;
+        if (!compare(row, 1.0f, 1e-6f, 1.0f, 16)) return false;
+    }
+    if (!compare(trained, 1.0f, 0, 1.0f, 16) || !compare(trained, 1.0f, 0, 0.7f, 16)) return false;
     return true;
 }
 
