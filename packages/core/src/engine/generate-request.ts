@@ -35,7 +35,19 @@ export interface GenerateRequest extends SamplingOptions {
   readonly signal?: AbortSignal;
 }
 
-const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+/** Whether a string holds half of a surrogate pair alone (a loop: a lookbehind regex fails to parse on older engines). */
+function hasLoneSurrogate(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0xdc00 && code <= 0xdfff) return true; // a low half with no high half before it
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const next = text.charCodeAt(i + 1); // NaN past the end
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return true;
+      i++;
+    }
+  }
+  return false;
+}
 
 /**
  * Refuses what no step could handle, including what a JavaScript caller passes past the types (`stop: "zz"`, a
@@ -63,7 +75,7 @@ export function validateRequest(
     if (!Array.isArray(value) || !value.every(ok)) throw new InvalidArgumentError({ argument: name, message: `${name} must be an array of ${what}` });
   };
   // A lone surrogate can only match half of a character (the decoded text has none): the text would be cut inside it.
-  list("stop", request.stop, (s): s is string => typeof s === "string" && !loneSurrogate.test(s), "well-formed strings (no lone surrogate)");
+  list("stop", request.stop, (s): s is string => typeof s === "string" && !hasLoneSurrogate(s), "well-formed strings (no lone surrogate)");
   list("stopTokens", request.stopTokens, (t): t is number => Number.isInteger(t), "token ids");
   list("checkpointAt", request.checkpointAt, (p): p is number => Number.isInteger(p) && (p as number) > 0 && (p as number) < prompt.length, "positions inside the prompt");
   if (request.slot !== undefined && !(Number.isInteger(request.slot) && request.slot >= 0 && request.slot < limits.slots)) {
