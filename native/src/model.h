@@ -9,6 +9,12 @@
 
 #include "llama-api.h"
 
+// Every token's piece, one after another: token t's bytes are bytes[offsets[t], offsets[t + 1]).
+struct PieceTable {
+    std::string bytes;
+    std::vector<uint32_t> offsets;  // empty until built
+};
+
 class Model : public Napi::ObjectWrap<Model> {
 public:
     static Napi::Function Define(Napi::Env env);
@@ -28,6 +34,7 @@ public:
     // Loaded with llama.cpp's no_alloc (metadata only, allocations simulated): its contexts can only report their
     // allocation, never compute (their buffers do not exist).
     bool no_alloc = false;
+    PieceTable pieces[2];  // llama_token_to_piece without and with special, for every token (tokenPieces)
 
 private:
     Napi::Value Load(const Napi::CallbackInfo & info);
@@ -35,7 +42,7 @@ private:
     Napi::Value Info(const Napi::CallbackInfo & info);
     Napi::Value Tokenize(const Napi::CallbackInfo & info);
     Napi::Value Detokenize(const Napi::CallbackInfo & info);
-    Napi::Value TokenPiece(const Napi::CallbackInfo & info);
+    Napi::Value TokenPieces(const Napi::CallbackInfo & info);
     Napi::Value GrammarError(const Napi::CallbackInfo & info);
     Napi::Value Dispose(const Napi::CallbackInfo & info);
 };

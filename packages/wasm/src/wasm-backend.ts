@@ -23,6 +23,8 @@ import {
   type NativeDevice,
   type StateOptions,
   type TokenizeOptions,
+  TokenPieceTable,
+  type TokenPieces,
 } from "@hybrid-llm/core";
 import { reviveError } from "./revive-error.js";
 import { BACKEND_TARGET, SYNC_ANSWERED, SYNC_RECEIVED, SYNC_WORDS, type WorkerReply, type WorkerRequest } from "./protocol.js";
@@ -301,11 +303,11 @@ class WasmModel implements BackendModel {
   private disposed = false;
   private readonly contexts = new Set<WasmContext>();
   /**
-   * The bytes of each token asked for so far, without and with `special`. The engine asks for every token it
-   * generates (its text), and each ask is a synchronous round trip to the worker that blocks this thread, once per
-   * row per step; a token's bytes never change for a loaded model, so each is fetched once.
+   * Every token's bytes, without and with `special`, fetched from the worker in one synchronous call at the first
+   * ask. The engine asks for every token it generates (its text), once per row per step: one round trip to the
+   * worker each (~70 µs, blocking this thread) would be most of a step's JavaScript.
    */
-  private readonly tokenBytesCache = { plain: new Map<number, Uint8Array>(), special: new Map<number, Uint8Array>() };
+  private readonly pieceTables: { plain?: TokenPieceTable; special?: TokenPieceTable } = {};
 
   constructor(
     private readonly backend: WasmBackend,
@@ -332,15 +334,14 @@ class WasmModel implements BackendModel {
   tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
     this.live();
     const special: unknown = options?.special ?? false; // (null options, from JavaScript: none)
-    // Only what the worker answers for a plain integer and boolean is kept (anything else goes through, to be
-    // validated or refused there); a copy is returned, so a caller's change to it cannot reach the next one.
-    const cache = typeof special !== "boolean" || !Number.isInteger(token) ? undefined : special ? this.tokenBytesCache.special : this.tokenBytesCache.plain;
-    let bytes = cache?.get(token);
-    if (bytes === undefined) {
-      bytes = this.backend.callSync<Uint8Array>(this.id, "tokenBytes", [token, options]);
-      cache?.set(token, bytes);
+    // The same checks as the worker's (BindingModel): a typed array's index would take 1.5 as token 1.
+    if (typeof special !== "boolean") throw new InvalidArgumentError({ argument: "special", message: `special must be a boolean, got ${typeof special}` });
+    if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= this.info.vocabSize) {
+      throw new InvalidArgumentError({ argument: "token", message: `token must be an integer in [0, ${this.info.vocabSize}), got ${String(token)}` });
     }
-    return bytes.slice();
+    const key = special ? "special" : "plain";
+    const table = (this.pieceTables[key] ??= TokenPieceTable.from(this.backend.callSync<TokenPieces>(this.id, "tokenPieces", [special]), this.info.vocabSize));
+    return table.piece(token); // a copy: a caller's change cannot reach the next one
   }
 
   grammarError(grammar: string): string | null {

@@ -15,6 +15,7 @@ import type { MemoryPlan } from "../plan/memory-plan.js";
 import { allocationOf } from "./binding-context.js";
 import { toTypedError, typed } from "./typed-errors.js";
 import { grammarShapeError } from "./grammar-shape.js";
+import { TokenPieceTable, type TokenPieces } from "./token-pieces.js";
 
 /** Creates a native context over `model` with `options`, checked and resolved by the planner first. */
 async function createNativeContext(binding: NativeBinding, model: NativeModel, spec: CacheSpec, options: ContextOptions): Promise<{ plan: MemoryPlan; native: NativeContext }> {
@@ -47,10 +48,11 @@ export class BindingModel implements BackendModel {
   private disposed = false;
   private readonly contexts = new Set<BindingContext>();
   /**
-   * The bytes of each token asked for so far, without and with `special`: the engine asks for every token it
-   * generates (its text), once per row per step, and a token's bytes never change for a loaded model.
+   * Every token's bytes, without and with `special`, fetched from the binding at the first ask: the engine asks
+   * for every token it generates (its text), once per row per step, and a token's bytes never change for a loaded
+   * model.
    */
-  private readonly tokenBytesCache = { plain: new Map<number, Uint8Array>(), special: new Map<number, Uint8Array>() };
+  private readonly pieceTables: { plain?: TokenPieceTable; special?: TokenPieceTable } = {};
 
   private constructor(
     private readonly binding: NativeBinding,
@@ -177,18 +179,30 @@ export class BindingModel implements BackendModel {
     const special: unknown = options?.special ?? false;
     // A JavaScript caller's "no" or 1 would reach the addon as truthy: only a boolean is taken.
     if (typeof special !== "boolean") throw new InvalidArgumentError({ argument: "special", message: `special must be a boolean, got ${typeof special}` });
-    // Only valid tokens are kept; a copy is returned, so a caller's change to it cannot reach the next one.
-    const cache = special ? this.tokenBytesCache.special : this.tokenBytesCache.plain;
-    const cached = cache.get(token);
-    if (cached !== undefined) return cached.slice();
-    // Checked on the number itself: Int32Array.of (and the addon's int32 conversion) would truncate 1.5 to token 1
-    // and wrap 2 ** 32 + 5 to token 5.
+    // Checked on the number itself: a typed array's index (and the addon's int32 conversion) would take 1.5 as
+    // token 1 and wrap 2 ** 32 + 5 to token 5.
     if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= this.info.vocabSize) {
       throw new InvalidArgumentError({ argument: "token", message: `token must be an integer in [0, ${this.info.vocabSize}), got ${String(token)}` });
     }
-    const bytes = typed("model", () => native.tokenPiece(token, special));
-    cache.set(token, bytes.slice());
-    return bytes;
+    return this.pieceTable(native, special).piece(token); // a copy: a caller's change cannot reach the next one
+  }
+
+  /**
+   * Every token's bytes in two arrays (see {@link TokenPieces}), for a caller across a thread boundary that looks
+   * tokens up on its own side: the Wasm backend's main thread.
+   */
+  tokenPieces(special: boolean): TokenPieces {
+    const native = this.live();
+    if (typeof special !== "boolean") throw new InvalidArgumentError({ argument: "special", message: `special must be a boolean, got ${typeof special}` });
+    return this.pieceTable(native, special).raw();
+  }
+
+  private pieceTable(native: NativeModel, special: boolean): TokenPieceTable {
+    const key = special ? "special" : "plain";
+    return (this.pieceTables[key] ??= TokenPieceTable.from(
+      typed("model", () => native.tokenPieces(special)),
+      this.info.vocabSize,
+    ));
   }
 
   grammarError(grammar: string): string | null {

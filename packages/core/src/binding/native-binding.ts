@@ -64,7 +64,8 @@ export interface NativeModel {
   info(): NativeModelInfo;
   tokenize(text: string, addSpecial: boolean, parseSpecial: boolean): Int32Array;
   detokenize(tokens: Int32Array, removeSpecial: boolean, unparseSpecial: boolean): string;
-  tokenPiece(token: number, special: boolean): Uint8Array;
+  /** Every token's piece: token t's bytes are `bytes[offsets[t], offsets[t + 1])` (`vocabSize + 1` offsets). */
+  tokenPieces(special: boolean): { bytes: Uint8Array; offsets: Uint32Array };
   /** null when the GBNF grammar parses (start rule "root"), else llama.cpp's reason. */
   grammarError(grammar: string): string | null;
   dispose(): void;
