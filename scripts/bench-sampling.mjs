@@ -8,7 +8,9 @@
 // --bounded-ab: a third run each round, sampled with fast_pick's bounded sweep off (HYBRID_LLM_FAST_PICK_BOUNDED=off),
 // for an A/B of the same build (native only: the Wasm module does not read the environment).
 // Usage: npm run build && npm run bench:sampling [-- --rounds 3 --backends node,wasm --gen-tokens 64 --threads 2
-//        --profile real-vocab --bounded-ab]
+//        --profile real-vocab --bounded-ab --warmup-tokens 256]
+// --warmup-tokens: each bench first runs the same workload on other prompts, untimed (V8 optimizes the engine's
+// JavaScript over its first ~150 steps; 0, the default, measures a fresh process).
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -26,6 +28,7 @@ const { values } = parseArgs({
     slots: { type: "string", default: "8" },
     profile: { type: "string", default: "real-vocab" },
     "bounded-ab": { type: "boolean", default: false },
+    "warmup-tokens": { type: "string", default: "0" },
   },
 });
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -37,7 +40,7 @@ if (!existsSync(model)) await writeFixtureFile(values.profile, model);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const bench = (backend, sampling, env = process.env) => {
   const args = [join(root, "packages", "server", "dist", "cli.js"), "bench", "--model", model, "--backend", backend, "--slots", values.slots, "--threads", values.threads];
-  args.push("--prompt-tokens", values["prompt-tokens"], "--gen-tokens", values["gen-tokens"], "--json", ...sampling);
+  args.push("--prompt-tokens", values["prompt-tokens"], "--gen-tokens", values["gen-tokens"], "--warmup-tokens", values["warmup-tokens"], "--json", ...sampling);
   return JSON.parse(execFileSync(process.execPath, args, { encoding: "utf8", env }).trim().split("\n").at(-1));
 };
 
@@ -58,7 +61,7 @@ for (const backend of values.backends.split(",")) {
   const sCpu = median(sampled.map((r) => r.aggregateDecodeTokensPerCpuSecond));
   console.log(
     `${backend}: greedy ${g.toFixed(1)} tok/s, temperature 0.8 / top-p 0.95 ${s.toFixed(1)} tok/s (${(s / g).toFixed(3)}× greedy); ` +
-      `JS share of step time, sampled: ${(js * 100).toFixed(2)} % (${values.slots} slots, ${values.profile}, ${values.threads} threads, ${values.rounds} rounds, medians)`,
+      `JS share of step time, sampled: ${(js * 100).toFixed(2)} % (${values.slots} slots, ${values.profile}, ${values.threads} threads, ${values.rounds} rounds, warm-up ${values["warmup-tokens"]} tokens, medians)`,
   );
   const ratios = sampled.map((r, i) => r.aggregateDecodeTokensPerSecond / greedy[i].aggregateDecodeTokensPerSecond).sort((a, b) => a - b);
   console.log(`${backend}: sampled / greedy per round (its greedy run just before it): ${ratios[0].toFixed(3)}-${ratios.at(-1).toFixed(3)}, median ${median(ratios).toFixed(3)}`);

@@ -132,9 +132,15 @@ describe("hybrid-llm on the node backend", () => {
 
   test("bench --vs node-llama-cpp --json reports both sides, the ratio and the JS share of step time", async () => {
     const path = await fixturePath("tiny");
-    const { code, out } = await cli("bench", "--model", path, "--slots", "4", "--prompt-tokens", "16", "--gen-tokens", "8", "--threads", "1", "--vs", "node-llama-cpp", "--json");
+    const { code, out } = await cli("bench", "--model", path, "--slots", "4", "--prompt-tokens", "16", "--gen-tokens", "8", "--warmup-tokens", "12", "--threads", "1", "--vs", "node-llama-cpp", "--json");
     expect(code).toBe(0);
     const json = JSON.parse(out);
+    expect(json.warmupTokens).toBe(12); // more than --gen-tokens: the context is sized for the warm-up too
+    for (const bad of ["-1", "1.5", "x"]) {
+      const refused = await cli("bench", "--model", path, "--warmup-tokens", bad);
+      expect(refused.code).toBe(2);
+      expect(refused.err).toMatch(/--warmup-tokens/);
+    }
     expect(json.aggregateDecodeTokensPerSecond).toBeGreaterThan(0);
     expect(json.peer.aggregateDecodeTokensPerSecond).toBeGreaterThan(0);
     expect(json.ratio).toBeCloseTo(json.aggregateDecodeTokensPerSecond / json.peer.aggregateDecodeTokensPerSecond, 10);

@@ -19,6 +19,9 @@ and the share of step time spent in JavaScript (scheduling, streaming) rather th
   --slots <n>            concurrent requests (default: 8)
   --prompt-tokens <p>    prompt length (default: 128)
   --gen-tokens <g>       tokens generated per request (default: 64)
+  --warmup-tokens <w>    first, the same workload on other prompts generating w tokens each, untimed, on both sides:
+                         what a long-running server sees once V8 has optimized the JavaScript (default: 0, a fresh
+                         process, as llama-bench's --warmup off)
   --batch <n>            tokens per step (default: 512)
   --threads <n>          CPU threads, both sides (default: ${defaultThreads()} here)
   --backend <name>       ${backendNames.join(", ")} (default: node)
@@ -46,6 +49,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
       slots: { type: "string", default: "8" },
       "prompt-tokens": { type: "string", default: "128" },
       "gen-tokens": { type: "string", default: "64" },
+      "warmup-tokens": { type: "string", default: "0" },
       batch: { type: "string", default: "512" },
       threads: { type: "string", default: String(defaultThreads()) },
       backend: { type: "string", default: "node" },
@@ -70,6 +74,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
   const n = integer("slots", values.slots, 1);
   const p = integer("prompt-tokens", values["prompt-tokens"], 1);
   const g = integer("gen-tokens", values["gen-tokens"], 2);
+  const w = integer("warmup-tokens", values["warmup-tokens"], 0);
   const threads = integer("threads", values.threads, 1);
   const batch = integer("batch", values.batch, 1);
   const sampling = samplingOptions(values);
@@ -82,28 +87,38 @@ export async function benchCommand(args: string[], print: (line: string) => void
       tensorSplit: values["tensor-split"],
     usage: benchUsage,
     quiet: values.json === true,
-    context: { ctx: n * (p + g + 16), slots: n, threads, batch },
+    context: { ctx: n * (p + Math.max(g, w) + 16), slots: n, threads, batch },
   });
   // The peer runs on the same llama.cpp build as ours (CPU, CUDA, Vulkan or Metal), whatever --gpu resolved to.
   const device = opened.backend.device.kind;
   let ours: BenchResult & { jsShareOfStepTime: number; steps: number; aggregateDecodeTokensPerCpuSecond: number };
   let prompts: number[][];
+  let warmupPrompts: number[][];
   try {
     // Deterministic prompts of exactly p tokens, avoiding end-of-generation and control tokens.
     const random = new SeededRandom(1234);
     const avoid = new Set([...opened.model.info.endOfGenerationTokens, opened.model.info.bosToken]);
     const vocab = opened.model.info.vocabSize;
-    prompts = Array.from({ length: n }, () => {
-      const tokens: number[] = [];
-      while (tokens.length < p) {
-        const token = Math.floor(random.uniform() * vocab);
-        if (!avoid.has(token) && token >= 8) tokens.push(token);
-      }
-      return tokens;
-    });
+    const promptSet = () =>
+      Array.from({ length: n }, () => {
+        const tokens: number[] = [];
+        while (tokens.length < p) {
+          const token = Math.floor(random.uniform() * vocab);
+          if (!avoid.has(token) && token >= 8) tokens.push(token);
+        }
+        return tokens;
+      });
+    prompts = promptSet();
+    warmupPrompts = promptSet();
     const engine = new Engine({ model: opened.model, context: opened.context, maxQueue: n });
     // Warm-up (page in weights, let V8 tier up the Wasm module): one short request.
     await engine.complete({ prompt: Int32Array.from(prompts[0]!.slice(0, Math.min(p, 16))), maxTokens: 4, temperature: 0, ignoreEndOfGeneration: true });
+    if (w > 0) {
+      // The same workload on other prompts, so that the engine's JavaScript runs optimized; then the cache forgets
+      // them (nothing of it may serve the timed run's prompts).
+      await Promise.all(warmupPrompts.map((prompt) => engine.complete({ prompt: Int32Array.from(prompt), maxTokens: w, ...sampling, ignoreEndOfGeneration: true })));
+    }
+    engine.clearCache();
     const before = engine.stats();
     const started = performance.now();
     const firstTokens: number[] = [];
@@ -144,8 +159,13 @@ export async function benchCommand(args: string[], print: (line: string) => void
     if (!values.json) process.stderr.write("running the same workload on node-llama-cpp…\n");
     // Bundled beside cli.js; from the TypeScript sources (tests) the built one.
     const script = fileURLToPath(import.meta.url.endsWith(".ts") ? new URL("../../dist/bench-peer.js", import.meta.url) : new URL("./bench-peer.js", import.meta.url));
-    const { stdout } = await promisify(execFile)(process.execPath, [script, values.model, String(n), String(p), String(g), String(threads), String(batch), device], {
-      env: { ...process.env, HYBRID_LLM_BENCH_PROMPTS: JSON.stringify(prompts), HYBRID_LLM_BENCH_SAMPLING: JSON.stringify(sampling) },
+    const { stdout } = await promisify(execFile)(process.execPath, [script, values.model, String(n), String(p), String(g), String(threads), String(batch), device, String(w)], {
+      env: {
+        ...process.env,
+        HYBRID_LLM_BENCH_PROMPTS: JSON.stringify(prompts),
+        HYBRID_LLM_BENCH_WARMUP_PROMPTS: JSON.stringify(warmupPrompts!),
+        HYBRID_LLM_BENCH_SAMPLING: JSON.stringify(sampling),
+      },
       maxBuffer: 1 << 20,
     });
     peer = JSON.parse(stdout.trim().split("\n").at(-1)!) as BenchResult;
@@ -160,6 +180,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
         slots: n,
         promptTokens: p,
         genTokens: g,
+        warmupTokens: w,
         threads,
         batch,
         sampling,
@@ -175,7 +196,7 @@ export async function benchCommand(args: string[], print: (line: string) => void
     rows.push(["node-llama-cpp", fmt(peer.aggregatePrefillTokensPerSecond), fmt(peer.aggregateDecodeTokensPerSecond), count(Math.round(peer.wallMs))]);
     rows.push(["ratio", `${(ours.aggregatePrefillTokensPerSecond / peer.aggregatePrefillTokensPerSecond).toFixed(2)}×`, `${ratio!.toFixed(2)}×`, ""]);
   }
-  print(`${n} concurrent requests × (${p} prompt + ${g} generated tokens), ${threads} thread(s), batch ${batch}, ${describeSampling(sampling)}`);
+  print(`${n} concurrent requests × (${p} prompt + ${g} generated tokens), ${threads} thread(s), batch ${batch}, ${describeSampling(sampling)}${w > 0 ? `, after a warm-up of ${w} tokens each` : ""}`);
   print(renderTable(rows, [1, 2, 3]));
   print(`JavaScript share of step time: ${(ours.jsShareOfStepTime * 100).toFixed(1)} % over ${ours.steps} steps`);
   print(`decode per second of this process's CPU time: ${fmt(ours.aggregateDecodeTokensPerCpuSecond)} tok/s`);
