@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -94,8 +95,9 @@ RpcOptions read_rpc_options(Napi::Env env, const Napi::Object & options) {
     return rpc;
 }
 
-// Every token's piece (llama_token_to_piece with `special`), one after another; false past 4 GiB of pieces.
-bool build_token_pieces(const llama_vocab * vocab, bool special, PieceTable & out) {
+// Every token's piece (llama_token_to_piece with `special`), one after another; false past 4 GiB of pieces or when
+// memory runs out (`out` is left empty: an exception here would end the process, from a worker thread or a method).
+bool build_token_pieces(const llama_vocab * vocab, bool special, PieceTable & out) try {
     const int32_t n_tokens = llama_api.llama_vocab_n_tokens(vocab);
     out.offsets.assign(static_cast<size_t>(n_tokens) + 1, 0);
     out.bytes.clear();
@@ -110,10 +112,16 @@ bool build_token_pieces(const llama_vocab * vocab, bool special, PieceTable & ou
         } else {
             out.bytes.append(buffer, static_cast<size_t>(n));
         }
-        if (out.bytes.size() > UINT32_MAX) return false;
+        if (out.bytes.size() > UINT32_MAX) {
+            out = PieceTable{};
+            return false;
+        }
         out.offsets[static_cast<size_t>(token) + 1] = static_cast<uint32_t>(out.bytes.size());
     }
     return true;
+} catch (const std::bad_alloc &) {
+    out = PieceTable{};
+    return false;
 }
 
 class LoadWorker : public Napi::AsyncWorker {
@@ -176,9 +184,8 @@ public:
         if (result != nullptr && !no_alloc) {
             // Here, off the main thread: the engine needs a token's bytes for every token it generates.
             const llama_vocab * vocab = llama_api.llama_model_get_vocab(result);
-            for (const bool special : {false, true}) {
-                if (!build_token_pieces(vocab, special, pieces[special])) pieces[special] = PieceTable{};
-            }
+            // (One that cannot be built here is tried again when first asked for, and fails there with an error.)
+            for (const bool special : {false, true}) build_token_pieces(vocab, special, pieces[special]);
         }
         if (result == nullptr) {
             const std::string reason = log_take_problems();
@@ -395,8 +402,7 @@ Napi::Value Model::TokenPieces(const Napi::CallbackInfo & info) {
     const bool special = info.Length() > 0 && info[0].ToBoolean();
     PieceTable & table = pieces[special];
     if (table.offsets.empty() && !build_token_pieces(llama_api.llama_model_get_vocab(m), special, table)) {
-        table = PieceTable{};
-        throw_error(env, error_code::invalid_argument, "the vocabulary's pieces exceed 4 GiB");
+        throw_error(env, error_code::invalid_argument, "the vocabulary's pieces do not fit in memory (or exceed 4 GiB)");
     }
     Napi::Object result = Napi::Object::New(env);
     result.Set("bytes", output_array<uint8_t>(env, reinterpret_cast<const uint8_t *>(table.bytes.data()), table.bytes.size()));
