@@ -21,7 +21,8 @@ export function validateBatch(batch: DecodeBatch, limits: { batch: number; slots
     fail("batch", `tokens (${n}), positions (${batch.positions.length}), sequenceIds (${batch.sequenceIds.length}) and outputs (${batch.outputs.length}) must have the same length`);
   }
   if (n > limits.batch) fail("batch", `a batch of ${n} tokens exceeds the context's batch size of ${limits.batch}`);
-  const lastPosition = new Map<number, number>();
+  // Each sequence's last position so far (-1: none yet); ids are checked to be within the slots before they index it.
+  const lastPosition = new Int32Array(limits.slots).fill(-1);
   for (let i = 0; i < n; i++) {
     const token = batch.tokens[i]!;
     const sequence = batch.sequenceIds[i]!;
@@ -29,10 +30,10 @@ export function validateBatch(batch: DecodeBatch, limits: { batch: number; slots
     if (token < 0 || token >= limits.vocabSize) fail("tokens", `token ${token} at row ${i} is outside the vocabulary [0, ${limits.vocabSize})`);
     if (sequence < 0 || sequence >= limits.slots) fail("sequenceIds", `sequence id ${sequence} at row ${i} is outside the slots [0, ${limits.slots})`);
     if (position < 0) fail("positions", `position ${position} at row ${i} is negative`);
-    const previous = lastPosition.get(sequence);
-    if (previous !== undefined && position !== previous + 1) {
+    const previous = lastPosition[sequence]!;
+    if (previous !== -1 && position !== previous + 1) {
       fail("positions", `sequence ${sequence}: position ${position} at row ${i} does not follow ${previous}; positions must be consecutive`);
     }
-    lastPosition.set(sequence, position);
+    lastPosition[sequence] = position;
   }
 }
