@@ -1,6 +1,6 @@
 import type { BackendContext } from "../backend/backend-context.js";
 import type { BackendModel } from "../backend/backend-model.js";
-import type { DecodeResult } from "../backend/decode-batch.js";
+import type { DecodeBatch, DecodeResult } from "../backend/decode-batch.js";
 import { type CacheStats, CacheCoordinator, type PrefixCacheOptions, type SwappedSequence } from "../cache/cache-coordinator.js";
 import { checkpointBytes } from "../cache/checkpoint-store.js";
 import { shareAttentionCells } from "../cache/shared-cells.js";
@@ -150,6 +150,15 @@ interface Active {
   finished: boolean;
   reason: FinishReason | undefined;
   detach: () => void;
+}
+
+/** One token of a step's batch: a generating request's next token, or a prompt token being prefilled. */
+interface StepRow {
+  readonly active: Active;
+  readonly token: number;
+  readonly position: number;
+  readonly output: boolean;
+  readonly prefill: boolean;
 }
 
 interface Queued {
@@ -767,7 +776,7 @@ export class Engine {
   /** One batch: a decode token per generating request, then prefill chunks up to the batch size. */
   private async step(): Promise<void> {
     const started = performance.now();
-    const rows: { active: Active; token: number; position: number; output: boolean; prefill: boolean }[] = [];
+    const rows: StepRow[] = [];
     for (const active of this.active.values()) {
       if (active.pending !== undefined && !active.cancelled) {
         const position = active.request.prompt.length + active.generated.length - 1;
@@ -803,15 +812,7 @@ export class Engine {
     const decodeStarted = performance.now();
     this.decodeStartedAt = decodeStarted;
     try {
-      result = await this.context.decode(
-        {
-          tokens: Int32Array.from(rows, (r) => r.token),
-          positions: Int32Array.from(rows, (r) => r.position),
-          sequenceIds: Int32Array.from(rows, (r) => r.active.slot),
-          outputs: Uint8Array.from(rows, (r) => (r.output ? 1 : 0)),
-        },
-        { returnLogits: needsLogits, ...(samplers ? { samplers } : {}), ...(logprobs ? { logprobs } : {}) },
-      );
+      result = await this.context.decode(batchOf(rows), { returnLogits: needsLogits, ...(samplers ? { samplers } : {}), ...(logprobs ? { logprobs } : {}) });
     } catch (error) {
       this.endStep();
       // The batch failed as a whole: fail the requests in it (their slots are cleared), keep serving the others.
@@ -982,6 +983,20 @@ export class Engine {
       if (active.finished) this.release(active);
     }
   }
+}
+
+/** A step's decode batch, its four arrays filled in one pass over the rows. */
+function batchOf(rows: readonly StepRow[]): DecodeBatch {
+  const n = rows.length;
+  const batch = { tokens: new Int32Array(n), positions: new Int32Array(n), sequenceIds: new Int32Array(n), outputs: new Uint8Array(n) };
+  for (let i = 0; i < n; i++) {
+    const row = rows[i]!;
+    batch.tokens[i] = row.token;
+    batch.positions[i] = row.position;
+    batch.sequenceIds[i] = row.active.slot;
+    batch.outputs[i] = row.output ? 1 : 0;
+  }
+  return batch;
 }
 
 type TokenLogprobs = { readonly logprob: number; readonly topLogprobs: readonly { token: number; logprob: number }[] };
