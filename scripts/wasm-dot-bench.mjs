@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 // The 2x2-tiled Wasm SIMD128 Q8_0 / Q4_0 dot of wasm/patches/0004, measured two ways, one thread:
 // * default: wasm/bench/dot-2x2.c (ggml's 1x1 kernels copied next to the 2x2 tiles, driven by ggml's mul_mat loop
-//   over decode shapes, 8 activation columns), built with emcc -O3 -msimd128 as wasm/build.mjs builds ggml, run
+//   over decode shapes, --cols activation columns), built with emcc -O3 -msimd128 as wasm/build.mjs builds ggml, run
 //   under Node: ns per dot, and whether the tiles give the 1x1 kernels' bits.
 // * --decode: batched greedy decode (--slots sequences per step, default 8: mul_mat then has 8 columns, the tiles'
 //   case; `npm run bench:wasm` decodes one sequence, where ggml never takes them) and one prefill, this build's
 //   single-threaded module against --baseline PATH (another hybrid-llm.wasm, e.g. main's) and native, best of
 //   --rounds alternating rounds after --warmup-ms of warm-up on each.
-// Usage: node scripts/wasm-dot-bench.mjs [--reps 20]
+// Usage: node scripts/wasm-dot-bench.mjs [--reps 20 --cols 8]   (--cols: activation columns; an odd count runs its last
+//          column 1x1, the route wasm/README.md says was tried)
 //        npm run build && node scripts/wasm-dot-bench.mjs --decode --baseline /path/to/old/hybrid-llm.wasm
 //          [--profiles bench-60m-q8_0,bench-60m-q4_0 --slots 8 --steps 32 --warmup-ms 3000 --rounds 3]
 import { execFileSync } from "node:child_process";
@@ -20,6 +21,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 const { values } = parseArgs({
   options: {
     reps: { type: "string", default: "20" },
+    cols: { type: "string", default: "8" },
     decode: { type: "boolean", default: false },
     baseline: { type: "string" },
     profiles: { type: "string", default: "bench-60m-q8_0,bench-60m-q4_0,nemotron-3-nano-twin-q8_0,nemotron-3-nano-twin-q4_0" },
@@ -39,7 +41,7 @@ function microbench() {
   const program = join(out, "dot-2x2.cjs");
   const env = { ...process.env, NODE_PATH: [process.env.NODE_PATH, "/usr/share/nodejs"].filter(Boolean).join(":") };
   execFileSync("emcc", ["-O3", "-msimd128", "-sALLOW_MEMORY_GROWTH=1", "-sENVIRONMENT=node", "-sWASM_ASYNC_COMPILATION=0", join(root, "wasm", "bench", "dot-2x2.c"), "-o", program], { env, stdio: "inherit" });
-  const lines = execFileSync(process.execPath, [program, values.reps], { encoding: "utf8" }).trim().split("\n").map((line) => JSON.parse(line));
+  const lines = execFileSync(process.execPath, [program, values.reps, values.cols], { encoding: "utf8" }).trim().split("\n").map((line) => JSON.parse(line));
   console.log("type  k     m      ns/dot ggml 1x1   2x2 tile   speed-up   bit mismatches (2x2)   1x1 with load8x8 (Q8_0)");
   for (const r of lines) {
     const load8x8 = r.load8x8_1x1_ns === undefined ? "" : `${r.load8x8_1x1_ns.toFixed(1)} ns`;

@@ -1,8 +1,9 @@
 // Microbenchmark: ggml's Wasm SIMD128 Q8_0·Q8_0 and Q4_0·Q8_0 vec_dot (1 row x 1 column per call, copied from
 // llama.cpp's ggml/src/ggml-cpu/arch/wasm/quants.c for comparison only) against 2x2-tiled versions (2 weight rows x
 // 2 activation columns per call, ggml's nrc == 2 route), driven by the loop of ggml_compute_forward_mul_mat_one_chunk
-// (16x16 blocks) over decode-like shapes: 8 activation columns. Checks that the 2x2 results are bit-identical to the
-// 1x1 ones and prints ns per dot. Built and run by scripts/wasm-dot-bench.mjs.
+// (16x16 blocks) over decode-like shapes, 8 activation columns by default (argv[2]; an odd count runs its last column 1x1,
+// as the odd-column route tried for 0004). Checks that the 2x2 results are bit-identical to the 1x1 ones and prints ns
+// per dot. Built and run by scripts/wasm-dot-bench.mjs.
 #include <wasm_simd128.h>
 #include <math.h>
 #include <stdint.h>
@@ -139,6 +140,7 @@ static inline float hsum(v128_t v) {
 #define ACC(acc, isum, scale) acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum), wasm_f32x4_splat(scale)))
 
 __attribute__((noinline)) static void tile_q8_0_q8_0(int n, float * restrict s, size_t bs, const void * restrict vx, size_t bx, const void * restrict vy, size_t by, int nrc) {
+    if (nrc == 1) { ggml_q8_0_q8_0(n, s, bs, vx, bx, vy, by, nrc); return; } // as in the patch: nrc == 1 is the 1x1 kernel
     const int nb = n / QK;
     const block_q8_0 * restrict x0 = vx;
     const block_q8_0 * restrict x1 = (const block_q8_0 *) ((const char *) vx + bx);
@@ -192,6 +194,7 @@ static inline int q4_scalar(const block_q4_0 * x, const block_q8_0 * y) {
     return sumi0 + sumi1;
 }
 __attribute__((noinline)) static void tile_q4_0_q8_0(int n, float * restrict s, size_t bs, const void * restrict vx, size_t bx, const void * restrict vy, size_t by, int nrc) {
+    if (nrc == 1) { ggml_q4_0_q8_0(n, s, bs, vx, bx, vy, by, nrc); return; } // as in the patch: nrc == 1 is the 1x1 kernel
     const int nb = n / QK;
     const block_q4_0 * restrict x0 = vx;
     const block_q4_0 * restrict x1 = (const block_q4_0 *) ((const char *) vx + bx);
@@ -241,10 +244,12 @@ static void mul_mat(vec_dot_t dot, int nrows, int k, int m, int cols, const char
     float tmp[32];
     for (int iir1 = 0; iir1 < cols; iir1 += 16)
         for (int iir0 = 0; iir0 < m; iir0 += 16)
-            for (int ir1 = iir1; ir1 < iir1 + 16 && ir1 < cols; ir1 += nrows) {
-                for (int ir0 = iir0; ir0 < iir0 + 16 && ir0 < m; ir0 += nrows)
-                    dot(k, &tmp[ir0 - iir0], nrows > 1 ? 16 : 0, w + ir0 * row_bytes, nrows > 1 ? row_bytes : 0, act + ir1 * col_bytes, nrows > 1 ? col_bytes : 0, nrows);
-                for (int cn = 0; cn < nrows; ++cn)
+            for (int ir1 = iir1, nrv = nrows; ir1 < iir1 + 16 && ir1 < cols; ir1 += nrv) {
+                // wasm/patches/0004: an odd column count runs its last column 1x1
+                nrv = ir1 + 1 < (iir1 + 16 < cols ? iir1 + 16 : cols) ? nrows : 1;
+                for (int ir0 = iir0; ir0 < iir0 + 16 && ir0 < m; ir0 += nrv)
+                    dot(k, &tmp[ir0 - iir0], nrv > 1 ? 16 : 0, w + ir0 * row_bytes, nrv > 1 ? row_bytes : 0, act + ir1 * col_bytes, nrv > 1 ? col_bytes : 0, nrv);
+                for (int cn = 0; cn < nrv; ++cn)
                     memcpy(&dst[(ir1 + cn) * m + iir0], tmp + cn * 16, (size_t) ((iir0 + 16 < m ? iir0 + 16 : m) - iir0) * sizeof(float));
             }
 }
@@ -317,8 +322,9 @@ static int run(const char * type, int k, int m, int cols, int reps) {
 int main(int argc, char ** argv) {
     for (int h = 0; h < (1 << 16); h++) table_f32_f16[h] = fp16_to_fp32_exact((uint16_t) h);
     const int reps = argc > 1 ? atoi(argv[1]) : 20;
+    const int cols = argc > 2 ? atoi(argv[2]) : 8;
     static const int shapes[][2] = { { 768, 768 }, { 768, 2048 }, { 2048, 768 }, { 800, 96 } };  // k (row length), m (rows)
     for (int t = 0; t < 2; t++)
-        for (int i = 0; i < 4; i++) run(t ? "q4_0" : "q8_0", shapes[i][0], shapes[i][1], 8, reps);
+        for (int i = 0; i < 4; i++) run(t ? "q4_0" : "q8_0", shapes[i][0], shapes[i][1], cols, reps);
     return 0;
 }
