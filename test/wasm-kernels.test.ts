@@ -69,6 +69,18 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     }
   });
 
+  test.each(["q8_0", "q4_0"])("%s 2x2 tiles (0004): nrc == 2 gives four nrc == 1 calls' bits, extremes included; the graph takes them on even shapes", (type) => {
+    // nrows = 2 is what sends mul_mat to the tiles; without it the checks below would pass on the 1x1 kernel alone.
+    const line = find("vec_dot_2x2", { type });
+    expect(line).toMatchObject({ nrows: 2, tested: 320, mismatches: 0 });
+    expect(line.relativeError).toBeLessThan(1e-5);
+    for (const shape of [{ k: 256, m: 48, n: 8 }, { k: 288, m: 50, n: 8 }]) {
+      const matmul = find("matmul", { type, ...shape });
+      expect(matmul.vecDotMismatches).toBe(0);
+      expect(matmul.relativeError).toBeLessThan(1e-6);
+    }
+  });
+
   test.each(["f32", "f16", "q8_0", "q4_0"])("%s matmul, decode and prefill shapes: within 1e-6 of double over the same operands", (type) => {
     for (const n of [1, 13]) expect(find("matmul", { type, n }).relativeError).toBeLessThan(1e-6);
   });

@@ -86,6 +86,62 @@ static void check_quantize_q8_0(void) {
     printf("{\"check\":\"quantize_q8_0\",\"tested\":%d,\"mismatches\":%d}\n", K + K / QK8_0, mismatches);
 }
 
+
+// wasm/patches/0004: the 2x2 tiles (vec_dot with nrc == 2: rows bx bytes apart, columns by bytes apart, results at
+// s[i + j*bs]) against four nrc == 1 calls on random blocks, the int8 extremes -128 / 127 included (a quantizer never
+// writes -128, a file may), every nibble for Q4_0, odd and even block counts, strides with gaps. Reports the bit
+// mismatches (the tiles keep the 1x1 accumulation order) and the worst relative difference.
+static void check_vec_dot_2x2(enum ggml_type type) {
+    const struct ggml_type_traits_cpu * traits = ggml_get_type_traits_cpu(type);
+    int tested = 0, mismatches = 0;
+    double worst = 0;
+    static const int ks[] = { 32, 64, 288, 768, 2048 };
+    for (int t = 0; t < 5; t++) {
+        const int k = ks[t];
+        const size_t row = ggml_row_size(type, k), col = ggml_row_size(GGML_TYPE_Q8_0, k);
+        const size_t bx = row + (t % 2) * 34, by = col + (t % 3) * 34; // rows / columns not always adjacent
+        for (int rep = 0; rep < 16; rep++) {
+            uint8_t * x = malloc(2 * bx), * y = malloc(2 * by);
+            for (size_t i = 0; i < 2 * bx; i++) x[i] = (uint8_t) next_u32();
+            for (size_t i = 0; i < 2 * by; i++) y[i] = (uint8_t) next_u32();
+            for (int r = 0; r < 2; r++) {
+                for (int b = 0; b < k / QK8_0; b++) {
+                    // finite positive and negative fp16 scales, 2^-14 .. 2^2
+                    const ggml_fp16_t dx = (ggml_fp16_t) ((next_u32() % 2) << 15 | (0x0400 + next_u32() % 0x4000));
+                    const ggml_fp16_t dy = (ggml_fp16_t) ((next_u32() % 2) << 15 | (0x0400 + next_u32() % 0x4000));
+                    if (type == GGML_TYPE_Q8_0) ((block_q8_0 *) (x + r * bx))[b].d = dx;
+                    else ((block_q4_0 *) (x + r * bx))[b].d = dx;
+                    block_q8_0 * yb = &((block_q8_0 *) (y + r * by))[b];
+                    yb->d = dy;
+                    if (rep < 4) { // extremes: all -128 / all 127 / alternating
+                        for (int j = 0; j < QK8_0; j++) yb->qs[j] = rep == 0 ? -128 : rep == 1 ? 127 : (j + r) % 2 ? 127 : -128;
+                        if (type == GGML_TYPE_Q8_0) {
+                            block_q8_0 * xb = &((block_q8_0 *) (x + r * bx))[b];
+                            for (int j = 0; j < QK8_0; j++) xb->qs[j] = rep == 0 ? -128 : rep == 1 ? (j % 2 ? 127 : -128) : rep == 2 ? 127 : -128;
+                        }
+                    }
+                }
+            }
+            float s[4], expected[4];
+            const size_t bs = 2 + rep % 3;
+            float out[8];
+            traits->vec_dot(k, out, bs, x, bx, y, by, 2);
+            s[0] = out[0]; s[1] = out[1]; s[2] = out[bs]; s[3] = out[bs + 1];
+            for (int j = 0; j < 2; j++)
+                for (int i = 0; i < 2; i++) traits->vec_dot(k, &expected[i + 2 * j], 0, x + i * bx, 0, y + j * by, 0, 1);
+            for (int i = 0; i < 4; i++) {
+                mismatches += bits_of(s[i]) != bits_of(expected[i]);
+                const double d = fabs((double) s[i] - expected[i]) / fmax(fabs((double) expected[i]), 1e-30);
+                if (!(d <= worst)) worst = d;
+                tested++;
+            }
+            free(x);
+            free(y);
+        }
+    }
+    printf("{\"check\":\"vec_dot_2x2\",\"type\":\"%s\",\"nrows\":%d,\"tested\":%d,\"mismatches\":%d,\"relativeError\":%.3g}\n",
+           ggml_type_name(type), (int) traits->nrows, tested, mismatches, worst);
+}
 #endif // __wasm_simd128__
 
 struct matmul {
@@ -235,6 +291,13 @@ int main(int argc, char ** argv) {
     // odd block count (Q4_0's vec_dot ends with a scalar block), rows not a multiple of four
     check_matmul(GGML_TYPE_Q8_0, 288, 50, 3);
     check_matmul(GGML_TYPE_Q4_0, 288, 50, 3);
+    // even column and row counts: the graph takes the 2x2 tiles (0004), odd Q4_0 block count included
+    check_matmul(GGML_TYPE_Q8_0, 256, 48, 8);
+    check_matmul(GGML_TYPE_Q4_0, 256, 48, 8);
+    check_matmul(GGML_TYPE_Q8_0, 288, 50, 8);
+    check_matmul(GGML_TYPE_Q4_0, 288, 50, 8);
+    check_vec_dot_2x2(GGML_TYPE_Q8_0);
+    check_vec_dot_2x2(GGML_TYPE_Q4_0);
 #endif
     return 0;
 }
