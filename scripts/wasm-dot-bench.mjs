@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // The 2x2-tiled Wasm SIMD128 Q8_0 / Q4_0 dot of wasm/patches/0004, measured two ways, one thread:
-// * default: wasm/bench/dot-2x2.c (ggml's 1x1 kernels copied next to the 2x2 tiles, driven by ggml's mul_mat loop
-//   over decode shapes, --cols activation columns), built with emcc -O3 -msimd128 as wasm/build.mjs builds ggml, run
-//   under Node: ns per dot, and whether the tiles give the 1x1 kernels' bits.
+// * default: wasm/bench/dot-2x2.c, linked against the static libraries `node wasm/build.mjs` built (the shipped
+//   kernels), drives ggml's mul_mat loop over decode shapes (--cols activation columns) through the Q8_0 / Q4_0
+//   vec_dot at nrc 1 and 2, under Node: ns per dot, and whether the tiles give the 1x1 bits.
 // * --decode: batched greedy decode (--slots sequences per step, default 8: mul_mat then has 8 columns, the tiles'
 //   case; `npm run bench:wasm` decodes one sequence, where ggml never takes them) and one prefill, this build's
 //   single-threaded module against --baseline PATH (another hybrid-llm.wasm, e.g. main's) and native, best of
@@ -12,7 +12,7 @@
 //        npm run build && node scripts/wasm-dot-bench.mjs --decode --baseline /path/to/old/hybrid-llm.wasm
 //          [--profiles bench-60m-q8_0,bench-60m-q4_0 --slots 8 --steps 32 --warmup-ms 3000 --rounds 3]
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
@@ -36,16 +36,22 @@ if (values.decode) await decode();
 else microbench();
 
 function microbench() {
+  const { tag } = JSON.parse(readFileSync(join(root, "node_modules", "node-llama-cpp", "llama", "llama.cpp.info.json"), "utf8"));
+  const ggml = join(root, "wasm", "build", `llama.cpp-${tag}`, "ggml");
+  const libraries = join(root, "wasm", "build", `cmake-${tag}`, "ggml", "src");
+  if (!existsSync(join(libraries, "libggml-cpu.a"))) throw new Error(`missing ${join(libraries, "libggml-cpu.a")}: run node wasm/build.mjs first`);
   const out = join(root, ".cache", "wasm-dot-bench");
   mkdirSync(out, { recursive: true });
+  const object = join(out, "dot-2x2.o");
   const program = join(out, "dot-2x2.cjs");
   const env = { ...process.env, NODE_PATH: [process.env.NODE_PATH, "/usr/share/nodejs"].filter(Boolean).join(":") };
-  execFileSync("emcc", ["-O3", "-msimd128", "-sALLOW_MEMORY_GROWTH=1", "-sENVIRONMENT=node", "-sWASM_ASYNC_COMPILATION=0", join(root, "wasm", "bench", "dot-2x2.c"), "-o", program], { env, stdio: "inherit" });
-  const lines = execFileSync(process.execPath, [program, values.reps, values.cols], { encoding: "utf8" }).trim().split("\n").map((line) => JSON.parse(line));
-  console.log("type  k     m      ns/dot ggml 1x1   2x2 tile   speed-up   bit mismatches (2x2)   1x1 with load8x8 (Q8_0)");
+  // As test/wasm-kernels.test.ts builds its harness (the libraries are -O3 already; -O0 link skips wasm-opt).
+  execFileSync("emcc", ["-O3", "-msimd128", "-fwasm-exceptions", `-I${join(ggml, "include")}`, "-c", join(root, "wasm", "bench", "dot-2x2.c"), "-o", object], { env, stdio: "inherit" });
+  execFileSync("em++", ["-O0", "-fwasm-exceptions", object, join(libraries, "libggml-cpu.a"), join(libraries, "libggml-base.a"), "-sALLOW_MEMORY_GROWTH=1", "-sENVIRONMENT=node", "-sWASM_ASYNC_COMPILATION=0", "-o", program], { env, stdio: "inherit" });
+  const lines = execFileSync(process.execPath, [program, values.reps, values.cols], { encoding: "utf8" }).split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line));
+  console.log("type  k     m      ns/dot 1x1   2x2 tile   speed-up   bit mismatches (2x2)   nrows (ggml's route)");
   for (const r of lines) {
-    const load8x8 = r.load8x8_1x1_ns === undefined ? "" : `${r.load8x8_1x1_ns.toFixed(1)} ns`;
-    console.log(`${r.type}  ${String(r.k).padEnd(5)} ${String(r.m).padEnd(6)} ${r.ggml_1x1_ns.toFixed(1).padStart(10)}   ${r.tile_2x2_ns.toFixed(1).padStart(8)}   ${r.tile_speedup.toFixed(2).padStart(6)}x   ${String(r.tile_2x2_mismatches).padStart(8)}               ${load8x8}`);
+    console.log(`${r.type}  ${String(r.k).padEnd(5)} ${String(r.m).padEnd(6)} ${r.ns_1x1.toFixed(1).padStart(10)}   ${r.ns_2x2.toFixed(1).padStart(8)}   ${(r.ns_1x1 / r.ns_2x2).toFixed(2).padStart(6)}x   ${String(r.mismatches).padStart(8)}               ${r.nrows}`);
   }
 }
 
