@@ -82,7 +82,9 @@ export class CellPool {
 
   /** Cells a sequence holds (own and shared). */
   private holding(sequence: number): number {
-    return (this.held.get(sequence) ?? []).reduce((total, id) => total + this.segments.get(id)!.cells, 0);
+    let total = 0;
+    for (const id of this.held.get(sequence) ?? []) total += this.segments.get(id)!.cells;
+    return total;
   }
 
   /** Whether `cells` more could be reserved for `sequence` now. */

@@ -785,10 +785,10 @@ export class Engine {
     }
     let budget = this.context.info.batch - rows.length;
     const prefilling: Active[] = [];
-    for (const active of [...this.active.values()].sort((a, b) => a.id - b.id)) {
+    const waiting = [...this.active.values()].filter((active) => !active.cancelled && active.prefilled < active.prefillTokens.length);
+    for (const active of waiting.length > 1 ? waiting.sort((a, b) => a.id - b.id) : waiting) {
       if (budget <= 0) break;
       const prompt = active.prefillTokens;
-      if (active.cancelled || active.prefilled >= prompt.length) continue;
       // A chunk ends at the next checkpoint position at the latest, so the state there can be captured.
       const take = Math.min(budget, this.cache.chunkEnd(active.slot, active.prefilled, prompt.length) - active.prefilled);
       for (let i = 0; i < take; i++) {
@@ -915,7 +915,7 @@ export class Engine {
     }
     active.generated.push(token);
     this.counters.tokensGenerated++;
-    active.channel.push({ type: "token", token, margin, ...(logits !== undefined ? { logits } : {}), ...logprobs });
+    active.channel.push(logits === undefined && logprobs === undefined ? { type: "token", token, margin } : { type: "token", token, margin, ...(logits !== undefined ? { logits } : {}), ...logprobs });
     const { delta, stopped } = active.text.push(this.currentModel.tokenBytes(token));
     if (delta.length > 0) active.channel.push({ type: "text-delta", text: delta });
     if (stopped) {
