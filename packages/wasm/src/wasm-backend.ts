@@ -23,7 +23,7 @@ import {
   type NativeDevice,
   type StateOptions,
   type TokenizeOptions,
-  TokenPieceTable,
+  TokenPieceTables,
   type TokenPieces,
 } from "@hybrid-llm/core";
 import { reviveError } from "./revive-error.js";
@@ -307,14 +307,16 @@ class WasmModel implements BackendModel {
    * ask. The engine asks for every token it generates (its text), once per row per step: one round trip to the
    * worker each (~70 µs, blocking this thread) would be most of a step's JavaScript.
    */
-  private readonly pieceTables: { plain?: TokenPieceTable; special?: TokenPieceTable } = {};
+  private readonly pieces: TokenPieceTables;
 
   constructor(
     private readonly backend: WasmBackend,
     private readonly id: number,
     readonly info: ModelInfo,
     private readonly onDispose: (model: WasmModel) => void,
-  ) {}
+  ) {
+    this.pieces = new TokenPieceTables(info.vocabSize, (special) => backend.callSync<TokenPieces>(id, "tokenPieces", [special]));
+  }
 
   private live(): void {
     if (this.disposed) throw new DisposedError({ object: "model" });
@@ -333,15 +335,7 @@ class WasmModel implements BackendModel {
 
   tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
     this.live();
-    const special: unknown = options?.special ?? false; // (null options, from JavaScript: none)
-    // The same checks as the worker's (BindingModel): a typed array's index would take 1.5 as token 1.
-    if (typeof special !== "boolean") throw new InvalidArgumentError({ argument: "special", message: `special must be a boolean, got ${typeof special}` });
-    if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= this.info.vocabSize) {
-      throw new InvalidArgumentError({ argument: "token", message: `token must be an integer in [0, ${this.info.vocabSize}), got ${String(token)}` });
-    }
-    const key = special ? "special" : "plain";
-    const table = (this.pieceTables[key] ??= TokenPieceTable.from(this.backend.callSync<TokenPieces>(this.id, "tokenPieces", [special]), this.info.vocabSize));
-    return table.piece(token); // a copy: a caller's change cannot reach the next one
+    return this.pieces.tokenBytes(token, options); // a copy: a caller's change cannot reach the next one
   }
 
   grammarError(grammar: string): string | null {

@@ -15,7 +15,7 @@ import type { MemoryPlan } from "../plan/memory-plan.js";
 import { allocationOf } from "./binding-context.js";
 import { toTypedError, typed } from "./typed-errors.js";
 import { grammarShapeError } from "./grammar-shape.js";
-import { TokenPieceTable, type TokenPieces } from "./token-pieces.js";
+import { TokenPieceTables, type TokenPieces } from "./token-pieces.js";
 
 /** Creates a native context over `model` with `options`, checked and resolved by the planner first. */
 async function createNativeContext(binding: NativeBinding, model: NativeModel, spec: CacheSpec, options: ContextOptions): Promise<{ plan: MemoryPlan; native: NativeContext }> {
@@ -52,14 +52,16 @@ export class BindingModel implements BackendModel {
    * for every token it generates (its text), once per row per step, and a token's bytes never change for a loaded
    * model.
    */
-  private readonly pieceTables: { plain?: TokenPieceTable; special?: TokenPieceTable } = {};
+  private readonly pieces: TokenPieceTables;
 
   private constructor(
     private readonly binding: NativeBinding,
     private readonly native: NativeModel,
     readonly info: ModelInfo,
     private readonly onDispose: ((model: BindingModel) => void) | undefined,
-  ) {}
+  ) {
+    this.pieces = new TokenPieceTables(info.vocabSize, (special) => typed("model", () => native.tokenPieces(special)));
+  }
 
   /**
    * Loads a model whose header was already parsed and checked (the cache spec exists, so the architecture is
@@ -175,16 +177,8 @@ export class BindingModel implements BackendModel {
   }
 
   tokenBytes(token: number, options: { readonly special?: boolean } = {}): Uint8Array {
-    const native = this.live();
-    const special: unknown = options?.special ?? false;
-    // A JavaScript caller's "no" or 1 would reach the addon as truthy: only a boolean is taken.
-    if (typeof special !== "boolean") throw new InvalidArgumentError({ argument: "special", message: `special must be a boolean, got ${typeof special}` });
-    // Checked on the number itself: a typed array's index (and the addon's int32 conversion) would take 1.5 as
-    // token 1 and wrap 2 ** 32 + 5 to token 5.
-    if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= this.info.vocabSize) {
-      throw new InvalidArgumentError({ argument: "token", message: `token must be an integer in [0, ${this.info.vocabSize}), got ${String(token)}` });
-    }
-    return this.pieceTable(native, special).piece(token); // a copy: a caller's change cannot reach the next one
+    this.live();
+    return this.pieces.tokenBytes(token, options); // a copy: a caller's change cannot reach the next one
   }
 
   /**
@@ -192,17 +186,9 @@ export class BindingModel implements BackendModel {
    * tokens up on its own side: the Wasm backend's main thread.
    */
   tokenPieces(special: boolean): TokenPieces {
-    const native = this.live();
+    this.live();
     if (typeof special !== "boolean") throw new InvalidArgumentError({ argument: "special", message: `special must be a boolean, got ${typeof special}` });
-    return this.pieceTable(native, special).raw();
-  }
-
-  private pieceTable(native: NativeModel, special: boolean): TokenPieceTable {
-    const key = special ? "special" : "plain";
-    return (this.pieceTables[key] ??= TokenPieceTable.from(
-      typed("model", () => native.tokenPieces(special)),
-      this.info.vocabSize,
-    ));
+    return this.pieces.table(special).raw();
   }
 
   grammarError(grammar: string): string | null {

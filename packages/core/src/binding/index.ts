@@ -4,4 +4,4 @@ export type { NativeBinding, NativeContext, NativeContextCreateOptions, NativeDe
 export { toTypedError } from "./typed-errors.js";
 export { validateBatch } from "./validate-batch.js";
 export { MAX_GRAMMAR_NESTING, grammarShapeError } from "./grammar-shape.js";
-export { TokenPieceTable, type TokenPieces } from "./token-pieces.js";
+export { TokenPieceTable, TokenPieceTables, type TokenPieces } from "./token-pieces.js";

@@ -1,4 +1,6 @@
+import type { BackendModel } from "../backend/backend-model.js";
 import { BackendError } from "../errors/backend-error.js";
+import { InvalidArgumentError } from "../errors/invalid-argument-error.js";
 
 /** The raw form of a {@link TokenPieceTable}, as the binding returns it and as it crosses a worker boundary. */
 export interface TokenPieces {
@@ -45,5 +47,39 @@ export class TokenPieceTable {
   /** The raw arrays, to send across a worker boundary (the receiver builds its own table with {@link from}). */
   raw(): TokenPieces {
     return { bytes: this.bytes, offsets: this.offsets };
+  }
+}
+
+/**
+ * A model's two tables (pieces without and with `special`), each fetched at its first ask, and
+ * {@link BackendModel.tokenBytes} over them: the one place its arguments are checked, for the native model and for
+ * the Wasm backend's caller side alike.
+ */
+export class TokenPieceTables {
+  private readonly tables: { plain?: TokenPieceTable; special?: TokenPieceTable } = {};
+
+  /** @param fetch one table's raw arrays, from the binding or across a worker boundary */
+  constructor(
+    private readonly vocabSize: number,
+    private readonly fetch: (special: boolean) => TokenPieces,
+  ) {}
+
+  /** Token `token`'s bytes, a copy; the arguments checked as a JavaScript caller may pass them. */
+  tokenBytes(token: number, options: { readonly special?: boolean } | null | undefined): Uint8Array {
+    const special: unknown = options?.special ?? false; // (null options, from JavaScript: none)
+    // A JavaScript caller's "no" or 1 would be truthy: only a boolean is taken.
+    if (typeof special !== "boolean") throw new InvalidArgumentError({ argument: "special", message: `special must be a boolean, got ${typeof special}` });
+    // Checked on the number itself: a typed array's index (and an int32 conversion) would take 1.5 as token 1 and
+    // wrap 2 ** 32 + 5 to token 5.
+    if (typeof token !== "number" || !Number.isInteger(token) || token < 0 || token >= this.vocabSize) {
+      throw new InvalidArgumentError({ argument: "token", message: `token must be an integer in [0, ${this.vocabSize}), got ${String(token)}` });
+    }
+    return this.table(special).piece(token);
+  }
+
+  /** The table without or with `special`, fetched and checked the first time. */
+  table(special: boolean): TokenPieceTable {
+    const key = special ? "special" : "plain";
+    return (this.tables[key] ??= TokenPieceTable.from(this.fetch(special), this.vocabSize));
   }
 }
