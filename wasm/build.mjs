@@ -121,7 +121,7 @@ function applyPatches(checkout) {
     const patch = join(patchDir, name);
     const git = (...args) => spawnSync("git", ["-C", checkout, "apply", ...args, patch], { stdio: "ignore" }).status === 0;
     if (git("--reverse", "--check")) continue; // applied already
-    if (!git("--check")) throw new Error(`wasm/patches/${name} does not apply to ${checkout}: was llama.cpp updated? Rebase or drop the patch`);
+    if (!git("--check")) throw new Error(`wasm/patches/${name} does not apply to ${checkout}: was llama.cpp updated, or does a later patch change lines this one needs as context (each must still reverse-apply once all are applied)? Rebase or drop the patch`);
     git();
     log(`applied wasm/patches/${name}`);
   }
@@ -210,8 +210,6 @@ async function buildVariant(variant, { checkout, tag, sources, newest, env }) {
     log(`${variant.name}: up to date: ${outputs[0]}`);
     return;
   }
-  // The outputs are dated when this build started, not when it ended: a source edited meanwhile stays newer.
-  const started = new Date();
   const jobs = String(Math.max(1, cpus().length));
   const suffix = variant.name === "st" ? "" : `-${variant.name}`;
   const cmakeDir = join(root, "wasm", "build", `cmake${suffix}-${tag}`);
@@ -301,7 +299,11 @@ async function buildVariant(variant, { checkout, tag, sources, newest, env }) {
     { env, quiet: true },
   );
   if (variant.name === "mt") patchPthreadWorker(outputs[2]);
-  for (const file of outputs) utimesSync(file, started, started);
+  // Dated when this run of the script started (before it read its inputs and applied the patches), not when the
+  // variant's build started or ended: a source or patch edited or added meanwhile stays newer, so the next run
+  // rebuilds every variant (the mt build, second, used to be dated after a patch added during the st build).
+  const runStarted = new Date(started);
+  for (const file of outputs) utimesSync(file, runStarted, runStarted);
   log(`${variant.name}: built ${outputs.map((f) => `${f} (${(statSync(f).size / 1e6).toFixed(2)} MB)`).join(", ")}`);
 }
 
