@@ -19,6 +19,7 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { createHash } from "node:crypto";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -101,11 +102,24 @@ function ensureEmscripten() {
   throw new Error("emscripten (emcc) is not on PATH: install it (Debian/Ubuntu: apt-get install emscripten; or emsdk) and rerun");
 }
 
-/** Full llama.cpp source tree of the pinned release, from node-llama-cpp's bundle. */
-function llamaSource() {
+/** The pinned llama.cpp release and where its checkout lives. */
+function llamaCheckout() {
   const llamaDir = join(packageDir("node-llama-cpp"), "llama");
   const { tag } = JSON.parse(readFileSync(join(llamaDir, "llama.cpp.info.json"), "utf8"));
-  const checkout = join(root, "wasm", "build", `llama.cpp-${tag}`);
+  return { llamaDir, tag, checkout: join(root, "wasm", "build", `llama.cpp-${tag}`) };
+}
+
+/**
+ * The patch series as the checkout should hold it: each file's name and the hash of its text, in order. The checkout
+ * records the series it holds in PATCH_STAMP; a patch added, edited or removed makes the two differ.
+ */
+const PATCH_STAMP = ".hybrid-llm-patches";
+const patchSeries = patches.map((name) => `${name} ${createHash("sha256").update(readFileSync(join(patchDir, name))).digest("hex")}\n`).join("");
+const appliedSeries = (checkout) => (existsSync(join(checkout, PATCH_STAMP)) ? readFileSync(join(checkout, PATCH_STAMP), "utf8") : undefined);
+
+/** Full llama.cpp source tree of the pinned release, from node-llama-cpp's bundle, with wasm/patches applied. */
+function llamaSource() {
+  const { llamaDir, tag, checkout } = llamaCheckout();
   if (!existsSync(join(checkout, "CMakeLists.txt"))) {
     log(`checking out llama.cpp ${tag} from node-llama-cpp's gitRelease.bundle`);
     mkdirSync(dirname(checkout), { recursive: true });
@@ -115,16 +129,24 @@ function llamaSource() {
   return { checkout, tag };
 }
 
-/** Our fixes to llama.cpp's Wasm paths (wasm/patches/*.patch, each saying why), applied once to the checkout. */
+/**
+ * Our fixes to llama.cpp's Wasm paths (wasm/patches/*.patch, each saying why), applied in name order. When the series
+ * differs from the one the checkout records (a patch added, edited or removed), the checkout goes back to the
+ * release's own files first and takes the whole series again: applying only the new patches on top could not undo a
+ * removed or edited one. Files a patch changes get new times, so cmake recompiles what includes them.
+ */
 function applyPatches(checkout) {
+  if (appliedSeries(checkout) === patchSeries) return;
+  const git = (...args) => spawnSync("git", ["-C", checkout, ...args], { stdio: "ignore" }).status === 0;
+  // The release's files as the bundle has them; files a patch created (untracked) go too. cmake builds out of tree.
+  if (!git("checkout", "--", ".") || !git("clean", "-fdq")) throw new Error(`could not restore ${checkout} to llama.cpp's own files (git checkout / clean)`);
   for (const name of patches) {
     const patch = join(patchDir, name);
-    const git = (...args) => spawnSync("git", ["-C", checkout, "apply", ...args, patch], { stdio: "ignore" }).status === 0;
-    if (git("--reverse", "--check")) continue; // applied already
-    if (!git("--check")) throw new Error(`wasm/patches/${name} does not apply to ${checkout}: was llama.cpp updated, or does a later patch change lines this one needs as context (each must still reverse-apply once all are applied)? Rebase or drop the patch`);
-    git();
+    if (!git("apply", "--check", patch)) throw new Error(`wasm/patches/${name} does not apply to ${checkout} after the patches before it: was llama.cpp updated? Rebase or drop the patch`);
+    git("apply", patch);
     log(`applied wasm/patches/${name}`);
   }
+  writeFileSync(join(checkout, PATCH_STAMP), patchSeries);
 }
 
 /**
@@ -314,6 +336,14 @@ async function main() {
   const newest = Math.max(...inputs.map((f) => statSync(f).mtimeMs));
   const variants = VARIANTS.filter((variant) => !stOnly || variant.name === "st");
   const upToDate = (variant) => variant.outputs.every((name) => existsSync(join(outputDir, name)) && statSync(join(outputDir, name)).mtimeMs > newest);
+  // A removed patch makes no input newer: the series the checkout records says so instead. Every module built from
+  // the old series (the shipped ones and the profiling one) is then dated 1970 before anything is built, so one that
+  // an interrupted build leaves behind still reads as stale.
+  if (appliedSeries(llamaCheckout().checkout) !== patchSeries) {
+    for (const dir of [join(root, "packages", "wasm", "build"), join(root, "wasm", "build", "profile")]) {
+      for (const name of VARIANTS.flatMap((variant) => variant.outputs)) if (existsSync(join(dir, name))) utimesSync(join(dir, name), 0, 0);
+    }
+  }
   if (!force && variants.every(upToDate)) {
     log(`up to date: ${variants.flatMap((variant) => variant.outputs).join(", ")} in ${outputDir}`);
     return;
