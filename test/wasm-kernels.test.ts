@@ -81,6 +81,15 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     }
   });
 
+  test("f16 2x2 tiles (0005): nrc == 2 gives four nrc == 1 calls' bits, tails and subnormals included; the graph takes them on even shapes", () => {
+    expect(find("vec_dot_2x2", { type: "f16" })).toMatchObject({ nrows: 2, tested: 320, mismatches: 0 });
+    for (const shape of [{ k: 256, m: 48, n: 8 }, { k: 280, m: 50, n: 8 }]) {
+      const matmul = find("matmul", { type: "f16", ...shape });
+      expect(matmul.vecDotMismatches).toBe(0);
+      expect(matmul.relativeError).toBeLessThan(1e-6);
+    }
+  });
+
   test.each(["f32", "f16", "q8_0", "q4_0"])("%s matmul, decode and prefill shapes: within 1e-6 of double over the same operands", (type) => {
     for (const n of [1, 13]) expect(find("matmul", { type, n }).relativeError).toBeLessThan(1e-6);
   });

@@ -142,6 +142,41 @@ static void check_vec_dot_2x2(enum ggml_type type) {
     printf("{\"check\":\"vec_dot_2x2\",\"type\":\"%s\",\"nrows\":%d,\"tested\":%d,\"mismatches\":%d,\"relativeError\":%.3g}\n",
            ggml_type_name(type), (int) traits->nrows, tested, mismatches, worst);
 }
+
+// wasm/patches/0005: the F16 2x2 tile gives four nrc == 1 calls' bits: lengths with and without a tail (not a multiple
+// of GGML_F16_STEP), rows and columns not adjacent, values over the f16 range short of overflow, subnormals included.
+static void check_vec_dot_f16_2x2(void) {
+    const struct ggml_type_traits_cpu * traits = ggml_get_type_traits_cpu(GGML_TYPE_F16);
+    int tested = 0, mismatches = 0;
+    static const int ks[] = { 16, 40, 257, 768, 2051 };
+    for (int t = 0; t < 5; t++) {
+        const int k = ks[t];
+        const size_t bx = 2 * (size_t) k + (t % 2) * 6, by = 2 * (size_t) k + (t % 3) * 10; // bytes
+        for (int rep = 0; rep < 16; rep++) {
+            uint8_t * x = malloc(2 * bx), * y = malloc(2 * by);
+            for (int r = 0; r < 2; r++) {
+                for (int i = 0; i < k; i++) {
+                    // sign, exponent 0..23 (subnormals .. 2^8), any mantissa: products and sums stay finite
+                    const ggml_fp16_t hx = (ggml_fp16_t) ((next_u32() % 2) << 15 | (next_u32() % 24) << 10 | next_u32() % 1024);
+                    const ggml_fp16_t hy = (ggml_fp16_t) ((next_u32() % 2) << 15 | (next_u32() % 24) << 10 | next_u32() % 1024);
+                    memcpy(x + r * bx + 2 * i, &hx, 2);
+                    memcpy(y + r * by + 2 * i, &hy, 2);
+                }
+            }
+            const size_t bs = 2 + rep % 3;
+            float out[8], expected[4];
+            traits->vec_dot(k, out, bs, x, bx, y, by, 2);
+            const float s[4] = { out[0], out[1], out[bs], out[bs + 1] };
+            for (int j = 0; j < 2; j++)
+                for (int i = 0; i < 2; i++) traits->vec_dot(k, &expected[i + 2 * j], 0, x + i * bx, 0, y + j * by, 0, 1);
+            for (int i = 0; i < 4; i++) mismatches += bits_of(s[i]) != bits_of(expected[i]);
+            tested += 4;
+            free(x);
+            free(y);
+        }
+    }
+    printf("{\"check\":\"vec_dot_2x2\",\"type\":\"f16\",\"nrows\":%d,\"tested\":%d,\"mismatches\":%d}\n", (int) traits->nrows, tested, mismatches);
+}
 #endif // __wasm_simd128__
 
 struct matmul {
@@ -198,15 +233,15 @@ static void check_matmul(enum ggml_type type, int k, int m, int n) {
         ggml_quantize_chunk(act, (const float *) mm.b->data, tmp, 0, n, k, NULL);
         ggml_get_type_traits(act)->to_float(tmp, bq, (int64_t) k * n);
     }
-    // Q8_0 / Q4_0: whatever kernel the graph dispatches to gives ggml's own vec_dot's bits (a future tiled kernel must
-    // keep the SIMD128 vec_dot's results, which quantized-node-wasm.test.ts measured against native).
-    const int quantized = type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
+    // F16 / Q8_0 / Q4_0: whatever kernel the graph dispatches to gives ggml's own 1x1 vec_dot's bits (a tiled kernel
+    // must keep the SIMD128 vec_dot's results, which quantized-node-wasm.test.ts measured against native).
+    const int tiled = type == GGML_TYPE_F16 || type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
     int vec_dot_mismatches = 0;
-    if (quantized) {
+    if (tiled) {
         const struct ggml_type_traits_cpu * traits = ggml_get_type_traits_cpu(type);
-        const size_t row = ggml_row_size(GGML_TYPE_Q8_0, k);
+        const size_t row = ggml_row_size(traits->vec_dot_type, k);
         char * q = malloc(row * n);
-        for (int j = 0; j < n; j++) ggml_get_type_traits_cpu(GGML_TYPE_Q8_0)->from_float((const float *) mm.b->data + (size_t) j * k, q + row * j, k);
+        for (int j = 0; j < n; j++) ggml_get_type_traits_cpu(traits->vec_dot_type)->from_float((const float *) mm.b->data + (size_t) j * k, q + row * j, k);
         for (int j = 0; j < n; j++) {
             for (int i = 0; i < m; i++) {
                 float expected;
@@ -298,6 +333,10 @@ int main(int argc, char ** argv) {
     check_matmul(GGML_TYPE_Q4_0, 288, 50, 8);
     check_vec_dot_2x2(GGML_TYPE_Q8_0);
     check_vec_dot_2x2(GGML_TYPE_Q4_0);
+    // F16 (0005): even shapes take the tiles; k = 280 leaves a tail after the last 16-value step
+    check_matmul(GGML_TYPE_F16, 256, 48, 8);
+    check_matmul(GGML_TYPE_F16, 280, 50, 8);
+    check_vec_dot_f16_2x2();
 #endif
     return 0;
 }
