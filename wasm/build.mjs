@@ -19,10 +19,10 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { createHash } from "node:crypto";
 import { cpus } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { applyPatchSeries, appliedSeries, patchNames, patchSeries } from "./patch-series.mjs";
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const require = createRequire(join(root, "packages", "wasm", "package.json"));
@@ -37,7 +37,7 @@ const stOnly = process.argv.includes("--st-only") || profile;
 const outputDir = profile ? join(root, "wasm", "build", "profile") : join(root, "packages", "wasm", "build");
 const sourceDir = join(root, "native", "src");
 const patchDir = join(root, "wasm", "patches");
-const patches = existsSync(patchDir) ? readdirSync(patchDir).filter((f) => f.endsWith(".patch")).sort() : [];
+const patches = patchNames(patchDir);
 const started = Date.now();
 const log = (message) => process.stderr.write(`[hybrid-llm wasm +${((Date.now() - started) / 1000).toFixed(0)} s] ${message}\n`);
 
@@ -109,14 +109,6 @@ function llamaCheckout() {
   return { llamaDir, tag, checkout: join(root, "wasm", "build", `llama.cpp-${tag}`) };
 }
 
-/**
- * The patch series as the checkout should hold it: each file's name and the hash of its text, in order. The checkout
- * records the series it holds in PATCH_STAMP; a patch added, edited or removed makes the two differ.
- */
-const PATCH_STAMP = ".hybrid-llm-patches";
-const patchSeries = patches.map((name) => `${name} ${createHash("sha256").update(readFileSync(join(patchDir, name))).digest("hex")}\n`).join("");
-const appliedSeries = (checkout) => (existsSync(join(checkout, PATCH_STAMP)) ? readFileSync(join(checkout, PATCH_STAMP), "utf8") : undefined);
-
 /** Full llama.cpp source tree of the pinned release, from node-llama-cpp's bundle, with wasm/patches applied. */
 function llamaSource() {
   const { llamaDir, tag, checkout } = llamaCheckout();
@@ -125,29 +117,11 @@ function llamaSource() {
     mkdirSync(dirname(checkout), { recursive: true });
     execFileSync("git", ["-c", "advice.detachedHead=false", "clone", "--quiet", join(llamaDir, "gitRelease.bundle"), checkout], { stdio: "inherit" });
   }
-  applyPatches(checkout);
+  // Our fixes to llama.cpp's Wasm paths (wasm/patches/*.patch, each saying why): see wasm/patch-series.mjs.
+  applyPatchSeries(checkout, patchDir, log);
   return { checkout, tag };
 }
 
-/**
- * Our fixes to llama.cpp's Wasm paths (wasm/patches/*.patch, each saying why), applied in name order. When the series
- * differs from the one the checkout records (a patch added, edited or removed), the checkout goes back to the
- * release's own files first and takes the whole series again: applying only the new patches on top could not undo a
- * removed or edited one. Files a patch changes get new times, so cmake recompiles what includes them.
- */
-function applyPatches(checkout) {
-  if (appliedSeries(checkout) === patchSeries) return;
-  const git = (...args) => spawnSync("git", ["-C", checkout, ...args], { stdio: "ignore" }).status === 0;
-  // The release's files as the bundle has them; files a patch created (untracked) go too. cmake builds out of tree.
-  if (!git("checkout", "--", ".") || !git("clean", "-fdq")) throw new Error(`could not restore ${checkout} to llama.cpp's own files (git checkout / clean)`);
-  for (const name of patches) {
-    const patch = join(patchDir, name);
-    if (!git("apply", "--check", patch)) throw new Error(`wasm/patches/${name} does not apply to ${checkout} after the patches before it: was llama.cpp updated? Rebase or drop the patch`);
-    git("apply", patch);
-    log(`applied wasm/patches/${name}`);
-  }
-  writeFileSync(join(checkout, PATCH_STAMP), patchSeries);
-}
 
 /**
  * The two modules. `flags` go to every compile and link of the variant; `outputs` are the files it produces (the first
@@ -339,7 +313,7 @@ async function main() {
   // A removed patch makes no input newer: the series the checkout records says so instead. Every module built from
   // the old series (the shipped ones and the profiling one) is then dated 1970 before anything is built, so one that
   // an interrupted build leaves behind still reads as stale.
-  if (appliedSeries(llamaCheckout().checkout) !== patchSeries) {
+  if (appliedSeries(llamaCheckout().checkout) !== patchSeries(patchDir)) {
     for (const dir of [join(root, "packages", "wasm", "build"), join(root, "wasm", "build", "profile")]) {
       for (const name of VARIANTS.flatMap((variant) => variant.outputs)) if (existsSync(join(dir, name))) utimesSync(join(dir, name), 0, 0);
     }
