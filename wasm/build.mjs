@@ -34,7 +34,9 @@ const ifPossible = process.argv.includes("--if-possible");
 // wasm/build/profile/ (the shipped module is untouched), for `node --cpu-prof` (scripts/profile-wasm.mjs reads it).
 const profile = process.env.HYBRID_LLM_WASM_PROFILE === "1";
 const stOnly = process.argv.includes("--st-only") || profile;
-const outputDir = profile ? join(root, "wasm", "build", "profile") : join(root, "packages", "wasm", "build");
+const shippedDir = join(root, "packages", "wasm", "build");
+const profileDir = join(root, "wasm", "build", "profile");
+const outputDir = profile ? profileDir : shippedDir;
 const sourceDir = join(root, "native", "src");
 const patchDir = join(root, "wasm", "patches");
 const patches = patchNames(patchDir);
@@ -121,7 +123,6 @@ function llamaSource() {
   applyPatchSeries(checkout, patchDir, log);
   return { checkout, tag };
 }
-
 
 /**
  * The two modules. `flags` go to every compile and link of the variant; `outputs` are the files it produces (the first
@@ -314,7 +315,7 @@ async function main() {
   // the old series (the shipped ones and the profiling one) is then dated 1970 before anything is built, so one that
   // an interrupted build leaves behind still reads as stale.
   if (appliedSeries(llamaCheckout().checkout) !== patchSeries(patchDir)) {
-    for (const dir of [join(root, "packages", "wasm", "build"), join(root, "wasm", "build", "profile")]) {
+    for (const dir of [shippedDir, profileDir]) {
       for (const name of VARIANTS.flatMap((variant) => variant.outputs)) if (existsSync(join(dir, name))) utimesSync(join(dir, name), 0, 0);
     }
   }
