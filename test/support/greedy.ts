@@ -58,16 +58,16 @@ export async function greedy(
 }
 
 /**
- * Compares a candidate stream with a reference the robust way (batched and solo runs pick different kernels, so near-ties may flip): token by token, up to the first step
- * whose reference margin is below `tolerance` (after which a tie may legitimately flip). Returns the number of
- * steps compared and the first mismatch, if any.
+ * Compares a candidate stream with a reference the robust way (batched and solo runs pick different kernels, so near-ties may flip): token by token, up to but not
+ * including the first step whose reference margin is below `tolerance` (that step's token may legitimately flip, and
+ * everything after it with it). Returns the number of steps compared and the first mismatch, if any.
  */
 export function compareStreams(reference: GreedyStream, candidate: GreedyStream, tolerance = 1e-3): { compared: number; mismatchAt: number | undefined } {
   let compared = 0;
   for (let step = 0; step < reference.tokens.length; step++) {
+    if (reference.margins[step]! < tolerance) break;
     if (reference.tokens[step] !== candidate.tokens[step]) return { compared, mismatchAt: step };
     compared++;
-    if (reference.margins[step]! < tolerance) break;
   }
   return { compared, mismatchAt: undefined };
 }
