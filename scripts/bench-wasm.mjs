@@ -10,8 +10,10 @@
 // count above 1, the Wasm speed-up over Wasm at 1 thread.
 // --baseline PATH also runs another single-threaded module (e.g. the previous build) at 1 thread in the same run and
 // prints this build over it: decode and prefill speed-ups from a module change, under the same load.
+// --prompt-tokens N prefills N tokens (the sentence below repeated) instead of the sentence x 6 (~60 tokens), so decode
+// runs on a longer KV cache, where flash attention's share of a step grows.
 // --wasm-only skips the native side (a machine without node-llama-cpp's libraries; native and ratio columns read NaN).
-// Usage: npm run build && npm run bench:wasm [-- --tokens 64 --warmup-ms 3000 --rounds 3 --profiles bench-60m,bench-60m-q8_0 --threads 1,2]
+// Usage: npm run build && npm run bench:wasm [-- --tokens 64 --prompt-tokens 1024 --warmup-ms 3000 --rounds 3 --profiles bench-60m,bench-60m-q8_0 --threads 1,2]
 import { existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,7 +23,7 @@ import { NodeBackend } from "../packages/node/dist/index.js";
 import { WasmBackend, defaultWasmPath } from "../packages/wasm/dist/index.js";
 
 const { values } = parseArgs({
-  options: { tokens: { type: "string", default: "64" }, "warmup-ms": { type: "string", default: "3000" }, rounds: { type: "string", default: "3" }, profiles: { type: "string", default: defaultProfiles() }, threads: { type: "string", default: "1" }, "wasm-only": { type: "boolean", default: false }, baseline: { type: "string" } },
+  options: { tokens: { type: "string", default: "64" }, "warmup-ms": { type: "string", default: "3000" }, rounds: { type: "string", default: "3" }, profiles: { type: "string", default: defaultProfiles() }, threads: { type: "string", default: "1" }, "wasm-only": { type: "boolean", default: false }, baseline: { type: "string" }, "prompt-tokens": { type: "string" } },
 });
 const threadCounts = values.threads.split(",").map(Number);
 
@@ -33,6 +35,8 @@ function defaultProfiles() {
 const tokens = Number(values.tokens);
 const warmupMs = Number(values["warmup-ms"]);
 const rounds = Number(values.rounds);
+const promptTokens = values["prompt-tokens"] === undefined ? undefined : Number(values["prompt-tokens"]);
+if (promptTokens !== undefined && !(Number.isInteger(promptTokens) && promptTokens > 0 && promptTokens + tokens <= 4096)) throw new Error(`--prompt-tokens: a whole number from 1 to ${4096 - tokens} (the context is 4,096 tokens)`);
 const dir = join(fileURLToPath(new URL("..", import.meta.url)), ".cache", "bench");
 mkdirSync(dir, { recursive: true });
 const prompt = "The quick brown fox jumps over the lazy dog. ".repeat(6);
@@ -40,8 +44,9 @@ const prompt = "The quick brown fox jumps over the lazy dog. ".repeat(6);
 /** A model and context on `backend`, warmed up; `run()` times one prefill and `tokens` greedy decode steps. */
 async function open(backend, path, threads) {
   const model = await backend.loadModel({ path });
-  const context = await model.createContext({ ctx: 4096, slots: 1, threads, batch: 512 });
-  const input = model.tokenize(prompt);
+  const context = await model.createContext({ ctx: 4096, slots: 1, threads, batch: Math.max(512, promptTokens ?? 0) });
+  const sentence = model.tokenize(prompt);
+  const input = promptTokens === undefined ? sentence : Int32Array.from({ length: promptTokens }, (_, i) => sentence[i % sentence.length]);
   const decodeOne = (token, position) =>
     context.decode({ tokens: Int32Array.of(token), positions: Int32Array.of(position), sequenceIds: Int32Array.of(0), outputs: Uint8Array.of(1) });
   const prefill = async () => {

@@ -90,6 +90,20 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     }
   });
 
+  test("flash attention without F16 round trips (0006): K.Q on Q converted once, and the V accumulator rounded to F16 in f32, give ggml's own bits", () => {
+    // the dot: head sizes with tails, subnormals
+    expect(find("vec_dot_f16_f32y")).toMatchObject({ tested: 224, mismatches: 0 });
+    // the rounding: every F16 value, every tie between neighbours and one f32 step either side, 65504..65520 and past
+    // it, infinities, NaNs, random floats (the check counts a mismatch for every bit of difference)
+    expect(find("round_to_f16")).toMatchObject({ tested: 453984, mismatches: 0 });
+    // a decode step's flash attention through the graph against ggml's algorithm written out (F16 Q, F16 accumulator)
+    for (const shape of [{ dk: 128, dv: 128, nKv: 200 }, { dk: 64, dv: 64, nKv: 37 }, { dk: 40, dv: 24, nKv: 65 }]) {
+      const line = find("flash_attn", shape);
+      expect(line.tested).toBeGreaterThan(0);
+      expect(line.mismatches).toBe(0);
+    }
+  });
+
   test.each(["f32", "f16", "q8_0", "q4_0"])("%s matmul, decode and prefill shapes: within 1e-6 of double over the same operands", (type) => {
     for (const n of [1, 13]) expect(find("matmul", { type, n }).relativeError).toBeLessThan(1e-6);
   });

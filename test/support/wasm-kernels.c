@@ -9,6 +9,7 @@
 #include "ggml-cpu-impl.h"
 #include "simd-mappings.h"
 #include "quants.h"
+#include "vec.h"
 #else
 // Built natively (gcc, against node-llama-cpp's libggml-cpu-*.so) only for `bench`, the native side of the timings.
 void quantize_row_q8_0(const float * x, void * y, int64_t k);
@@ -177,6 +178,143 @@ static void check_vec_dot_f16_2x2(void) {
     }
     printf("{\"check\":\"vec_dot_2x2\",\"type\":\"f16\",\"nrows\":%d,\"tested\":%d,\"mismatches\":%d}\n", (int) traits->nrows, tested, mismatches);
 }
+
+// wasm/patches/0006: flash attention's K.Q dot with Q converted to f32 once gives ggml_vec_dot_f16's bits: head sizes
+// with and without a tail after the last 16-value step (40, 257, 2051), rows over the f16 range short of overflow,
+// subnormals included.
+static void check_vec_dot_f16_f32y(void) {
+    int tested = 0, mismatches = 0;
+    static const int ks[] = { 16, 40, 64, 128, 257, 576, 2051 };
+    for (int t = 0; t < 7; t++) {
+        const int k = ks[t];
+        ggml_fp16_t * x = malloc(2 * (size_t) k), * y = malloc(2 * (size_t) k);
+        float * y32 = malloc(4 * (size_t) k);
+        for (int rep = 0; rep < 32; rep++) {
+            for (int i = 0; i < k; i++) {
+                x[i] = (ggml_fp16_t) ((next_u32() % 2) << 15 | (next_u32() % 24) << 10 | next_u32() % 1024);
+                y[i] = (ggml_fp16_t) ((next_u32() % 2) << 15 | (next_u32() % 24) << 10 | next_u32() % 1024);
+                y32[i] = GGML_CPU_FP16_TO_FP32(y[i]);
+            }
+            float s, expected;
+            ggml_vec_dot_f16_f32y(k, &s, x, y32);
+            ggml_vec_dot_f16(k, &expected, 0, x, 0, y, 0, 1);
+            mismatches += bits_of(s) != bits_of(expected);
+            tested++;
+        }
+        free(x);
+        free(y);
+        free(y32);
+    }
+    printf("{\"check\":\"vec_dot_f16_f32y\",\"tested\":%d,\"mismatches\":%d}\n", tested, mismatches);
+}
+
+// wasm/patches/0006: ggml_wasm_round_to_f16 gives GGML_CPU_FP16_TO_FP32(GGML_CPU_FP32_TO_FP16(x))'s bits: every F16
+// value, the midpoints between neighbours (the ties) and one f32 step either side of them, both signs, 65504 .. 65520
+// and past it, infinities, NaNs, and random bit patterns.
+static int round_to_f16_mismatches(const float * x, int n) {
+    int mismatches = 0;
+    for (int i = 0; i + 4 <= n; i += 4) {
+        float r[4];
+        wasm_v128_store(r, ggml_wasm_round_to_f16(wasm_v128_load(x + i)));
+        for (int l = 0; l < 4; l++) mismatches += bits_of(r[l]) != bits_of(GGML_CPU_FP16_TO_FP32(GGML_CPU_FP32_TO_FP16(x[i + l])));
+    }
+    return mismatches;
+}
+
+static float float_of(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+static void check_round_to_f16(void) {
+    enum { N = 4096 };
+    float x[N];
+    int n = 0, tested = 0, mismatches = 0;
+#define ROUND_TO_F16_PUSH(v) do { x[n++] = (v); if (n == N) { mismatches += round_to_f16_mismatches(x, n); tested += n; n = 0; } } while (0)
+    for (uint32_t h = 0; h < 0x10000; h++) {
+        if ((h & 0x7C00) == 0x7C00) continue; // infinities and NaNs: below
+        const float f = GGML_CPU_FP16_TO_FP32((ggml_fp16_t) h);
+        const float next = (h & 0x7FFF) == 0x7BFF ? (h & 0x8000 ? -65536.0f : 65536.0f) : GGML_CPU_FP16_TO_FP32((ggml_fp16_t) (h + 1));
+        const float mid = (float) (((double) f + next) / 2);
+        ROUND_TO_F16_PUSH(f);
+        ROUND_TO_F16_PUSH(mid);
+        ROUND_TO_F16_PUSH(nextafterf(mid, 0.0f));
+        ROUND_TO_F16_PUSH(nextafterf(mid, mid * 2));
+    }
+    const float specials[] = { 65504.0f, 65519.0f, 65519.996f, 65520.0f, 65536.0f, 1e30f, 3.4e38f, INFINITY, NAN, 1e-30f, 1e-45f, 5.9604645e-8f, 2.9802322e-8f, 2.9802326e-8f };
+    for (int i = 0; i < (int) (sizeof specials / sizeof specials[0]); i++) {
+        ROUND_TO_F16_PUSH(specials[i]);
+        ROUND_TO_F16_PUSH(-specials[i]);
+    }
+    ROUND_TO_F16_PUSH(float_of(0x7F800001u)); // a signalling NaN
+    ROUND_TO_F16_PUSH(float_of(0xFFC12345u));
+    for (int i = 0; i < 200000; i++) ROUND_TO_F16_PUSH(float_of(next_u32() << 16 ^ next_u32()));
+    while (n % 4) ROUND_TO_F16_PUSH(0.0f);
+    mismatches += round_to_f16_mismatches(x, n);
+    tested += n;
+#undef ROUND_TO_F16_PUSH
+    printf("{\"check\":\"round_to_f16\",\"tested\":%d,\"mismatches\":%d}\n", tested, mismatches);
+}
+
+// wasm/patches/0006: flash attention through the graph (one query row per head: a decode step; F16 K and V; GQA)
+// gives the bits of ggml's own algorithm for that case, written out here with ggml_vec_dot_f16 on F16 Q and an F16
+// V accumulator (ggml_vec_scale_f16 / ggml_vec_mad_f16) read back at every cell, as ggml_compute_forward_flash_attn_
+// ext_f16_one_chunk does without the patch.
+static void check_flash_attn(int dk, int dv, int n_kv, int n_head, int n_head_kv) {
+    const size_t size = sizeof(float) * dk * n_head + 2 * (size_t) dk * n_kv * n_head_kv + 2 * (size_t) dv * n_kv * n_head_kv +
+                        sizeof(float) * dv * n_head + 4 * ggml_graph_overhead() + (1 << 20);
+    struct ggml_init_params params = { size, NULL, false };
+    struct ggml_context * ctx = ggml_init(params);
+    struct ggml_tensor * q = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, dk, 1, n_head, 1);
+    struct ggml_tensor * k = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dk, n_kv, n_head_kv, 1);
+    struct ggml_tensor * v = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dv, n_kv, n_head_kv, 1);
+    for (int i = 0; i < dk * n_head; i++) ((float *) q->data)[i] = 2 * next_float();
+    for (int i = 0; i < dk * n_kv * n_head_kv; i++) ((ggml_fp16_t *) k->data)[i] = GGML_CPU_FP32_TO_FP16(2 * next_float());
+    for (int i = 0; i < dv * n_kv * n_head_kv; i++) ((ggml_fp16_t *) v->data)[i] = GGML_CPU_FP32_TO_FP16(4 * next_float());
+    const float scale = 1.0f / sqrtf((float) dk);
+    struct ggml_tensor * out = ggml_flash_attn_ext(ctx, q, k, v, NULL, scale, 0.0f, 0.0f);
+    struct ggml_cgraph * graph = ggml_new_graph(ctx);
+    ggml_build_forward_expand(graph, out);
+    struct ggml_cplan plan = ggml_graph_plan(graph, 1, NULL);
+    plan.work_data = malloc(plan.work_size + 1);
+    ggml_graph_compute(graph, &plan);
+
+    ggml_fp16_t * q16 = malloc(2 * (size_t) dk), * vkq16 = malloc(2 * (size_t) dv);
+    float * vkq32 = malloc(sizeof(float) * dv);
+    int tested = 0, mismatches = 0;
+    for (int h = 0; h < n_head; h++) {
+        const int hk = h / (n_head / n_head_kv);
+        ggml_cpu_fp32_to_fp16((const float *) q->data + (size_t) h * dk, q16, dk);
+        memset(vkq16, 0, 2 * (size_t) dv);
+        float S = 0.0f, M = -INFINITY;
+        for (int c = 0; c < n_kv; c++) {
+            float s;
+            ggml_vec_dot_f16(dk, &s, 0, (ggml_fp16_t *) k->data + ((size_t) hk * n_kv + c) * dk, 0, q16, 0, 1);
+            s = s * scale;
+            s += 0.0f; // no mask
+            const float Mold = M;
+            float ms = 1.0f, vs = 1.0f;
+            if (s > M) {
+                M = s;
+                ms = expf(Mold - M);
+                ggml_vec_scale_f16(dv, vkq16, ms);
+            } else {
+                vs = expf(s - M);
+            }
+            ggml_vec_mad_f16(dv, vkq16, (const ggml_fp16_t *) v->data + ((size_t) hk * n_kv + c) * dv, vs);
+            S = S * ms + vs;
+        }
+        for (int d = 0; d < dv; d++) vkq32[d] = GGML_CPU_FP16_TO_FP32(vkq16[d]);
+        ggml_vec_scale_f32(dv, vkq32, S == 0.0f ? 0.0f : 1.0f / S);
+        for (int d = 0; d < dv; d++) {
+            mismatches += bits_of(vkq32[d]) != bits_of(((const float *) out->data)[(size_t) h * dv + d]);
+            tested++;
+        }
+    }
+    printf("{\"check\":\"flash_attn\",\"dk\":%d,\"dv\":%d,\"nKv\":%d,\"tested\":%d,\"mismatches\":%d}\n", dk, dv, n_kv, tested, mismatches);
+    free(q16);
+    free(vkq16);
+    free(vkq32);
+    free(plan.work_data);
+    ggml_free(ctx);
+}
 #endif // __wasm_simd128__
 
 struct matmul {
@@ -337,6 +475,11 @@ int main(int argc, char ** argv) {
     check_matmul(GGML_TYPE_F16, 256, 48, 8);
     check_matmul(GGML_TYPE_F16, 280, 50, 8);
     check_vec_dot_f16_2x2();
+    check_vec_dot_f16_f32y();
+    check_round_to_f16();
+    check_flash_attn(128, 128, 200, 8, 2); // a decode step: one query row per head, GQA
+    check_flash_attn(64, 64, 37, 4, 4);
+    check_flash_attn(40, 24, 65, 2, 1);    // tails: 40 and 24 are not multiples of 16 (the F16 kernels' step)
 #endif
     return 0;
 }
