@@ -90,14 +90,23 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     }
   });
 
-  test("flash attention without F16 round trips (0006): K.Q on Q converted once, and the V accumulator rounded to F16 in f32, give ggml's own bits", () => {
+  test("flash attention without F16 round trips (0006): Q converted once, K / V once per group of query heads, the V accumulator rounded to F16 in f32: ggml's own bits", () => {
     // the dot: head sizes with tails, subnormals
     expect(find("vec_dot_f16_f32y")).toMatchObject({ tested: 224, mismatches: 0 });
     // the rounding: every F16 value, every tie between neighbours and one f32 step either side, 65504..65520 and past
     // it, infinities, NaNs, random floats (the check counts a mismatch for every bit of difference)
     expect(find("round_to_f16")).toMatchObject({ tested: 453984, mismatches: 0 });
-    // a decode step's flash attention through the graph against ggml's algorithm written out (F16 Q, F16 accumulator)
-    for (const shape of [{ dk: 128, dv: 128, nKv: 200 }, { dk: 64, dv: 64, nKv: 37 }, { dk: 40, dv: 24, nKv: 65 }]) {
+    // flash attention through the graph against ggml's algorithm written out (F16 Q, F16 accumulator): a decode step
+    // with 16 query heads a K / V head (the grouped pass), 5 sequences' tokens in one masked cache, ALiBi + softcap,
+    // no grouping (the per-row path), head sizes with tails
+    const shapes = [
+      { nKv: 200, nQ: 1, heads: 32, kvHeads: 2, masked: 0 },
+      { nKv: 96, nQ: 5, heads: 32, kvHeads: 2, masked: 1 },
+      { nKv: 37, nQ: 3, heads: 12, kvHeads: 4, masked: 1, maxBias: 8, softcap: 30 },
+      { nKv: 37, nQ: 1, heads: 4, kvHeads: 4, masked: 0 },
+      { dk: 40, dv: 24, nKv: 65, nQ: 2, heads: 2, kvHeads: 1 },
+    ];
+    for (const shape of shapes) {
       const line = find("flash_attn", shape);
       expect(line.tested).toBeGreaterThan(0);
       expect(line.mismatches).toBe(0);

@@ -253,62 +253,81 @@ static void check_round_to_f16(void) {
     printf("{\"check\":\"round_to_f16\",\"tested\":%d,\"mismatches\":%d}\n", tested, mismatches);
 }
 
-// wasm/patches/0006: flash attention through the graph (one query row per head: a decode step; F16 K and V; GQA)
-// gives the bits of ggml's own algorithm for that case, written out here with ggml_vec_dot_f16 on F16 Q and an F16
-// V accumulator (ggml_vec_scale_f16 / ggml_vec_mad_f16) read back at every cell, as ggml_compute_forward_flash_attn_
-// ext_f16_one_chunk does without the patch.
-static void check_flash_attn(int dk, int dv, int n_kv, int n_head, int n_head_kv) {
-    const size_t size = sizeof(float) * dk * n_head + 2 * (size_t) dk * n_kv * n_head_kv + 2 * (size_t) dv * n_kv * n_head_kv +
-                        sizeof(float) * dv * n_head + 4 * ggml_graph_overhead() + (1 << 20);
+// wasm/patches/0006: flash attention through the graph (F16 K and V; one row per query head and token, as in decode
+// steps and short prompts) gives the bits of ggml's own algorithm for it, written out here with ggml_vec_dot_f16 on an
+// F16 Q and an F16 V accumulator (ggml_vec_scale_f16 / ggml_vec_mad_f16) read back at every cell, as
+// ggml_compute_forward_flash_attn_ext_f16_one_chunk does without the patch. Grouped-query shapes take the patch's
+// grouped pass, others its per-row path. Optionally a mask (-inf on a third of the cells, other values random: a
+// batch of sequences in one KV cache), ALiBi slopes (max_bias) and a logit softcap.
+static void check_flash_attn(int dk, int dv, int n_kv, int n_q, int n_head, int n_head_kv, int masked, float max_bias, float softcap) {
+    const size_t size = sizeof(float) * dk * n_head * n_q + 2 * (size_t) dk * n_kv * n_head_kv + 2 * (size_t) dv * n_kv * n_head_kv +
+                        2 * (size_t) n_kv * n_q + sizeof(float) * dv * n_head * n_q + 4 * ggml_graph_overhead() + (1 << 20);
     struct ggml_init_params params = { size, NULL, false };
     struct ggml_context * ctx = ggml_init(params);
-    struct ggml_tensor * q = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, dk, 1, n_head, 1);
+    struct ggml_tensor * q = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, dk, n_q, n_head, 1);
     struct ggml_tensor * k = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dk, n_kv, n_head_kv, 1);
     struct ggml_tensor * v = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dv, n_kv, n_head_kv, 1);
-    for (int i = 0; i < dk * n_head; i++) ((float *) q->data)[i] = 2 * next_float();
+    struct ggml_tensor * mask = masked ? ggml_new_tensor_2d(ctx, GGML_TYPE_F16, n_kv, n_q) : NULL;
+    for (int i = 0; i < dk * n_q * n_head; i++) ((float *) q->data)[i] = 2 * next_float();
     for (int i = 0; i < dk * n_kv * n_head_kv; i++) ((ggml_fp16_t *) k->data)[i] = GGML_CPU_FP32_TO_FP16(2 * next_float());
     for (int i = 0; i < dv * n_kv * n_head_kv; i++) ((ggml_fp16_t *) v->data)[i] = GGML_CPU_FP32_TO_FP16(4 * next_float());
+    if (mask) {
+        for (int j = 0; j < n_q; j++)
+            for (int c = 0; c < n_kv; c++) ((ggml_fp16_t *) mask->data)[j * n_kv + c] = GGML_CPU_FP32_TO_FP16(c % 3 == j % 3 ? -INFINITY : next_float());
+    }
     const float scale = 1.0f / sqrtf((float) dk);
-    struct ggml_tensor * out = ggml_flash_attn_ext(ctx, q, k, v, NULL, scale, 0.0f, 0.0f);
+    struct ggml_tensor * out = ggml_flash_attn_ext(ctx, q, k, v, mask, scale, max_bias, softcap);
     struct ggml_cgraph * graph = ggml_new_graph(ctx);
     ggml_build_forward_expand(graph, out);
     struct ggml_cplan plan = ggml_graph_plan(graph, 1, NULL);
     plan.work_data = malloc(plan.work_size + 1);
     ggml_graph_compute(graph, &plan);
 
+    // one_chunk's constants
+    const float kq_scale = softcap != 0.0f ? scale / softcap : scale;
+    const uint32_t n_head_log2 = 1u << (uint32_t) floor(log2(n_head));
+    const float m0 = powf(2.0f, -(max_bias) / n_head_log2);
+    const float m1 = powf(2.0f, -(max_bias / 2.0f) / n_head_log2);
     ggml_fp16_t * q16 = malloc(2 * (size_t) dk), * vkq16 = malloc(2 * (size_t) dv);
     float * vkq32 = malloc(sizeof(float) * dv);
     int tested = 0, mismatches = 0;
-    for (int h = 0; h < n_head; h++) {
-        const int hk = h / (n_head / n_head_kv);
-        ggml_cpu_fp32_to_fp16((const float *) q->data + (size_t) h * dk, q16, dk);
-        memset(vkq16, 0, 2 * (size_t) dv);
-        float S = 0.0f, M = -INFINITY;
-        for (int c = 0; c < n_kv; c++) {
-            float s;
-            ggml_vec_dot_f16(dk, &s, 0, (ggml_fp16_t *) k->data + ((size_t) hk * n_kv + c) * dk, 0, q16, 0, 1);
-            s = s * scale;
-            s += 0.0f; // no mask
-            const float Mold = M;
-            float ms = 1.0f, vs = 1.0f;
-            if (s > M) {
-                M = s;
-                ms = expf(Mold - M);
-                ggml_vec_scale_f16(dv, vkq16, ms);
-            } else {
-                vs = expf(s - M);
+    for (int j = 0; j < n_q; j++) {
+        for (int h = 0; h < n_head; h++) {
+            const int hk = h / (n_head / n_head_kv);
+            const float slope = max_bias > 0.0f ? (uint32_t) h < n_head_log2 ? powf(m0, h + 1) : powf(m1, 2 * (h - n_head_log2) + 1) : 1.0f;
+            ggml_cpu_fp32_to_fp16((const float *) q->data + ((size_t) h * n_q + j) * dk, q16, dk);
+            memset(vkq16, 0, 2 * (size_t) dv);
+            float S = 0.0f, M = -INFINITY;
+            for (int c = 0; c < n_kv; c++) {
+                const float mv = mask ? slope * GGML_CPU_FP16_TO_FP32(((const ggml_fp16_t *) mask->data)[j * n_kv + c]) : 0.0f;
+                if (mv == -INFINITY) continue;
+                float s;
+                ggml_vec_dot_f16(dk, &s, 0, (ggml_fp16_t *) k->data + ((size_t) hk * n_kv + c) * dk, 0, q16, 0, 1);
+                s = s * kq_scale;
+                if (softcap != 0.0f) s = softcap * tanhf(s);
+                s += mv;
+                const float Mold = M;
+                float ms = 1.0f, vs = 1.0f;
+                if (s > M) {
+                    M = s;
+                    ms = expf(Mold - M);
+                    ggml_vec_scale_f16(dv, vkq16, ms);
+                } else {
+                    vs = expf(s - M);
+                }
+                ggml_vec_mad_f16(dv, vkq16, (const ggml_fp16_t *) v->data + ((size_t) hk * n_kv + c) * dv, vs);
+                S = S * ms + vs;
             }
-            ggml_vec_mad_f16(dv, vkq16, (const ggml_fp16_t *) v->data + ((size_t) hk * n_kv + c) * dv, vs);
-            S = S * ms + vs;
-        }
-        for (int d = 0; d < dv; d++) vkq32[d] = GGML_CPU_FP16_TO_FP32(vkq16[d]);
-        ggml_vec_scale_f32(dv, vkq32, S == 0.0f ? 0.0f : 1.0f / S);
-        for (int d = 0; d < dv; d++) {
-            mismatches += bits_of(vkq32[d]) != bits_of(((const float *) out->data)[(size_t) h * dv + d]);
-            tested++;
+            for (int d = 0; d < dv; d++) vkq32[d] = GGML_CPU_FP16_TO_FP32(vkq16[d]);
+            ggml_vec_scale_f32(dv, vkq32, S == 0.0f ? 0.0f : 1.0f / S);
+            for (int d = 0; d < dv; d++) {
+                mismatches += bits_of(vkq32[d]) != bits_of(((const float *) out->data)[((size_t) j * n_head + h) * dv + d]);
+                tested++;
+            }
         }
     }
-    printf("{\"check\":\"flash_attn\",\"dk\":%d,\"dv\":%d,\"nKv\":%d,\"tested\":%d,\"mismatches\":%d}\n", dk, dv, n_kv, tested, mismatches);
+    printf("{\"check\":\"flash_attn\",\"dk\":%d,\"dv\":%d,\"nKv\":%d,\"nQ\":%d,\"heads\":%d,\"kvHeads\":%d,\"masked\":%d,\"maxBias\":%g,\"softcap\":%g,\"tested\":%d,\"mismatches\":%d}\n",
+           dk, dv, n_kv, n_q, n_head, n_head_kv, masked, max_bias, softcap, tested, mismatches);
     free(q16);
     free(vkq16);
     free(vkq32);
@@ -477,9 +496,11 @@ int main(int argc, char ** argv) {
     check_vec_dot_f16_2x2();
     check_vec_dot_f16_f32y();
     check_round_to_f16();
-    check_flash_attn(128, 128, 200, 8, 2); // a decode step: one query row per head, GQA
-    check_flash_attn(64, 64, 37, 4, 4);
-    check_flash_attn(40, 24, 65, 2, 1);    // tails: 40 and 24 are not multiples of 16 (the F16 kernels' step)
+    check_flash_attn(128, 128, 200, 1, 32, 2, 0, 0.0f, 0.0f); // a decode step, 16 query heads a K / V head (grouped pass)
+    check_flash_attn(128, 128, 96, 5, 32, 2, 1, 0.0f, 0.0f);  // 5 sequences' decode tokens in one KV cache, masked
+    check_flash_attn(64, 64, 37, 3, 12, 4, 1, 8.0f, 30.0f);   // ALiBi slopes per head, softcap
+    check_flash_attn(64, 64, 37, 1, 4, 4, 0, 0.0f, 0.0f);     // no grouping: the per-row path
+    check_flash_attn(40, 24, 65, 2, 2, 1, 1, 0.0f, 0.0f);     // tails: 40 and 24 are not multiples of 16
 #endif
     return 0;
 }
