@@ -98,13 +98,16 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     expect(find("round_to_f16")).toMatchObject({ tested: 453984, mismatches: 0 });
     // flash attention through the graph against ggml's algorithm written out (F16 Q, F16 accumulator): a decode step
     // with 16 query heads a K / V head (the grouped pass), 5 sequences' tokens in one masked cache, ALiBi + softcap,
-    // no grouping (the per-row path), head sizes with tails
+    // no grouping (the per-row path), head sizes with tails, and long caches (ggml's split-KV path)
     const shapes = [
       { nKv: 200, nQ: 1, heads: 32, kvHeads: 2, masked: 0 },
       { nKv: 96, nQ: 5, heads: 32, kvHeads: 2, masked: 1 },
       { nKv: 37, nQ: 3, heads: 12, kvHeads: 4, masked: 1, maxBias: 8, softcap: 30 },
       { nKv: 37, nQ: 1, heads: 4, kvHeads: 4, masked: 0 },
       { dk: 40, dv: 24, nKv: 65, nQ: 2, heads: 2, kvHeads: 1 },
+      // one token and 512 cells or more: the KV cells split between threads, partial results reduced
+      { nKv: 600, nQ: 1, heads: 32, kvHeads: 2, masked: 1 },
+      { nKv: 520, nQ: 1, heads: 4, kvHeads: 4, masked: 0 },
     ];
     for (const shape of shapes) {
       const line = find("flash_attn", shape);

@@ -288,6 +288,10 @@ async function buildVariant(variant, { checkout, tag, sources, newest, env }) {
       ...(profile ? ["--profiling-funcs"] : []),
       // wasm32 tops out at 4 GB; the module starts at 64 MB and grows as models and caches need.
       "-sALLOW_MEMORY_GROWTH=1", "-sMAXIMUM_MEMORY=4GB", "-sINITIAL_MEMORY=64MB",
+      // Stacks stated, not left to the toolchain: 3.1.6's defaults, which emscripten 3.1.27 cut to 64 KB. Flash
+      // attention's grouped-query pass keeps ~37 KB of scratch on the stack (wasm/patches/0006), and Release builds do
+      // not check for overflow. (TOTAL_STACK is 3.1.6's name; later releases still take it for STACK_SIZE.)
+      "-sTOTAL_STACK=5MB", "-sDEFAULT_PTHREAD_STACK_SIZE=2MB",
       ...linkFlags(variant, jsLibrary),
       ...objects, ...libraries,
       "-o", outputs[0],

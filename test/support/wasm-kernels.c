@@ -501,6 +501,9 @@ int main(int argc, char ** argv) {
     check_flash_attn(64, 64, 37, 3, 12, 4, 1, 8.0f, 30.0f);   // ALiBi slopes per head, softcap
     check_flash_attn(64, 64, 37, 1, 4, 4, 0, 0.0f, 0.0f);     // no grouping: the per-row path
     check_flash_attn(40, 24, 65, 2, 2, 1, 1, 0.0f, 0.0f);     // tails: 40 and 24 are not multiples of 16
+    // one token and 512 cells or more: ggml splits the KV cells between threads and reduces partial results
+    check_flash_attn(128, 128, 600, 1, 32, 2, 1, 0.0f, 0.0f); // grouped
+    check_flash_attn(64, 64, 520, 1, 4, 4, 0, 0.0f, 0.0f);    // per row
 #endif
     return 0;
 }
