@@ -81,13 +81,33 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     }
   });
 
-  test("f16 2x2 tiles (0005): nrc == 2 gives four nrc == 1 calls' bits, tails and subnormals included; the graph takes them on even shapes", () => {
+  test("f16 2x2 tiles (0005): nrc == 2 gives four nrc == 1 calls' bits, tails and subnormals included; batched matmuls of an even shape take them", () => {
     expect(find("vec_dot_2x2", { type: "f16" })).toMatchObject({ nrows: 2, tested: 320, mismatches: 0 });
-    for (const shape of [{ k: 256, m: 48, n: 8 }, { k: 280, m: 50, n: 8 }]) {
-      const matmul = find("matmul", { type: "f16", ...shape });
+    // one-plane F16 matmuls take 0007's panels instead (below)
+    const batched = find("matmul", { type: "f16", k: 256, m: 48, n: 8, planes: 2 });
+    expect(batched.vecDotMismatches).toBe(0);
+    expect(batched.relativeError).toBeLessThan(1e-6);
+  });
+
+  test("f16 panels (0007): one-plane F16 matmuls, converted once to f32 panels, give ggml_vec_dot_f16's bits; batched ones keep ggml's loop", () => {
+    // the plan sizes a thread's two panels (16 rows and 16 columns of k rounded up to 16 floats) where the graph takes them
+    const panels = (k: number) => 2 * 16 * Math.ceil(k / 16) * 16 * 4;
+    const shapes = [
+      { k: 256, m: 48, n: 1 }, // one column: rows converted on the fly
+      { k: 282, m: 37, n: 1 },
+      { k: 256, m: 48, n: 13 },
+      { k: 256, m: 48, n: 8 },
+      { k: 280, m: 50, n: 8 }, // a tail after the last 16-value step
+      { k: 282, m: 37, n: 19 }, // odd rows and columns, k not a multiple of 4
+      { k: 200, m: 70, n: 40 }, // several 16-row and 16-column blocks
+    ];
+    for (const shape of shapes) {
+      const matmul = find("matmul", { type: "f16", planes: 1, ...shape });
       expect(matmul.vecDotMismatches).toBe(0);
       expect(matmul.relativeError).toBeLessThan(1e-6);
+      expect(matmul.workSize).toBeGreaterThanOrEqual(panels(shape.k));
     }
+    expect(find("matmul", { type: "f16", k: 256, m: 48, n: 8, planes: 2 }).workSize).toBeLessThan(panels(256));
   });
 
   test("flash attention without F16 round trips (0006): Q converted once, K / V once per group of query heads, the V accumulator rounded to F16 in f32: ggml's own bits", () => {

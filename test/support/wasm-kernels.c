@@ -346,23 +346,26 @@ struct matmul {
 
 static void compute(struct matmul * mm) { ggml_graph_compute(mm->graph, &mm->plan); }
 
-static struct matmul make_matmul(enum ggml_type type, int k, int m, int n) {
+// planes > 1: a batched matmul (weights k x m x planes, activations k x n x planes), as attention's K.Q without flash
+// attention; plane p's rows are rows p*m.. of the weights, its columns columns p*n.. of the activations.
+static struct matmul make_matmul(enum ggml_type type, int k, int m, int n, int planes) {
     struct matmul mm;
-    const size_t size = ggml_row_size(type, k) * m + (size_t) k * n * 4 + (size_t) m * n * 4 + 4 * ggml_graph_overhead() + (1 << 20);
+    const int rows = m * planes, cols = n * planes;
+    const size_t size = ggml_row_size(type, k) * rows + (size_t) k * cols * 4 + (size_t) m * cols * 4 + 4 * ggml_graph_overhead() + (1 << 20);
     struct ggml_init_params params = { size, NULL, false };
     mm.ctx = ggml_init(params);
-    mm.a = ggml_new_tensor_2d(mm.ctx, type, k, m);
-    mm.b = ggml_new_tensor_2d(mm.ctx, GGML_TYPE_F32, k, n);
-    float * w = malloc(sizeof(float) * k * m);
-    for (int i = 0; i < k * m; i++) w[i] = next_float();
+    mm.a = ggml_new_tensor_3d(mm.ctx, type, k, m, planes);
+    mm.b = ggml_new_tensor_3d(mm.ctx, GGML_TYPE_F32, k, n, planes);
+    float * w = malloc(sizeof(float) * k * rows);
+    for (int i = 0; i < k * rows; i++) w[i] = next_float();
     if (type == GGML_TYPE_F32) {
-        memcpy(mm.a->data, w, sizeof(float) * k * m);
+        memcpy(mm.a->data, w, sizeof(float) * k * rows);
     } else {
-        ggml_quantize_chunk(type, w, mm.a->data, 0, m, k, NULL);
-        ggml_get_type_traits(type)->to_float(mm.a->data, w, (int64_t) k * m);
+        ggml_quantize_chunk(type, w, mm.a->data, 0, rows, k, NULL);
+        ggml_get_type_traits(type)->to_float(mm.a->data, w, (int64_t) k * rows);
     }
     mm.a_f32 = w;
-    for (int i = 0; i < k * n; i++) ((float *) mm.b->data)[i] = next_float();
+    for (int i = 0; i < k * cols; i++) ((float *) mm.b->data)[i] = next_float();
     mm.c = ggml_mul_mat(mm.ctx, mm.a, mm.b);
     mm.graph = ggml_new_graph(mm.ctx);
     ggml_build_forward_expand(mm.graph, mm.c);
@@ -377,19 +380,21 @@ static void free_matmul(struct matmul * mm) { free(mm->a_f32); free(mm->plan.wor
 // weights and the activations as the kernel sees them (rounded to f16, or quantized to q8_0). The error is reported
 // relative to sum |a * b| of each output, the scale float32 summation error grows with.
 #if defined(__wasm_simd128__)
-static void check_matmul(enum ggml_type type, int k, int m, int n) {
-    struct matmul mm = make_matmul(type, k, m, n);
+static void check_matmul_planes(enum ggml_type type, int k, int m, int n, int planes) {
+    struct matmul mm = make_matmul(type, k, m, n, planes);
     compute(&mm);
+    const int cols = n * planes;
     // the activations as ggml's vec_dot sees them: rounded to F16 for F16 weights, quantized to Q8_0 for Q8_0 / Q4_0
     const enum ggml_type act = type == GGML_TYPE_F16 ? GGML_TYPE_F16 : type == GGML_TYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_Q8_0;
-    float * bq = malloc(sizeof(float) * k * n);
-    void * tmp = malloc(ggml_row_size(act, k) * n);
+    float * bq = malloc(sizeof(float) * k * cols);
+    void * tmp = malloc(ggml_row_size(act, k) * cols);
     if (act == GGML_TYPE_F32) {
-        memcpy(bq, mm.b->data, sizeof(float) * k * n);
+        memcpy(bq, mm.b->data, sizeof(float) * k * cols);
     } else {
-        ggml_quantize_chunk(act, (const float *) mm.b->data, tmp, 0, n, k, NULL);
-        ggml_get_type_traits(act)->to_float(tmp, bq, (int64_t) k * n);
+        ggml_quantize_chunk(act, (const float *) mm.b->data, tmp, 0, cols, k, NULL);
+        ggml_get_type_traits(act)->to_float(tmp, bq, (int64_t) k * cols);
     }
+    // output i of column j (of every plane's columns) is weight row (j / n) * m + i against that column
     // F16 / Q8_0 / Q4_0: whatever kernel the graph dispatches to gives ggml's own 1x1 vec_dot's bits (a tiled kernel
     // must keep the SIMD128 vec_dot's results, which quantized-node-wasm.test.ts measured against native).
     const int tiled = type == GGML_TYPE_F16 || type == GGML_TYPE_Q8_0 || type == GGML_TYPE_Q4_0;
@@ -397,23 +402,23 @@ static void check_matmul(enum ggml_type type, int k, int m, int n) {
     if (tiled) {
         const struct ggml_type_traits_cpu * traits = ggml_get_type_traits_cpu(type);
         const size_t row = ggml_row_size(traits->vec_dot_type, k);
-        char * q = malloc(row * n);
-        for (int j = 0; j < n; j++) ggml_get_type_traits_cpu(traits->vec_dot_type)->from_float((const float *) mm.b->data + (size_t) j * k, q + row * j, k);
-        for (int j = 0; j < n; j++) {
+        char * q = malloc(row * cols);
+        for (int j = 0; j < cols; j++) ggml_get_type_traits_cpu(traits->vec_dot_type)->from_float((const float *) mm.b->data + (size_t) j * k, q + row * j, k);
+        for (int j = 0; j < cols; j++) {
             for (int i = 0; i < m; i++) {
                 float expected;
-                traits->vec_dot(k, &expected, 0, (const char *) mm.a->data + mm.a->nb[1] * i, 0, q + row * j, 0, 1);
+                traits->vec_dot(k, &expected, 0, (const char *) mm.a->data + mm.a->nb[1] * ((j / n) * m + i), 0, q + row * j, 0, 1);
                 vec_dot_mismatches += bits_of(expected) != bits_of(((float *) mm.c->data)[(size_t) j * m + i]);
             }
         }
         free(q);
     }
     double worst = 0;
-    for (int j = 0; j < n; j++) {
+    for (int j = 0; j < cols; j++) {
         for (int i = 0; i < m; i++) {
             double sum = 0, scale = 0;
             for (int l = 0; l < k; l++) {
-                const double p = (double) mm.a_f32[(size_t) i * k + l] * bq[(size_t) j * k + l];
+                const double p = (double) mm.a_f32[(size_t) ((j / n) * m + i) * k + l] * bq[(size_t) j * k + l];
                 sum += p;
                 scale += fabs(p);
             }
@@ -421,12 +426,15 @@ static void check_matmul(enum ggml_type type, int k, int m, int n) {
             if (!(error <= worst)) worst = error;
         }
     }
-    printf("{\"check\":\"matmul\",\"type\":\"%s\",\"k\":%d,\"m\":%d,\"n\":%d,\"relativeError\":%.3g,\"vecDotMismatches\":%d}\n",
-           ggml_type_name(type), k, m, n, worst, vec_dot_mismatches);
+    // workSize: the graph plan's work buffer (src1 converted, and 0007's F16 panels where the graph takes them)
+    printf("{\"check\":\"matmul\",\"type\":\"%s\",\"k\":%d,\"m\":%d,\"n\":%d,\"planes\":%d,\"relativeError\":%.3g,\"vecDotMismatches\":%d,\"workSize\":%zu}\n",
+           ggml_type_name(type), k, m, n, planes, worst, vec_dot_mismatches, mm.plan.work_size);
     free(bq);
     free(tmp);
     free_matmul(&mm);
 }
+
+static void check_matmul(enum ggml_type type, int k, int m, int n) { check_matmul_planes(type, k, m, n, 1); }
 
 #endif // __wasm_simd128__
 
@@ -442,7 +450,7 @@ static void bench(void) {
     const int ns[] = { 1, 64 };
     for (int t = 0; t < 4; t++) {
         for (int s = 0; s < 2; s++) {
-            struct matmul mm = make_matmul(types[t], 768, 2048, ns[s]);
+            struct matmul mm = make_matmul(types[t], 768, 2048, ns[s], 1);
             for (int w = 0; w < 3; w++) compute(&mm);
             int reps = ns[s] == 1 ? 200 : 8;
             const double started = now_ms();
@@ -490,9 +498,16 @@ int main(int argc, char ** argv) {
     check_matmul(GGML_TYPE_Q4_0, 288, 50, 8);
     check_vec_dot_2x2(GGML_TYPE_Q8_0);
     check_vec_dot_2x2(GGML_TYPE_Q4_0);
-    // F16 (0005): even shapes take the tiles; k = 280 leaves a tail after the last 16-value step
+    // F16 matmuls of one plane take the panels (0007), the ones above included: k = 280 leaves a tail after the last
+    // 16-value step; blocks of 16 rows and columns and what is left of them (odd rows and columns, k = 282 not a
+    // multiple of 4); one column (rows converted on the fly)
     check_matmul(GGML_TYPE_F16, 256, 48, 8);
     check_matmul(GGML_TYPE_F16, 280, 50, 8);
+    check_matmul(GGML_TYPE_F16, 282, 37, 19);
+    check_matmul(GGML_TYPE_F16, 200, 70, 40);
+    check_matmul(GGML_TYPE_F16, 282, 37, 1);
+    // a batched F16 matmul (two planes, as attention without flash attention) keeps ggml's loop: 0005's 2x2 tiles
+    check_matmul_planes(GGML_TYPE_F16, 256, 48, 8, 2);
     check_vec_dot_f16_2x2();
     check_vec_dot_f16_f32y();
     check_round_to_f16();
