@@ -5,10 +5,12 @@
 // function in its baseline tier, ~3x slower, until it has run enough to be optimized).
 // Prints the top functions by self time and the same time grouped by ggml op / graph work / boundary.
 //
+// --phase prefill samples --tokens / 8 prefills of the prompt (~60 tokens, logits for the last) instead of the decode.
+//
 // Wasm needs a module with its function names: HYBRID_LLM_WASM_PROFILE=1 node wasm/build.mjs (→ wasm/build/profile/).
 // Native needs `perf` on PATH and perf_event access (kernel.perf_event_paranoid <= 1, or root).
 // Usage: npm run build && node scripts/profile-wasm.mjs --backend wasm|native [--profile bench-60m-q8_0]
-//   [--tokens 128] [--warmup-ms 3000] [--top 20] [--wasm wasm/build/profile/hybrid-llm.wasm] [--keep DIR]
+//   [--phase decode|prefill] [--tokens 128] [--warmup-ms 3000] [--top 20] [--wasm wasm/build/profile/hybrid-llm.wasm] [--keep DIR]
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector";
@@ -23,6 +25,7 @@ const { values } = parseArgs({
   options: {
     backend: { type: "string", default: "wasm" },
     profile: { type: "string", default: "bench-60m-q8_0" },
+    phase: { type: "string", default: "decode" },
     tokens: { type: "string", default: "128" },
     "warmup-ms": { type: "string", default: "3000" },
     top: { type: "string", default: "20" },
@@ -31,6 +34,8 @@ const { values } = parseArgs({
   },
 });
 const tokens = Number(values.tokens);
+if (values.phase !== "decode" && values.phase !== "prefill") throw new Error("--phase: decode or prefill");
+const prefillPhase = values.phase === "prefill";
 const warmupMs = Number(values["warmup-ms"]);
 const top = Number(values.top);
 const prompt = "The quick brown fox jumps over the lazy dog. ".repeat(6);
@@ -75,7 +80,7 @@ async function fixture(profile) {
   return path;
 }
 
-/** Loads, prefills, warms up, then runs `during` around the timed greedy decode; returns the decode's tokens/s. */
+/** Loads, prefills, warms up, then runs `during` around the timed phase; returns its tokens/s (decoded or prefilled). */
 async function workload(backend, path, { start, stop }) {
   const model = await backend.loadModel({ path });
   const context = await model.createContext({ ctx: 4096, slots: 1, threads: 1, batch: 512 });
@@ -106,11 +111,16 @@ async function workload(backend, path, { start, stop }) {
   position = input.length;
   await start();
   const started = performance.now();
-  for (let i = 0; i < tokens; i++) next = (await decodeOne(next, position++)).argmax[0];
+  let processed = 0;
+  if (prefillPhase) {
+    for (let i = 0; i < Math.max(1, tokens / 8); i++, processed += input.length) await prefill();
+  } else {
+    for (; processed < tokens; processed++) next = (await decodeOne(next, position++)).argmax[0];
+  }
   const ms = performance.now() - started;
   const result = await stop();
   await model.dispose();
-  return { tokensPerSecond: (tokens / ms) * 1000, result };
+  return { tokensPerSecond: (processed / ms) * 1000, result };
 }
 
 /**
@@ -217,8 +227,8 @@ if (values.backend === "wasm") {
   trips.sort((a, b) => a - b);
   await profiler.backend.dispose();
   if (values.keep) writeFileSync(join(values.keep, `wasm-${values.profile}.cpuprofile`), JSON.stringify(result));
-  console.log(`wasm, ${values.profile}, 1 thread: ${tokensPerSecond.toFixed(1)} decode tok/s over ${tokens} tokens (while sampled every 200 µs)`);
-  console.log(`an empty call's round trip to the worker: median ${(trips[100] * 1000).toFixed(0)} µs, fastest ${(trips[0] * 1000).toFixed(0)} µs (a decode step: ${(1e6 / tokensPerSecond).toFixed(0)} µs while sampled)`);
+  console.log(`wasm, ${values.profile}, 1 thread: ${tokensPerSecond.toFixed(1)} ${values.phase} tok/s over ${prefillPhase ? `${Math.max(1, tokens / 8)} prefills` : `${tokens} tokens`} (while sampled every 200 µs)`);
+  console.log(`an empty call's round trip to the worker: median ${(trips[100] * 1000).toFixed(0)} µs, fastest ${(trips[0] * 1000).toFixed(0)} µs (${prefillPhase ? "a prompt token" : "a decode step"}: ${(1e6 / tokensPerSecond).toFixed(0)} µs while sampled)`);
   report(selfTimes(result), `wasm ${values.profile}`);
 } else {
   const { NodeBackend } = await import("../packages/node/dist/index.js");
@@ -238,7 +248,7 @@ if (values.backend === "wasm") {
     },
   });
   await backend.dispose?.();
-  console.log(`native, ${values.profile}, 1 thread: ${tokensPerSecond.toFixed(1)} decode tok/s over ${tokens} tokens (while perf sampled at 4999 Hz)`);
+  console.log(`native, ${values.profile}, 1 thread: ${tokensPerSecond.toFixed(1)} ${values.phase} tok/s over ${prefillPhase ? `${Math.max(1, tokens / 8)} prefills` : `${tokens} tokens`} (while perf sampled at 4999 Hz)`);
   report(perfTimes(data), `native ${values.profile}`);
   if (!values.keep) rmSync(dir, { recursive: true, force: true });
 }
