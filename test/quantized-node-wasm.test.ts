@@ -71,8 +71,9 @@ describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm t
     await node?.dispose();
   });
 
-  // One quantized hybrid (attention + recurrent layers, q4_0 kernels): 2 threads on a busy 2-core machine is slow.
-  test.each(["nemotron-3-nano-twin-q4_0"])("%s", async (profile) => {
+  // One quantized hybrid (attention + recurrent layers, q4_0 kernels), and the same model in F16 (its matmuls on
+  // wasm/patches/0007's per-thread panels): 2 threads on a busy 2-core machine is slow.
+  test.each(["nemotron-3-nano-twin-q4_0", "nemotron-3-nano-twin"])("%s", async (profile) => {
     const path = await fixturePath(profile);
     const run = async (backend: NodeBackend | WasmBackend, threads: number) => {
       const model = await backend.loadModel({ path });
