@@ -90,6 +90,8 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
   });
 
   test("f16 panels (0007): one-plane F16 matmuls, converted once to f32 panels, give ggml_vec_dot_f16's bits; batched ones keep ggml's loop", () => {
+    // the one-column dot (the column converted once): lengths with tails, subnormals
+    expect(find("vec_dot_f16_f32y")).toMatchObject({ tested: 224, mismatches: 0 });
     // the plan sizes a thread's two panels (16 rows and 16 columns of k rounded up to 16 floats) where the graph takes them
     const panels = (k: number) => 2 * 16 * Math.ceil(k / 16) * 16 * 4;
     const shapes = [
@@ -111,14 +113,12 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
   });
 
   test("flash attention without F16 round trips (0006): Q converted once, K / V once per group of query heads, the V accumulator rounded to F16 in f32: ggml's own bits", () => {
-    // the dot: head sizes with tails, subnormals
-    expect(find("vec_dot_f16_f32y")).toMatchObject({ tested: 224, mismatches: 0 });
     // the rounding: every F16 value, every tie between neighbours and one f32 step either side, 65504..65520 and past
     // it, infinities, NaNs, random floats (the check counts a mismatch for every bit of difference)
     expect(find("round_to_f16")).toMatchObject({ tested: 453984, mismatches: 0 });
     // flash attention through the graph against ggml's algorithm written out (F16 Q, F16 accumulator): a decode step
     // with 16 query heads a K / V head (the grouped pass), 5 sequences' tokens in one masked cache, ALiBi + softcap,
-    // no grouping (the per-row path), head sizes with tails, and long caches (ggml's split-KV path)
+    // no grouping (the pass one row at a time), head sizes with tails, and long caches (ggml's split-KV path)
     const shapes = [
       { nKv: 200, nQ: 1, heads: 32, kvHeads: 2, masked: 0 },
       { nKv: 96, nQ: 5, heads: 32, kvHeads: 2, masked: 1 },

@@ -179,9 +179,9 @@ static void check_vec_dot_f16_2x2(void) {
     printf("{\"check\":\"vec_dot_2x2\",\"type\":\"f16\",\"nrows\":%d,\"tested\":%d,\"mismatches\":%d}\n", (int) traits->nrows, tested, mismatches);
 }
 
-// wasm/patches/0006: flash attention's K.Q dot with Q converted to f32 once gives ggml_vec_dot_f16's bits: head sizes
-// with and without a tail after the last 16-value step (40, 257, 2051), rows over the f16 range short of overflow,
-// subnormals included.
+// wasm/patches/0007: the F16 dot with its column converted to f32 once (an F16 matmul's one-column path) gives
+// ggml_vec_dot_f16's bits: lengths with and without a tail after the last 16-value step (40, 257, 2051), rows over the
+// f16 range short of overflow, subnormals included.
 static void check_vec_dot_f16_f32y(void) {
     int tested = 0, mismatches = 0;
     static const int ks[] = { 16, 40, 64, 128, 257, 576, 2051 };
@@ -257,7 +257,7 @@ static void check_round_to_f16(void) {
 // steps and short prompts) gives the bits of ggml's own algorithm for it, written out here with ggml_vec_dot_f16 on an
 // F16 Q and an F16 V accumulator (ggml_vec_scale_f16 / ggml_vec_mad_f16) read back at every cell, as
 // ggml_compute_forward_flash_attn_ext_f16_one_chunk does without the patch. Grouped-query shapes take the patch's
-// grouped pass, others its per-row path. Optionally a mask (-inf on a third of the cells, other values random: a
+// pass a group of heads at a time, others one row at a time. Optionally a mask (-inf on a third of the cells, other values random: a
 // batch of sequences in one KV cache), ALiBi slopes (max_bias) and a logit softcap.
 static void check_flash_attn(int dk, int dv, int n_kv, int n_q, int n_head, int n_head_kv, int masked, float max_bias, float softcap) {
     const size_t size = sizeof(float) * dk * n_head * n_q + 2 * (size_t) dk * n_kv * n_head_kv + 2 * (size_t) dv * n_kv * n_head_kv +
@@ -514,11 +514,11 @@ int main(int argc, char ** argv) {
     check_flash_attn(128, 128, 200, 1, 32, 2, 0, 0.0f, 0.0f); // a decode step, 16 query heads a K / V head (grouped pass)
     check_flash_attn(128, 128, 96, 5, 32, 2, 1, 0.0f, 0.0f);  // 5 sequences' decode tokens in one KV cache, masked
     check_flash_attn(64, 64, 37, 3, 12, 4, 1, 8.0f, 30.0f);   // ALiBi slopes per head, softcap
-    check_flash_attn(64, 64, 37, 1, 4, 4, 0, 0.0f, 0.0f);     // no grouping: the per-row path
+    check_flash_attn(64, 64, 37, 1, 4, 4, 0, 0.0f, 0.0f);     // no grouping: the pass one row at a time
     check_flash_attn(40, 24, 65, 2, 2, 1, 1, 0.0f, 0.0f);     // tails: 40 and 24 are not multiples of 16
     // one token and 512 cells or more: ggml splits the KV cells between threads and reduces partial results
     check_flash_attn(128, 128, 600, 1, 32, 2, 1, 0.0f, 0.0f); // grouped
-    check_flash_attn(64, 64, 520, 1, 4, 4, 0, 0.0f, 0.0f);    // per row
+    check_flash_attn(64, 64, 520, 1, 4, 4, 0, 0.0f, 0.0f);    // one row at a time
 #endif
     return 0;
 }
