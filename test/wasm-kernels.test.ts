@@ -92,8 +92,10 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
   test("f16 panels (0007): one-plane F16 matmuls, converted once to f32 panels, give ggml_vec_dot_f16's bits; batched ones keep ggml's loop", () => {
     // the one-column dot (the column converted once): lengths with tails, subnormals
     expect(find("vec_dot_f16_f32y")).toMatchObject({ tested: 224, mismatches: 0 });
-    // the plan sizes a thread's two panels (16 rows and 16 columns of k rounded up to 16 floats) where the graph takes them
+    // the plan: src1's F16 copy (64-byte aligned), a thread's two panels (16 rows and 16 columns of k rounded up to 16
+    // floats), a cache line per thread; and the compute wrote the panels (the bits alone could not tell ggml's loop)
     const panels = (k: number) => 2 * 16 * Math.ceil(k / 16) * 16 * 4;
+    const f16Copy = (k: number, n: number) => Math.ceil((2 * k * n) / 64) * 64;
     const shapes = [
       { k: 256, m: 48, n: 1 }, // one column: rows converted on the fly
       { k: 282, m: 37, n: 1 },
@@ -107,9 +109,12 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
       const matmul = find("matmul", { type: "f16", planes: 1, ...shape });
       expect(matmul.vecDotMismatches).toBe(0);
       expect(matmul.relativeError).toBeLessThan(1e-6);
-      expect(matmul.workSize).toBeGreaterThanOrEqual(panels(shape.k));
+      expect(matmul.workSize).toBe(f16Copy(shape.k, shape.n) + panels(shape.k) + 64);
+      expect(matmul.panelsWritten).toBe(1);
     }
-    expect(find("matmul", { type: "f16", k: 256, m: 48, n: 8, planes: 2 }).workSize).toBeLessThan(panels(256));
+    const batched = find("matmul", { type: "f16", k: 256, m: 48, n: 8, planes: 2 });
+    expect(batched.workSize).toBe(f16Copy(256, 16) + 64);
+    expect(batched.panelsWritten).toBe(0);
   });
 
   test("flash attention without F16 round trips (0006): Q converted once, K / V once per group of query heads, the V accumulator rounded to F16 in f32: ggml's own bits", () => {
@@ -133,6 +138,8 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
       const line = find("flash_attn", shape);
       expect(line.tested).toBeGreaterThan(0);
       expect(line.mismatches).toBe(0);
+      // every row took the patch's pass: ggml's own loop would have written its F16 accumulator in the work buffer
+      expect(line.ggmlLoop).toBe(0);
     }
   });
 

@@ -281,7 +281,12 @@ static void check_flash_attn(int dk, int dv, int n_kv, int n_q, int n_head, int 
     ggml_build_forward_expand(graph, out);
     struct ggml_cplan plan = ggml_graph_plan(graph, 1, NULL);
     plan.work_data = malloc(plan.work_size + 1);
+    // ggml's own loop keeps an F16 V accumulator in the thread's scratch, dv floats in (VKQ16); the patch's pass never
+    // writes there. Whether those bytes still hold the fill says which one ran: the bits alone could not.
+    memset(plan.work_data, 0xA5, plan.work_size + 1);
     ggml_graph_compute(graph, &plan);
+    int ggml_loop = 0;
+    for (size_t i = sizeof(float) * dv; i < sizeof(float) * dv + 2 * (size_t) dv; i++) ggml_loop |= plan.work_data[i] != 0xA5;
 
     // one_chunk's constants
     const float kq_scale = softcap != 0.0f ? scale / softcap : scale;
@@ -326,8 +331,8 @@ static void check_flash_attn(int dk, int dv, int n_kv, int n_q, int n_head, int 
             }
         }
     }
-    printf("{\"check\":\"flash_attn\",\"dk\":%d,\"dv\":%d,\"nKv\":%d,\"nQ\":%d,\"heads\":%d,\"kvHeads\":%d,\"masked\":%d,\"maxBias\":%g,\"softcap\":%g,\"tested\":%d,\"mismatches\":%d}\n",
-           dk, dv, n_kv, n_q, n_head, n_head_kv, masked, max_bias, softcap, tested, mismatches);
+    printf("{\"check\":\"flash_attn\",\"dk\":%d,\"dv\":%d,\"nKv\":%d,\"nQ\":%d,\"heads\":%d,\"kvHeads\":%d,\"masked\":%d,\"maxBias\":%g,\"softcap\":%g,\"tested\":%d,\"mismatches\":%d,\"ggmlLoop\":%d}\n",
+           dk, dv, n_kv, n_q, n_head, n_head_kv, masked, max_bias, softcap, tested, mismatches, ggml_loop);
     free(q16);
     free(vkq16);
     free(vkq32);
@@ -382,8 +387,16 @@ static void free_matmul(struct matmul * mm) { free(mm->a_f32); free(mm->plan.wor
 #if defined(__wasm_simd128__)
 static void check_matmul_planes(enum ggml_type type, int k, int m, int n, int planes) {
     struct matmul mm = make_matmul(type, k, m, n, planes);
-    compute(&mm);
     const int cols = n * planes;
+    // 0007's panels sit past src1's F16 copy in the work buffer (F16 weights): whether the compute wrote there says
+    // that it took them (the bits alone could not)
+    memset(mm.plan.work_data, 0xA5, mm.plan.work_size + 1);
+    compute(&mm);
+    const size_t f16_copy = ((size_t) 2 * k * cols + 63) / 64 * 64;
+    int panels_written = 0;
+    if (type == GGML_TYPE_F16) {
+        for (size_t i = f16_copy; i < mm.plan.work_size; i++) panels_written |= mm.plan.work_data[i] != 0xA5;
+    }
     // the activations as ggml's vec_dot sees them: rounded to F16 for F16 weights, quantized to Q8_0 for Q8_0 / Q4_0
     const enum ggml_type act = type == GGML_TYPE_F16 ? GGML_TYPE_F16 : type == GGML_TYPE_F32 ? GGML_TYPE_F32 : GGML_TYPE_Q8_0;
     float * bq = malloc(sizeof(float) * k * cols);
@@ -427,8 +440,8 @@ static void check_matmul_planes(enum ggml_type type, int k, int m, int n, int pl
         }
     }
     // workSize: the graph plan's work buffer (src1 converted, and 0007's F16 panels where the graph takes them)
-    printf("{\"check\":\"matmul\",\"type\":\"%s\",\"k\":%d,\"m\":%d,\"n\":%d,\"planes\":%d,\"relativeError\":%.3g,\"vecDotMismatches\":%d,\"workSize\":%zu}\n",
-           ggml_type_name(type), k, m, n, planes, worst, vec_dot_mismatches, mm.plan.work_size);
+    printf("{\"check\":\"matmul\",\"type\":\"%s\",\"k\":%d,\"m\":%d,\"n\":%d,\"planes\":%d,\"relativeError\":%.3g,\"vecDotMismatches\":%d,\"workSize\":%zu,\"panelsWritten\":%d}\n",
+           ggml_type_name(type), k, m, n, planes, worst, vec_dot_mismatches, mm.plan.work_size, panels_written);
     free(bq);
     free(tmp);
     free_matmul(&mm);
