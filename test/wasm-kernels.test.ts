@@ -52,6 +52,11 @@ describe("Wasm SIMD128 kernels (wasm/patches)", () => {
     expect(find("row_conversions")).toMatchObject({ mismatches: 0 });
   });
 
+  test("F16 rows to f32 (0008): every finite F16 value through the SIMD128 path, and short rows with or without an infinity / NaN, give the table's bits", () => {
+    // 63,488 finite values (all but exponent 31) in one row, then 40 lengths x 64 rows
+    expect(find("fp16_to_fp32_rows")).toMatchObject({ finite: 63488, tested: 115968, mismatches: 0 });
+  });
+
   test("F16 store (0003): the SIMD128 four-lane fp32 -> fp16 store gives the scalar conversion's bits, edge cases included", () => {
     expect(find("f16x4_store")).toMatchObject({ tested: 65564, mismatches: 0 });
   });

@@ -44,6 +44,31 @@ static void check_row_conversions(void) {
     printf("{\"check\":\"row_conversions\",\"tested\":%d,\"mismatches\":%d}\n", 2 * N, mismatches);
 }
 
+// wasm/patches/0008: ggml_cpu_fp16_to_fp32 (K / V rows in flash attention, the F16 matmul panels) gives the table's
+// bits for every F16 value: the finite ones in one long row (the SIMD path), then short rows with an infinity or a NaN
+// somewhere (the row goes through the table) or only finite values, of every length up to 40 (the tails).
+static void check_fp16_to_fp32_rows(void) {
+    static ggml_fp16_t h[65536];
+    static float y[65536];
+    int tested = 0, mismatches = 0;
+    int n = 0;
+    for (uint32_t b = 0; b < 65536; b++) if ((b & 0x7C00) != 0x7C00) h[n++] = (ggml_fp16_t) b;
+    ggml_cpu_fp16_to_fp32(h, y, n);
+    for (int i = 0; i < n; i++) mismatches += bits_of(y[i]) != bits_of(ggml_compute_fp16_to_fp32(h[i]));
+    tested += n;
+    for (int len = 1; len <= 40; len++) {
+        for (int rep = 0; rep < 64; rep++) {
+            for (int i = 0; i < len; i++) h[i] = (ggml_fp16_t) (next_u32() & 0xFFFF);
+            for (int i = 0; i < len; i++) if (rep % 2 == 0 && (h[i] & 0x7C00) == 0x7C00) h[i] ^= 0x4000; // finite only
+            if (rep % 4 == 1) h[next_u32() % len] = (ggml_fp16_t) (0x7C00 | (next_u32() & 0x83FF)); // one infinity / NaN
+            ggml_cpu_fp16_to_fp32(h, y, len);
+            for (int i = 0; i < len; i++) mismatches += bits_of(y[i]) != bits_of(ggml_compute_fp16_to_fp32(h[i]));
+            tested += len;
+        }
+    }
+    printf("{\"check\":\"fp16_to_fp32_rows\",\"finite\":%d,\"tested\":%d,\"mismatches\":%d}\n", n, tested, mismatches);
+}
+
 // wasm/patches/0003: the SIMD128 F16 store (flash attention's F16 accumulator goes through it) gives the scalar
 // conversion's bits: zeros, subnormals, the rounding ties, overflow to infinity, infinities and NaNs, then random
 // floats over the whole range of exponents.
@@ -494,6 +519,7 @@ int main(int argc, char ** argv) {
     }
 #if defined(__wasm_simd128__)
     check_row_conversions();
+    check_fp16_to_fp32_rows();
     check_quantize_q8_0();
     check_f16x4_store();
     const enum ggml_type types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0 };
