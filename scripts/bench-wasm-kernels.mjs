@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// ggml's matmul kernels alone, Wasm (SIMD128, as wasm/patches leave them) vs native (node-llama-cpp's prebuilt
-// libggml-cpu for this CPU), one thread each, bench-60m's shape (768 x 2048 weights; 1 column = decode, 64 = prefill):
-// where the end-to-end gap of `npm run bench:wasm` comes from. Builds test/support/wasm-kernels.c twice: with emcc
+// ggml's kernels alone, Wasm (SIMD128, as wasm/patches leave them) vs native (node-llama-cpp's prebuilt libggml-cpu for
+// this CPU), one thread each: matmuls of bench-60m's shape (768 x 2048 weights; 1 column = decode, 64 = prefill), the
+// activation quantizer and F16 row conversions, and one decode token's flash attention over 1,024 F16 cells (bench-60m's
+// heads and the twin's): where the end-to-end gap of `npm run bench:wasm` comes from. Builds test/support/wasm-kernels.c twice: with emcc
 // against wasm/build/cmake-<tag> (run `node wasm/build.mjs` first) and with the system C compiler against the .so.
 // Usage: npm run bench:wasm-kernels [-- --variant haswell]   (native: plain graph compute, no repacked weights)
 import { execFileSync } from "node:child_process";
@@ -46,6 +47,11 @@ console.log(`1 thread each; native: libggml-cpu-${values.variant}.so; ms per cal
 console.log("kernel                              wasm ms   native ms   wasm / native speed");
 for (const [i, w] of wasm.entries()) {
   const n = native[i];
-  const name = w.bench === "matmul" ? `matmul ${w.type} ${w.k}x${w.m}, ${w.n} col${w.n > 1 ? "s" : ""}` : `${w.bench} (${w.k})`;
+  const name =
+    w.bench === "matmul"
+      ? `matmul ${w.type} ${w.k}x${w.m}, ${w.n} col${w.n > 1 ? "s" : ""}`
+      : w.bench === "flash_attn"
+        ? `flash_attn ${w.dk}, ${w.heads}/${w.kvHeads} heads, ${w.k} cells`
+        : `${w.bench} (${w.k})`;
   console.log(`${name.padEnd(34)} ${w.ms.toFixed(3).padStart(9)}  ${n.ms.toFixed(3).padStart(10)}   ${(n.ms / w.ms).toFixed(3).padStart(8)}×`);
 }

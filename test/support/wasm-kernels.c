@@ -482,6 +482,33 @@ static double now_ms(void) {
     return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
 }
 
+// One decode token's flash attention over n_kv cells of an F16 K / V cache (no cell masked), 1 thread, after warm-up.
+static void bench_flash_attn(int dk, int n_head, int n_head_kv, int n_kv) {
+    const size_t size = sizeof(float) * dk * n_head * 2 + 4 * (size_t) dk * n_kv * n_head_kv + 2 * (size_t) n_kv + 4 * ggml_graph_overhead() + (1 << 20);
+    struct ggml_init_params params = { size, NULL, false };
+    struct ggml_context * ctx = ggml_init(params);
+    struct ggml_tensor * q = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, dk, 1, n_head, 1);
+    struct ggml_tensor * k = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dk, n_kv, n_head_kv, 1);
+    struct ggml_tensor * v = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dk, n_kv, n_head_kv, 1);
+    struct ggml_tensor * mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, n_kv, 1);
+    for (int i = 0; i < dk * n_head; i++) ((float *) q->data)[i] = 2 * next_float();
+    for (int i = 0; i < dk * n_kv * n_head_kv; i++) ((ggml_fp16_t *) k->data)[i] = ggml_fp32_to_fp16(2 * next_float());
+    for (int i = 0; i < dk * n_kv * n_head_kv; i++) ((ggml_fp16_t *) v->data)[i] = ggml_fp32_to_fp16(next_float());
+    for (int i = 0; i < n_kv; i++) ((ggml_fp16_t *) mask->data)[i] = ggml_fp32_to_fp16(0.0f);
+    struct ggml_tensor * out = ggml_flash_attn_ext(ctx, q, k, v, mask, 1.0f / sqrtf((float) dk), 0.0f, 0.0f);
+    struct ggml_cgraph * graph = ggml_new_graph(ctx);
+    ggml_build_forward_expand(graph, out);
+    struct ggml_cplan plan = ggml_graph_plan(graph, 1, NULL);
+    plan.work_data = malloc(plan.work_size + 1);
+    for (int w = 0; w < 3; w++) ggml_graph_compute(graph, &plan);
+    const int reps = 50;
+    const double started = now_ms();
+    for (int r = 0; r < reps; r++) ggml_graph_compute(graph, &plan);
+    printf("{\"bench\":\"flash_attn\",\"dk\":%d,\"heads\":%d,\"kvHeads\":%d,\"k\":%d,\"ms\":%.4f}\n", dk, n_head, n_head_kv, n_kv, (now_ms() - started) / reps);
+    free(plan.work_data);
+    ggml_free(ctx);
+}
+
 // bench-60m's shape: 768-wide stream, 2048-wide feed-forward. GFLOP/s per matmul, 1 thread, after warm-up.
 static void bench(void) {
     const enum ggml_type types[] = { GGML_TYPE_F32, GGML_TYPE_F16, GGML_TYPE_Q8_0, GGML_TYPE_Q4_0 };
@@ -509,6 +536,11 @@ static void bench(void) {
     started = now_ms();
     for (int r = 0; r < 200; r++) ggml_cpu_fp32_to_fp16(x, h, K);
     printf("{\"bench\":\"fp32_to_fp16\",\"k\":%d,\"ms\":%.4f}\n", K, (now_ms() - started) / 200);
+    started = now_ms();
+    for (int r = 0; r < 200; r++) ggml_cpu_fp16_to_fp32(h, x, K);
+    printf("{\"bench\":\"fp16_to_fp32\",\"k\":%d,\"ms\":%.4f}\n", K, (now_ms() - started) / 200);
+    bench_flash_attn(64, 12, 4, 1024);  // bench-60m's attention
+    bench_flash_attn(128, 32, 2, 1024); // the twin's (Nemotron 3 Nano's)
 }
 
 int main(int argc, char ** argv) {
