@@ -44,7 +44,7 @@ const parse = (text) => text.split("\n").filter((line) => line.startsWith("{")).
 const wasm = parse(execFileSync(process.execPath, [join(out, "bench.cjs"), "bench"], { encoding: "utf8" }));
 const native = parse(execFileSync(join(out, "bench-native"), ["bench"], { encoding: "utf8" }));
 console.log(`1 thread each; native: libggml-cpu-${values.variant}.so; ms per call (after warm-up)`);
-console.log("kernel                              wasm ms   native ms   wasm / native speed");
+console.log("kernel                                    wasm ms   native ms   wasm / native speed");
 for (const [i, w] of wasm.entries()) {
   const n = native[i];
   const name =
@@ -53,5 +53,5 @@ for (const [i, w] of wasm.entries()) {
       : w.bench === "flash_attn"
         ? `flash_attn ${w.dk}, ${w.heads}/${w.kvHeads} heads, ${w.k} cells`
         : `${w.bench} (${w.k})`;
-  console.log(`${name.padEnd(34)} ${w.ms.toFixed(3).padStart(9)}  ${n.ms.toFixed(3).padStart(10)}   ${(n.ms / w.ms).toFixed(3).padStart(8)}×`);
+  console.log(`${name.padEnd(40)} ${w.ms.toFixed(3).padStart(9)}  ${n.ms.toFixed(3).padStart(10)}   ${(n.ms / w.ms).toFixed(3).padStart(8)}×`);
 }

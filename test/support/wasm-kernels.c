@@ -44,9 +44,23 @@ static void check_row_conversions(void) {
     printf("{\"check\":\"row_conversions\",\"tested\":%d,\"mismatches\":%d}\n", 2 * N, mismatches);
 }
 
-// wasm/patches/0008: ggml_cpu_fp16_to_fp32 (K / V rows in flash attention, the F16 matmul panels) gives the table's
-// bits for every F16 value: the finite ones in one long row (the SIMD path), then short rows with an infinity or a NaN
-// somewhere (the row goes through the table) or only finite values, of every length up to 40 (the tails).
+// wasm/patches/0008: ggml_cpu_fp16_to_fp32 (K / V rows in flash attention, the F16 matmul panels) gives the bits of
+// ggml_compute_fp16_to_fp32 (which fills the table) for every F16 value: the finite ones in one long row (the SIMD
+// path), then short rows with an infinity or a NaN somewhere (the row goes through the table) or only finite values, of
+// every length up to 40 (the tails). Since the table's path gives the same bits, the rows with only finite values are
+// also converted in place, the halves in the upper half of the floats' buffer: one pass from the front reads each half
+// before a float overwrites it, but a second pass through the table would read overwritten halves, so a finite row that
+// did not take the SIMD path alone shows up as mismatches.
+static int fp16_to_fp32_in_place_mismatches(const ggml_fp16_t * h, int n) {
+    float * buf = malloc(sizeof(float) * (size_t) n);
+    memcpy((ggml_fp16_t *) buf + n, h, sizeof(ggml_fp16_t) * (size_t) n);
+    ggml_cpu_fp16_to_fp32((const ggml_fp16_t *) buf + n, buf, n);
+    int mismatches = 0;
+    for (int i = 0; i < n; i++) mismatches += bits_of(buf[i]) != bits_of(ggml_compute_fp16_to_fp32(h[i]));
+    free(buf);
+    return mismatches;
+}
+
 static void check_fp16_to_fp32_rows(void) {
     static ggml_fp16_t h[65536];
     static float y[65536];
@@ -55,6 +69,7 @@ static void check_fp16_to_fp32_rows(void) {
     for (uint32_t b = 0; b < 65536; b++) if ((b & 0x7C00) != 0x7C00) h[n++] = (ggml_fp16_t) b;
     ggml_cpu_fp16_to_fp32(h, y, n);
     for (int i = 0; i < n; i++) mismatches += bits_of(y[i]) != bits_of(ggml_compute_fp16_to_fp32(h[i]));
+    mismatches += fp16_to_fp32_in_place_mismatches(h, n);
     tested += n;
     for (int len = 1; len <= 40; len++) {
         for (int rep = 0; rep < 64; rep++) {
@@ -63,6 +78,7 @@ static void check_fp16_to_fp32_rows(void) {
             if (rep % 4 == 1) h[next_u32() % len] = (ggml_fp16_t) (0x7C00 | (next_u32() & 0x83FF)); // one infinity / NaN
             ggml_cpu_fp16_to_fp32(h, y, len);
             for (int i = 0; i < len; i++) mismatches += bits_of(y[i]) != bits_of(ggml_compute_fp16_to_fp32(h[i]));
+            if (rep % 2 == 0 && len >= 16) mismatches += fp16_to_fp32_in_place_mismatches(h, len);
             tested += len;
         }
     }
@@ -236,12 +252,26 @@ static void check_vec_dot_f16_f32y(void) {
 // wasm/patches/0006: ggml_wasm_round_to_f16 gives GGML_CPU_FP16_TO_FP32(GGML_CPU_FP32_TO_FP16(x))'s bits: every F16
 // value, the midpoints between neighbours (the ties) and one f32 step either side of them, both signs, 65504 .. 65520
 // and past it, infinities, NaNs, and random bit patterns.
+// Its two forms are checked on their own too, since the dispatch between them cannot change the bits: the one with the
+// bit-selects on every vector, the common one on every vector whose lanes are all under 65520 in magnitude.
+static int round_to_f16_finite_vectors = 0;
 static int round_to_f16_mismatches(const float * x, int n) {
     int mismatches = 0;
     for (int i = 0; i + 4 <= n; i += 4) {
-        float r[4];
-        wasm_v128_store(r, ggml_wasm_round_to_f16(wasm_v128_load(x + i)));
-        for (int l = 0; l < 4; l++) mismatches += bits_of(r[l]) != bits_of(GGML_CPU_FP16_TO_FP32(GGML_CPU_FP32_TO_FP16(x[i + l])));
+        const v128_t v = wasm_v128_load(x + i);
+        float r[4], special[4], finite[4];
+        wasm_v128_store(r, ggml_wasm_round_to_f16(v));
+        wasm_v128_store(special, ggml_wasm_round_to_f16_special(v, wasm_v128_and(v, wasm_u32x4_splat(0x7FFFFFFFu))));
+        wasm_v128_store(finite, ggml_wasm_round_to_f16_finite(v));
+        int all_finite = 1;
+        for (int l = 0; l < 4; l++) all_finite &= fabsf(x[i + l]) < 65520.0f;
+        round_to_f16_finite_vectors += all_finite;
+        for (int l = 0; l < 4; l++) {
+            const uint32_t expected = bits_of(GGML_CPU_FP16_TO_FP32(GGML_CPU_FP32_TO_FP16(x[i + l])));
+            mismatches += bits_of(r[l]) != expected;
+            mismatches += bits_of(special[l]) != expected;
+            mismatches += all_finite && bits_of(finite[l]) != expected;
+        }
     }
     return mismatches;
 }
@@ -275,7 +305,7 @@ static void check_round_to_f16(void) {
     mismatches += round_to_f16_mismatches(x, n);
     tested += n;
 #undef ROUND_TO_F16_PUSH
-    printf("{\"check\":\"round_to_f16\",\"tested\":%d,\"mismatches\":%d}\n", tested, mismatches);
+    printf("{\"check\":\"round_to_f16\",\"tested\":%d,\"finiteVectors\":%d,\"mismatches\":%d}\n", tested, round_to_f16_finite_vectors, mismatches);
 }
 
 // wasm/patches/0006: flash attention through the graph (F16 K and V; one row per query head and token, as in decode
