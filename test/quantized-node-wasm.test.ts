@@ -99,6 +99,35 @@ describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm t
     expect(compared).toBeGreaterThan(0);
   });
 
+  // wasm/patches/0006 takes the query heads that share a K / V head (a group) through flash attention together, but only
+  // when all of a group's rows fall in one thread's row chunk: with fewer groups than threads, ggml's chunks cut through
+  // groups and those rows go through the pass one at a time. `tiny` has 4 query heads on 2 K / V heads (2 groups), so
+  // at 3 threads the prompt's rows are cut that way (a group's rows for one token are a head's worth of rows apart).
+  // The rows are summed as on one thread either way: 1 thread's exact logits and tokens.
+  test("3 Wasm threads, flash-attention groups split between threads' chunks: 1 Wasm thread's exact logits and tokens", { timeout: 120_000 }, async () => {
+    const three = await WasmBackend.create({ threads: 3 });
+    try {
+      const bytes = buildFixture("tiny");
+      const run = async (backend: WasmBackend, threads: number) => {
+        const model = await backend.loadModel({ bytes });
+        try {
+          const context = await model.createContext({ ctx: 256, slots: 1, threads });
+          const [stream] = await greedy(context, model.info.vocabSize, [model.tokenize(prompts[0]!)], 8);
+          return stream!;
+        } finally {
+          await model.dispose();
+        }
+      };
+      const oneThread = await run(single, 1);
+      const threeThreads = await run(three, 3);
+      expect(three.threads).toBe(3);
+      expect(maxAbsDifference(oneThread.firstLogits, threeThreads.firstLogits)).toBe(0);
+      expect(threeThreads.tokens).toEqual(oneThread.tokens);
+    } finally {
+      await three.dispose();
+    }
+  });
+
   // Several output rows per decode, several decodes: the per-row work must not hold on to the pthread workers that
   // llama.cpp's compute needs on the next decode (the module cannot start a worker while a decode blocks its thread:
   // it used to hang on the second batched decode). A hang fails by the timeout below.
