@@ -100,6 +100,7 @@ describe("hybrid-llm help and errors a newcomer meets", () => {
     expect(serve.code).toBe(0);
     expect(serve.out).toMatch(/^hybrid-llm serve --model <file> \[options\]/);
     expect(serve.out).toBe((await cli("serve", "--help")).out);
+    expect(serve.out).toMatch(/--max-event-clients <n> most open GET \/v1\/engine\/events streams[^]*?\(default: 16\)/);
     for (const command of ["demo", "plan", "generate", "chat", "bench", "fixture"]) {
       expect((await cli("help", command)).out).toMatch(new RegExp(`^hybrid-llm ${command} `));
     }

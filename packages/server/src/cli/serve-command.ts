@@ -47,7 +47,9 @@ ${rpcUsage}
   --max-body <bytes>      largest request body (default: 1048576)
   --body-timeout <s>      a request body must arrive within this, else 408 (default: 30)
   --write-timeout <s>     a client that takes no streamed event for this long is cut off and its
-                          request cancelled (default: 60)`;
+                          request cancelled (default: 60)
+  --max-event-clients <n> most open GET /v1/engine/events streams (the web page's live view); one
+                          more gets 503 (default: 16)`;
 
 export async function serveCommand(args: string[], print: (line: string) => void): Promise<void> {
   const { values } = parseArgs({
@@ -86,6 +88,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
       "max-body": { type: "string", default: String(1 << 20) },
       "body-timeout": { type: "string", default: "30" },
       "write-timeout": { type: "string", default: "60" },
+      "max-event-clients": { type: "string", default: "16" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -159,6 +162,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
     ...(values["session-dir"] === undefined ? {} : { sessionDir: values["session-dir"] }),
     bodyTimeoutMs: integer("body-timeout", values["body-timeout"], 1) * 1000,
     writeTimeoutMs: integer("write-timeout", values["write-timeout"], 1) * 1000,
+    maxEventClients: integer("max-event-clients", values["max-event-clients"], 1),
     host: values.host,
     port: integer("port", values.port, 0),
     describe: () => ({ model: name, backend: opened.backend.name, device: opened.backend.device, nCtx: opened.context.info.nCtx, unified: opened.context.info.unified }),

@@ -162,7 +162,7 @@ describe("createServer: refusals and errors (MockBackend)", () => {
 test("createServer refuses options a JavaScript caller got wrong, before serving anything", async () => {
   const model = await new MockBackend().loadModel();
   const engine = new Engine({ model, context: await model.createContext({ ctx: 1024, slots: 1 }) });
-  const bad: Record<string, unknown>[] = [{ writeTimeoutMs: "60" }, { bodyTimeoutMs: 0 }, { maxBodyBytes: Number.NaN }, { apiKey: "" }, { sessionDir: 5 }, { onError: "log" }, { modelName: "" }, { engine: {} }];
+  const bad: Record<string, unknown>[] = [{ writeTimeoutMs: "60" }, { bodyTimeoutMs: 0 }, { maxEventClients: 0 }, { maxEventClients: 2.5 }, { maxEventClients: "16" }, { maxBodyBytes: Number.NaN }, { apiKey: "" }, { sessionDir: 5 }, { onError: "log" }, { modelName: "" }, { engine: {} }];
   for (const extra of bad) expect(() => createServer({ engine, modelName: "mock", ...extra } as never), JSON.stringify(extra)).toThrow(/must be/);
   expect(() => new Engine({ model, context: engine["context"], reopen: "yes" } as never)).toThrow(/reopen must be a function/);
 });

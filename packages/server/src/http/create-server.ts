@@ -59,6 +59,12 @@ export interface ServerOptions {
    */
   readonly writeTimeoutMs?: number;
   /**
+   * Most `GET /v1/engine/events` streams open at once (each samples the engine 4 times a second and holds a
+   * connection). One more is answered 503 with Retry-After, code `too_many_event_clients`, until a stream ends.
+   * Defaults to 16.
+   */
+  readonly maxEventClients?: number;
+  /**
    * A directory for saved sessions: enables `POST /v1/sessions/{name}/save` and `/restore` and `GET /v1/sessions`
    * (files only inside it, named by the session's name). Unset: no session routes.
    */
@@ -242,6 +248,7 @@ function checkServerOptions(options: ServerOptions): void {
     const value = options[key];
     if (value !== undefined && (typeof value !== "string" || value.length === 0)) fail(key, "a non-empty string", value);
   }
+  if (options.maxEventClients !== undefined && !(Number.isSafeInteger(options.maxEventClients) && options.maxEventClients >= 1)) fail("maxEventClients", "a whole number of at least 1", options.maxEventClients);
   if (options.onError !== undefined && typeof options.onError !== "function") fail("onError", "a function", options.onError);
   if (options.ui !== undefined && typeof options.ui !== "boolean") fail("ui", "true or false", options.ui);
   if (options.describe !== undefined && typeof options.describe !== "function") fail("describe", "a function", options.describe);
@@ -305,7 +312,7 @@ export function createServer(options: ServerOptions): Hono {
   const ui = options.ui ?? true;
   if (options.apiKey !== undefined) app.use("*", requireKey(options.apiKey, ui ? webUiPaths : new Set()));
   if (ui) registerWebUi(app);
-  registerEngineEvents(app, engine, options.writeTimeoutMs ?? 60_000);
+  registerEngineEvents(app, engine, options.writeTimeoutMs ?? 60_000, options.maxEventClients ?? 16);
   app.get("/metrics", (c) => c.text(metrics.render(engine.stats()), 200, { "content-type": "text/plain; version=0.0.4" }));
   app.get("/slots", (c) => {
     const stats = engine.stats();

@@ -1,6 +1,6 @@
 import type { Engine } from "@hybrid-llm/core";
 import type { Hono } from "hono";
-import { streamSSE } from "hono/streaming";
+import { type SSEStreamingApi, streamSSE } from "hono/streaming";
 import { withDeadline } from "./deadline.js";
 import { EngineFeed } from "./engine-feed.js";
 
@@ -13,13 +13,20 @@ export const engineFeedIntervalMs = 250;
  * `engine` per change seen since the previous one (an {@link EngineEvent}: a request admitted to or leaving a slot,
  * preemptions, checkpoint evictions, a backend restart). Under the same API key as the rest of /v1 (the page sends
  * it as a Bearer header through fetch, never in the URL). A client that does not take an event within
- * `writeTimeoutMs` is cut off.
+ * `writeTimeoutMs` is cut off. At most `maxClients` streams are open at once (each samples the engine 4 times a
+ * second): one more is answered 503 with Retry-After, until a stream ends.
  */
-export function registerEngineEvents(app: Hono, engine: Pick<Engine, "stats" | "slots">, writeTimeoutMs: number): void {
+export function registerEngineEvents(app: Hono, engine: Pick<Engine, "stats" | "slots">, writeTimeoutMs: number, maxClients: number): void {
+  let open = 0;
   app.get("/v1/engine/events", (c) => {
     // HEAD (routed here as GET): the headers only. A feed started for it would sample on, unread, until the write timeout.
     if (c.req.method === "HEAD") return c.body(null, 200, { "Content-Type": "text/event-stream", "Cache-Control": "no-store" });
-    const response = streamSSE(c, async (sse) => {
+    if (open >= maxClients) {
+      c.header("Retry-After", "5");
+      const message = `the server already streams its engine events to ${maxClients} clients (maxEventClients); retry when one has closed`;
+      return c.json({ error: { message, type: "server_error", param: null, code: "too_many_event_clients" } }, 503);
+    }
+    const feedLoop = async (sse: SSEStreamingApi) => {
       const feed = new EngineFeed(engine);
       const send = (event: string, data: unknown) =>
         withDeadline(sse.writeSSE({ event, data: JSON.stringify(data) }).then(() => true), performance.now() + writeTimeoutMs, async () => {
@@ -32,7 +39,27 @@ export function registerEngineEvents(app: Hono, engine: Pick<Engine, "stats" | "
         if (!(await send("snapshot", snapshot))) return;
         await sse.sleep(engineFeedIntervalMs);
       }
-    });
+    };
+    // Counted from here until the stream's callback ends (the client closed, or was cut off), once.
+    open++;
+    let counted = true;
+    const release = () => {
+      if (counted) open--;
+      counted = false;
+    };
+    let response: Response;
+    try {
+      response = streamSSE(c, async (sse) => {
+        try {
+          await feedLoop(sse);
+        } finally {
+          release();
+        }
+      });
+    } catch (error) {
+      release();
+      throw error;
+    }
     response.headers.set("Cache-Control", "no-store"); // streamSSE sets no-cache
     return response;
   });

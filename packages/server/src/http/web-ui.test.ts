@@ -43,6 +43,48 @@ describe("createServer: the web page and GET /v1/engine/events (MockBackend)", (
     await engine.dispose();
   });
 
+  test("at most maxEventClients event streams at once: one more gets 503 with Retry-After, and a closed stream frees its place", async () => {
+    const engine = await mockEngine();
+    const app = createServer({ engine, modelName: "mock", maxEventClients: 2 });
+    const open = async () => {
+      const controller = new AbortController();
+      const response = await app.request("/v1/engine/events", { signal: controller.signal });
+      return { response, controller };
+    };
+    const firstEvent = async (response: Response) => {
+      const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+      let text = "";
+      while (!text.includes("\n\n")) text += (await reader.read()).value ?? "";
+      return { text, reader };
+    };
+    const a = await open();
+    const b = await open();
+    expect([a.response.status, b.response.status]).toEqual([200, 200]);
+    const refused = await open();
+    expect(refused.response.status).toBe(503);
+    expect(refused.response.headers.get("retry-after")).toBe("5");
+    expect(((await refused.response.json()) as { error: unknown }).error).toMatchObject({ code: "too_many_event_clients", type: "server_error" });
+    // HEAD starts no stream, so it is not refused
+    expect((await app.request("/v1/engine/events", { method: "HEAD" })).status).toBe(200);
+    // the first closes: its place is free once its loop sees the abort (within one interval)
+    const { reader } = await firstEvent(a.response);
+    await reader.cancel();
+    a.controller.abort();
+    let again = await open();
+    for (let i = 0; i < 40 && again.response.status === 503; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      again = await open();
+    }
+    expect(again.response.status).toBe(200);
+    const next = await firstEvent(again.response);
+    expect(next.text).toMatch(/^event: snapshot\ndata: \{/);
+    await next.reader.cancel();
+    again.controller.abort();
+    await b.response.body!.cancel();
+    b.controller.abort();
+    await engine.dispose();
+  });
+
   test("HEAD /v1/engine/events answers the stream's headers and starts no feed (nothing would read it)", async () => {
     const engine = await mockEngine();
     const app = createServer({ engine, modelName: "mock", apiKey: "k" });
