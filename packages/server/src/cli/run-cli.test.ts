@@ -179,6 +179,12 @@ describe("hybrid-llm help and errors a newcomer meets", () => {
     const wasmCuda = await cli("generate", "--model", "nope.gguf", "--prompt", "hi", "--backend", "wasm", "--gpu", "cuda");
     expect(wasmCuda.code).toBe(2);
     expect(wasmCuda.err).toMatch(/--gpu cuda needs --backend node: the Wasm backend runs on the CPU/);
+    // serve's server and queue numbers are checked before the model is opened (nope.gguf would fail later)
+    for (const [flag, value] of [["--max-event-clients", "0"], ["--write-timeout", "soon"], ["--port", "80.5"], ["--max-queue", "x"]]) {
+      const bad = await cli("serve", "--model", "nope.gguf", flag!, value!);
+      expect({ flag, code: bad.code }).toEqual({ flag, code: 2 });
+      expect(bad.err).toMatch(new RegExp(`^hybrid-llm serve: ${flag} must be an integer`));
+    }
     const badBackend = await cli("serve", "--model", "nope.gguf", "--backend", "gpu");
     expect(badBackend.code).toBe(2);
     expect(badBackend.err).toMatch(/--backend must be one of node, wasm, got "gpu"/);

@@ -118,6 +118,16 @@ export async function serveCommand(args: string[], print: (line: string) => void
   const swapBudgetBytes = parseByteSize(values["swap-budget"]);
   if (swapBudgetBytes === undefined) throw new UsageError(`--swap-budget must be a size like 4GiB or 500MB, got ${values["swap-budget"]}`, serveUsage);
   if (!isKvCacheType(kvType)) throw new UsageError(`--kv-type must be one of ${kvCacheTypes.join(", ")}`, serveUsage);
+  // Every number is checked before the model loads (a long wait to learn of a typo).
+  const maxQueue = integer("max-queue", values["max-queue"], 0);
+  const limits = {
+    maxTokensLimit: integer("max-tokens-limit", values["max-tokens-limit"], 1),
+    maxBodyBytes: integer("max-body", values["max-body"], 1024),
+    bodyTimeoutMs: integer("body-timeout", values["body-timeout"], 1) * 1000,
+    writeTimeoutMs: integer("write-timeout", values["write-timeout"], 1) * 1000,
+    maxEventClients: integer("max-event-clients", values["max-event-clients"], 1),
+    port: integer("port", values.port, 0),
+  };
   const open = () =>
     openModel({
       path: values.model!,
@@ -146,7 +156,7 @@ export async function serveCommand(args: string[], print: (line: string) => void
       opened = await open();
       return opened;
     },
-    maxQueue: integer("max-queue", values["max-queue"], 0),
+    maxQueue,
     admission: { reserve, preemption, swapBudgetBytes },
     prefixCache: values["prefix-cache"] ? { minBranchTokens, ...(checkpointBudgetBytes === undefined ? {} : { checkpointBudgetBytes }) } : false,
   });
@@ -157,14 +167,9 @@ export async function serveCommand(args: string[], print: (line: string) => void
     ...(values["api-key"] === undefined ? {} : { apiKey: values["api-key"] }),
     sampling,
     ui: values.ui,
-    maxTokensLimit: integer("max-tokens-limit", values["max-tokens-limit"], 1),
-    maxBodyBytes: integer("max-body", values["max-body"], 1024),
+    ...limits,
     ...(values["session-dir"] === undefined ? {} : { sessionDir: values["session-dir"] }),
-    bodyTimeoutMs: integer("body-timeout", values["body-timeout"], 1) * 1000,
-    writeTimeoutMs: integer("write-timeout", values["write-timeout"], 1) * 1000,
-    maxEventClients: integer("max-event-clients", values["max-event-clients"], 1),
     host: values.host,
-    port: integer("port", values.port, 0),
     describe: () => ({ model: name, backend: opened.backend.name, device: opened.backend.device, nCtx: opened.context.info.nCtx, unified: opened.context.info.unified }),
   });
   const cache = engine.stats().cache;
