@@ -15,6 +15,18 @@ import { compareStreams, greedy, maxAbsDifference, prompts } from "./support/gre
 // quantizer (ggml's SIMD128 q8_0 did, until wasm/patches/0001) is off by several. Tokens must be equal wherever the
 // native top-1 / top-2 margin is above twice the measured difference; a random-weight model's flat distribution does
 // have closer calls, after which a flip is legitimate.
+/** A fixture's greedy stream after the first prompt: one sequence, `threads` threads, `steps` tokens. */
+async function greedyRun(backend: NodeBackend | WasmBackend, source: { path: string } | { bytes: Uint8Array }, threads: number, steps: number) {
+  const model = await backend.loadModel(source);
+  try {
+    const context = await model.createContext({ ctx: 256, slots: 1, threads });
+    const [stream] = await greedy(context, model.info.vocabSize, [model.tokenize(prompts[0]!)], steps);
+    return stream!;
+  } finally {
+    await model.dispose();
+  }
+}
+
 const profiles = ["nemotron-3-nano-twin", "bench-60m"].flatMap((base) => fixtureQuantizations.map((quantization) => `${base}-${quantization}`));
 
 describe("quantized fixtures: the wasm backend's greedy tokens equal the native backend's", () => {
@@ -31,18 +43,8 @@ describe("quantized fixtures: the wasm backend's greedy tokens equal the native 
 
   test.each(profiles)("%s", async (profile) => {
     const path = await fixturePath(profile);
-    const run = async (backend: NodeBackend | WasmBackend) => {
-      const model = await backend.loadModel({ path });
-      try {
-        const context = await model.createContext({ ctx: 256, slots: 1, threads: 1 });
-        const [stream] = await greedy(context, model.info.vocabSize, [model.tokenize(prompts[0]!)], 12);
-        return stream!;
-      } finally {
-        await model.dispose();
-      }
-    };
-    const native = await run(node);
-    const inWasm = await run(wasm);
+    const native = await greedyRun(node, { path }, 1, 12);
+    const inWasm = await greedyRun(wasm, { path }, 1, 12);
     const difference = maxAbsDifference(native.firstLogits, inWasm.firstLogits);
     const spread = Math.max(...native.firstLogits) - Math.min(...native.firstLogits);
     expect(difference).toBeLessThan(0.015 * spread);
@@ -75,22 +77,12 @@ describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm t
   // wasm/patches/0007's per-thread panels): 2 threads on a busy 2-core machine is slow.
   test.each(["nemotron-3-nano-twin-q4_0", "nemotron-3-nano-twin"])("%s", async (profile) => {
     const path = await fixturePath(profile);
-    const run = async (backend: NodeBackend | WasmBackend, threads: number) => {
-      const model = await backend.loadModel({ path });
-      try {
-        const context = await model.createContext({ ctx: 256, slots: 1, threads });
-        const [stream] = await greedy(context, model.info.vocabSize, [model.tokenize(prompts[0]!)], 8);
-        return stream!;
-      } finally {
-        await model.dispose();
-      }
-    };
     expect(threaded.threads).toBe(2);
-    const oneThread = await run(single, 1);
-    const twoThreads = await run(threaded, 2);
+    const oneThread = await greedyRun(single, { path }, 1, 8);
+    const twoThreads = await greedyRun(threaded, { path }, 2, 8);
     expect(twoThreads.tokens).toEqual(oneThread.tokens);
     expect(maxAbsDifference(oneThread.firstLogits, twoThreads.firstLogits)).toBe(0);
-    const native = await run(node, 2);
+    const native = await greedyRun(node, { path }, 2, 8);
     const difference = maxAbsDifference(native.firstLogits, twoThreads.firstLogits);
     const spread = Math.max(...native.firstLogits) - Math.min(...native.firstLogits);
     expect(difference).toBeLessThan(0.015 * spread);
@@ -108,18 +100,8 @@ describe("2 Wasm threads (the multi-threaded build): the same tokens as 1 Wasm t
     const three = await WasmBackend.create({ threads: 3 });
     try {
       const bytes = buildFixture("tiny");
-      const run = async (backend: WasmBackend, threads: number) => {
-        const model = await backend.loadModel({ bytes });
-        try {
-          const context = await model.createContext({ ctx: 256, slots: 1, threads });
-          const [stream] = await greedy(context, model.info.vocabSize, [model.tokenize(prompts[0]!)], 8);
-          return stream!;
-        } finally {
-          await model.dispose();
-        }
-      };
-      const oneThread = await run(single, 1);
-      const threeThreads = await run(three, 3);
+      const oneThread = await greedyRun(single, { bytes }, 1, 8);
+      const threeThreads = await greedyRun(three, { bytes }, 3, 8);
       expect(three.threads).toBe(3);
       expect(maxAbsDifference(oneThread.firstLogits, threeThreads.firstLogits)).toBe(0);
       expect(threeThreads.tokens).toEqual(oneThread.tokens);
