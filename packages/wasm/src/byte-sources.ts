@@ -3,6 +3,7 @@
  * ByteSource (native/src/byte-source.cpp) hands llama.cpp a stdio stream whose reads call these imports; each read
  * copies one stdio-sized chunk from the bytes held here (a Uint8Array in the JavaScript heap, or a file read with
  * positioned reads) into linear memory. Linear memory then holds the weights once instead of the file and the weights.
+ * One more import does the same for the small arrays of every decode call (hybrid_llm_copy_view).
  */
 
 /** Model bytes outside linear memory, read at an offset. */
@@ -35,7 +36,8 @@ function bytesReader(view: ArrayBufferView): ByteReader {
 /**
  * The `env` imports behind ByteSource: `open` takes the napi_value passed to `Model.load()` (a typed array, or a
  * path when `openPath` is given) and answers an id, or -1 when it cannot serve it (the binding then copies the bytes
- * into linear memory as before). No import throws: a throw would unwind through the module and leave it unusable.
+ * into linear memory as before); `copy_view` copies a typed array into linear memory for the binding's copy_array. No
+ * import throws: a throw would unwind through the module and leave it unusable.
  */
 export function byteSourceImports(
   context: HandleContext,
@@ -66,6 +68,21 @@ export function byteSourceImports(
       try {
         // The memory's buffer is fetched on every read: it is replaced whenever linear memory grows.
         return reader.read(new Uint8Array(memory().buffer, target >>> 0, length >>> 0), offset);
+      } catch {
+        return -1;
+      }
+    },
+    /**
+     * A typed array's bytes into linear memory at `target` (native/src/context.cpp's copy_array: a decode's tokens,
+     * positions, sequence ids and output flags): one copy, where emnapi's data pointer would malloc a copy in linear
+     * memory and register it for release when the array is collected. 0, or -1 when `length` is not the array's.
+     */
+    hybrid_llm_copy_view(handle: number, target: number, length: number): number {
+      try {
+        const value = context.handleStore.get(handle)?.value;
+        if (!ArrayBuffer.isView(value) || value.byteLength !== length >>> 0) return -1;
+        new Uint8Array(memory().buffer, target >>> 0, length >>> 0).set(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+        return 0;
       } catch {
         return -1;
       }
