@@ -28,6 +28,52 @@ static uint64_t rng = 0x9e3779b97f4a7c15ull;
 static uint32_t next_u32(void) { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return (uint32_t) (rng >> 16); }
 static float next_float(void) { return ((float) (next_u32() % 2000001) - 1000000.0f) / 1000000.0f; }
 
+enum fa_mask { FA_MASK_NONE, FA_MASK_ZERO, FA_MASK_PATTERN };
+
+// A flash-attention graph (ggml_flash_attn_ext, 1 thread) over an F16 K / V cache, filled from the generator: Q in
+// ±2, K in ±2, V in ±4. The mask: none, all zeros (no cell masked, as in one sequence's decode step) or a pattern
+// (-inf on a third of the cells, shifting with the query, other values random: a batch of sequences in one KV cache).
+struct fa_graph {
+    struct ggml_context * ctx;
+    struct ggml_tensor * q, * k, * v, * mask, * out;
+    struct ggml_cgraph * graph;
+    struct ggml_cplan plan;
+};
+
+static struct fa_graph make_fa_graph(int dk, int dv, int n_kv, int n_q, int n_head, int n_head_kv, enum fa_mask masked, float max_bias, float softcap) {
+    struct fa_graph fa;
+    const size_t size = sizeof(float) * dk * n_head * n_q + 2 * (size_t) dk * n_kv * n_head_kv + 2 * (size_t) dv * n_kv * n_head_kv +
+                        2 * (size_t) n_kv * n_q + sizeof(float) * dv * n_head * n_q + 4 * ggml_graph_overhead() + (1 << 20);
+    struct ggml_init_params params = { size, NULL, false };
+    fa.ctx = ggml_init(params);
+    fa.q = ggml_new_tensor_4d(fa.ctx, GGML_TYPE_F32, dk, n_q, n_head, 1);
+    fa.k = ggml_new_tensor_4d(fa.ctx, GGML_TYPE_F16, dk, n_kv, n_head_kv, 1);
+    fa.v = ggml_new_tensor_4d(fa.ctx, GGML_TYPE_F16, dv, n_kv, n_head_kv, 1);
+    fa.mask = masked != FA_MASK_NONE ? ggml_new_tensor_2d(fa.ctx, GGML_TYPE_F16, n_kv, n_q) : NULL;
+    for (int i = 0; i < dk * n_q * n_head; i++) ((float *) fa.q->data)[i] = 2 * next_float();
+    for (int i = 0; i < dk * n_kv * n_head_kv; i++) ((ggml_fp16_t *) fa.k->data)[i] = ggml_fp32_to_fp16(2 * next_float());
+    for (int i = 0; i < dv * n_kv * n_head_kv; i++) ((ggml_fp16_t *) fa.v->data)[i] = ggml_fp32_to_fp16(4 * next_float());
+    if (fa.mask) {
+        for (int j = 0; j < n_q; j++) {
+            for (int c = 0; c < n_kv; c++) {
+                const float value = masked == FA_MASK_ZERO ? 0.0f : c % 3 == j % 3 ? -INFINITY : next_float();
+                ((ggml_fp16_t *) fa.mask->data)[j * n_kv + c] = ggml_fp32_to_fp16(value);
+            }
+        }
+    }
+    fa.out = ggml_flash_attn_ext(fa.ctx, fa.q, fa.k, fa.v, fa.mask, 1.0f / sqrtf((float) dk), max_bias, softcap);
+    fa.graph = ggml_new_graph(fa.ctx);
+    ggml_build_forward_expand(fa.graph, fa.out);
+    fa.plan = ggml_graph_plan(fa.graph, 1, NULL);
+    fa.plan.work_data = malloc(fa.plan.work_size + 1);
+    return fa;
+}
+
+static void free_fa_graph(struct fa_graph * fa) {
+    free(fa->plan.work_data);
+    ggml_free(fa->ctx);
+}
+
 #if defined(__wasm_simd128__)
 // The row conversions ggml uses for activations (F16 matmul) and KV copies (clang vectorizes their loops for
 // SIMD128) against ggml's scalar conversions, bit for bit, odd lengths for the tails.
@@ -315,33 +361,16 @@ static void check_round_to_f16(void) {
 // pass a group of heads at a time, others one row at a time. Optionally a mask (-inf on a third of the cells, other values random: a
 // batch of sequences in one KV cache), ALiBi slopes (max_bias) and a logit softcap.
 static void check_flash_attn(int dk, int dv, int n_kv, int n_q, int n_head, int n_head_kv, int masked, float max_bias, float softcap) {
-    const size_t size = sizeof(float) * dk * n_head * n_q + 2 * (size_t) dk * n_kv * n_head_kv + 2 * (size_t) dv * n_kv * n_head_kv +
-                        2 * (size_t) n_kv * n_q + sizeof(float) * dv * n_head * n_q + 4 * ggml_graph_overhead() + (1 << 20);
-    struct ggml_init_params params = { size, NULL, false };
-    struct ggml_context * ctx = ggml_init(params);
-    struct ggml_tensor * q = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, dk, n_q, n_head, 1);
-    struct ggml_tensor * k = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dk, n_kv, n_head_kv, 1);
-    struct ggml_tensor * v = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dv, n_kv, n_head_kv, 1);
-    struct ggml_tensor * mask = masked ? ggml_new_tensor_2d(ctx, GGML_TYPE_F16, n_kv, n_q) : NULL;
-    for (int i = 0; i < dk * n_q * n_head; i++) ((float *) q->data)[i] = 2 * next_float();
-    for (int i = 0; i < dk * n_kv * n_head_kv; i++) ((ggml_fp16_t *) k->data)[i] = GGML_CPU_FP32_TO_FP16(2 * next_float());
-    for (int i = 0; i < dv * n_kv * n_head_kv; i++) ((ggml_fp16_t *) v->data)[i] = GGML_CPU_FP32_TO_FP16(4 * next_float());
-    if (mask) {
-        for (int j = 0; j < n_q; j++)
-            for (int c = 0; c < n_kv; c++) ((ggml_fp16_t *) mask->data)[j * n_kv + c] = GGML_CPU_FP32_TO_FP16(c % 3 == j % 3 ? -INFINITY : next_float());
-    }
+    struct fa_graph fa = make_fa_graph(dk, dv, n_kv, n_q, n_head, n_head_kv, masked ? FA_MASK_PATTERN : FA_MASK_NONE, max_bias, softcap);
+    const struct ggml_tensor * q = fa.q, * k = fa.k, * v = fa.v, * mask = fa.mask, * out = fa.out;
+    struct ggml_cplan * plan = &fa.plan;
     const float scale = 1.0f / sqrtf((float) dk);
-    struct ggml_tensor * out = ggml_flash_attn_ext(ctx, q, k, v, mask, scale, max_bias, softcap);
-    struct ggml_cgraph * graph = ggml_new_graph(ctx);
-    ggml_build_forward_expand(graph, out);
-    struct ggml_cplan plan = ggml_graph_plan(graph, 1, NULL);
-    plan.work_data = malloc(plan.work_size + 1);
     // ggml's own loop keeps an F16 V accumulator in the thread's scratch, dv floats in (VKQ16); the patch's pass never
     // writes there. Whether those bytes still hold the fill says which one ran: the bits alone could not.
-    memset(plan.work_data, 0xA5, plan.work_size + 1);
-    ggml_graph_compute(graph, &plan);
+    memset(plan->work_data, 0xA5, plan->work_size + 1);
+    ggml_graph_compute(fa.graph, plan);
     int ggml_loop = 0;
-    for (size_t i = sizeof(float) * dv; i < sizeof(float) * dv + 2 * (size_t) dv; i++) ggml_loop |= plan.work_data[i] != 0xA5;
+    for (size_t i = sizeof(float) * dv; i < sizeof(float) * dv + 2 * (size_t) dv; i++) ggml_loop |= plan->work_data[i] != 0xA5;
 
     // one_chunk's constants
     const float kq_scale = softcap != 0.0f ? scale / softcap : scale;
@@ -391,8 +420,7 @@ static void check_flash_attn(int dk, int dv, int n_kv, int n_q, int n_head, int 
     free(q16);
     free(vkq16);
     free(vkq32);
-    free(plan.work_data);
-    ggml_free(ctx);
+    free_fa_graph(&fa);
 }
 #endif // __wasm_simd128__
 
@@ -514,29 +542,13 @@ static double now_ms(void) {
 
 // One decode token's flash attention over n_kv cells of an F16 K / V cache (no cell masked), 1 thread, after warm-up.
 static void bench_flash_attn(int dk, int n_head, int n_head_kv, int n_kv) {
-    const size_t size = sizeof(float) * dk * n_head * 2 + 4 * (size_t) dk * n_kv * n_head_kv + 2 * (size_t) n_kv + 4 * ggml_graph_overhead() + (1 << 20);
-    struct ggml_init_params params = { size, NULL, false };
-    struct ggml_context * ctx = ggml_init(params);
-    struct ggml_tensor * q = ggml_new_tensor_4d(ctx, GGML_TYPE_F32, dk, 1, n_head, 1);
-    struct ggml_tensor * k = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dk, n_kv, n_head_kv, 1);
-    struct ggml_tensor * v = ggml_new_tensor_4d(ctx, GGML_TYPE_F16, dk, n_kv, n_head_kv, 1);
-    struct ggml_tensor * mask = ggml_new_tensor_2d(ctx, GGML_TYPE_F16, n_kv, 1);
-    for (int i = 0; i < dk * n_head; i++) ((float *) q->data)[i] = 2 * next_float();
-    for (int i = 0; i < dk * n_kv * n_head_kv; i++) ((ggml_fp16_t *) k->data)[i] = ggml_fp32_to_fp16(2 * next_float());
-    for (int i = 0; i < dk * n_kv * n_head_kv; i++) ((ggml_fp16_t *) v->data)[i] = ggml_fp32_to_fp16(next_float());
-    for (int i = 0; i < n_kv; i++) ((ggml_fp16_t *) mask->data)[i] = ggml_fp32_to_fp16(0.0f);
-    struct ggml_tensor * out = ggml_flash_attn_ext(ctx, q, k, v, mask, 1.0f / sqrtf((float) dk), 0.0f, 0.0f);
-    struct ggml_cgraph * graph = ggml_new_graph(ctx);
-    ggml_build_forward_expand(graph, out);
-    struct ggml_cplan plan = ggml_graph_plan(graph, 1, NULL);
-    plan.work_data = malloc(plan.work_size + 1);
-    for (int w = 0; w < 3; w++) ggml_graph_compute(graph, &plan);
+    struct fa_graph fa = make_fa_graph(dk, dk, n_kv, 1, n_head, n_head_kv, FA_MASK_ZERO, 0.0f, 0.0f);
+    for (int w = 0; w < 3; w++) ggml_graph_compute(fa.graph, &fa.plan);
     const int reps = 50;
     const double started = now_ms();
-    for (int r = 0; r < reps; r++) ggml_graph_compute(graph, &plan);
+    for (int r = 0; r < reps; r++) ggml_graph_compute(fa.graph, &fa.plan);
     printf("{\"bench\":\"flash_attn\",\"dk\":%d,\"heads\":%d,\"kvHeads\":%d,\"k\":%d,\"ms\":%.4f}\n", dk, n_head, n_head_kv, n_kv, (now_ms() - started) / reps);
-    free(plan.work_data);
-    ggml_free(ctx);
+    free_fa_graph(&fa);
 }
 
 // bench-60m's shape: 768-wide stream, 2048-wide feed-forward. GFLOP/s per matmul, 1 thread, after warm-up.
