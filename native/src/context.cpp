@@ -380,8 +380,8 @@ std::vector<T> copy_array(Napi::Env env, const Napi::Value & value, napi_typedar
 #if defined(__EMSCRIPTEN__)
     // Asking emnapi for a JavaScript array's data pointer mallocs a copy of it in linear memory, kept in a WeakMap and
     // freed by a FinalizationRegistry when the array is collected: per decode call, four mallocs, four registrations
-    // and four finalizers (~7 % of a small model's decode step, scripts/profile-wasm.mjs). The host copies the bytes
-    // straight into the vector instead; the data-pointer path stays the fallback.
+    // and four finalizers (emnapi's getArrayBufferPointer: 6.7 % of tiny's decode profile, scripts/profile-wasm.mjs).
+    // The host copies the bytes straight into the vector instead; the data-pointer path stays the fallback.
     std::vector<T> out(value.As<Napi::TypedArray>().ElementLength());
     if (out.empty() || hybrid_llm_copy_view(value, out.data(), static_cast<uint32_t>(out.size() * sizeof(T))) == 0) return out;
 #endif
