@@ -181,9 +181,9 @@ function writeNapiLibrary(file) {
   const { createNapiModule } = require("@emnapi/core");
   const { getDefaultContext } = require("@emnapi/runtime");
   const { imports } = createNapiModule({ context: getDefaultContext(), asyncWorkPoolSize: 0 });
-  // With them, the binding's own host imports (native/src/byte-source.cpp: the model's bytes read in chunks from
-  // outside linear memory; native/src/context.cpp: a decode's input arrays copied in), supplied by
-  // packages/wasm/src/byte-sources.ts the same way.
+  // With them, the binding's own host imports (native/src/host-imports.h: the model's bytes read in chunks from
+  // outside linear memory, a decode's input arrays copied in), supplied by packages/wasm/src/byte-sources.ts the same
+  // way (packages/wasm/src/byte-sources.test.ts checks that the three lists agree).
   const hostImports = ["hybrid_llm_source_open", "hybrid_llm_source_size", "hybrid_llm_source_read", "hybrid_llm_source_close", "hybrid_llm_copy_view"];
   const names = [...new Set([...Object.values(imports).flatMap((group) => Object.keys(group)), ...hostImports])].sort();
   const entries = names.map((name) => `  ${name}: function () { return Module["hybridLlmNapi"]["${name}"].apply(null, arguments); },`);

@@ -1,19 +1,8 @@
 #include "byte-source.h"
+#include "host-imports.h"
 
 #include <algorithm>
 #include <cerrno>
-
-#if defined(__EMSCRIPTEN__)
-// Provided by the host (packages/wasm/src/byte-sources.ts). open: the id of the bytes or path behind `value`, or a
-// negative number when the host cannot serve it; size: their length; read: copies up to `length` bytes at `offset`
-// into `target`, returns the count (0 at the end) or a negative number on error; close: the host forgets them.
-extern "C" {
-__attribute__((import_module("env"), import_name("hybrid_llm_source_open"))) int32_t hybrid_llm_source_open(napi_value value);
-__attribute__((import_module("env"), import_name("hybrid_llm_source_size"))) double hybrid_llm_source_size(int32_t id);
-__attribute__((import_module("env"), import_name("hybrid_llm_source_read"))) int32_t hybrid_llm_source_read(int32_t id, double offset, void * target, uint32_t length);
-__attribute__((import_module("env"), import_name("hybrid_llm_source_close"))) void hybrid_llm_source_close(int32_t id);
-}
-#endif
 
 bool ByteSource::take(Napi::Env env, Napi::Value value) {
     release();

@@ -8,16 +8,12 @@
 #include <vector>
 
 #include "common.h"
+#include "host-imports.h"
 #include "model.h"
 #include "rpc.h"
 #include "row-top2.h"
 #include "state-buffer.h"
 
-#if defined(__EMSCRIPTEN__)
-// Provided by the host (packages/wasm/src/byte-sources.ts): copies the `length` bytes of the typed array behind `value`
-// to `target` in linear memory; 0 on success, nonzero when it cannot (the caller then takes the data pointer).
-extern "C" __attribute__((import_module("env"), import_name("hybrid_llm_copy_view"))) int32_t hybrid_llm_copy_view(napi_value value, void * target, uint32_t length);
-#endif
 
 Napi::Function Context::Define(Napi::Env env) {
     return DefineClass(env, "Context", {
@@ -374,15 +370,15 @@ private:
 
 template <typename T>
 std::vector<T> copy_array(Napi::Env env, const Napi::Value & value, napi_typedarray_type type, const char * name) {
-    if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != type) {
-        throw_error(env, error_code::invalid_argument, std::string(name) + " has the wrong array type");
-    }
+    if (!value.IsTypedArray()) throw_error(env, error_code::invalid_argument, std::string(name) + " has the wrong array type");
+    const auto typed = value.As<Napi::TypedArray>();  // (one napi_get_typedarray_info, without the data pointer)
+    if (typed.TypedArrayType() != type) throw_error(env, error_code::invalid_argument, std::string(name) + " has the wrong array type");
 #if defined(__EMSCRIPTEN__)
     // Asking emnapi for a JavaScript array's data pointer mallocs a copy of it in linear memory, kept in a WeakMap and
-    // freed by a FinalizationRegistry when the array is collected: per decode call, four mallocs, four registrations
-    // and four finalizers (emnapi's getArrayBufferPointer: 6.7 % of tiny's decode profile, scripts/profile-wasm.mjs).
-    // The host copies the bytes straight into the vector instead; the data-pointer path stays the fallback.
-    std::vector<T> out(value.As<Napi::TypedArray>().ElementLength());
+    // freed by a FinalizationRegistry when the array is collected: one of each per array, four to six arrays per
+    // decode call (emnapi's getArrayBufferPointer: 6.7 % of tiny's decode profile, scripts/profile-wasm.mjs). The host
+    // copies the bytes straight into the vector instead (host-imports.h); the data pointer stays the fallback.
+    std::vector<T> out(typed.ElementLength());
     if (out.empty() || hybrid_llm_copy_view(value, out.data(), static_cast<uint32_t>(out.size() * sizeof(T))) == 0) return out;
 #endif
     auto array = value.As<Napi::TypedArrayOf<T>>();

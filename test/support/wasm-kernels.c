@@ -38,6 +38,7 @@ struct fa_graph {
     struct ggml_tensor * q, * k, * v, * mask, * out;
     struct ggml_cgraph * graph;
     struct ggml_cplan plan;
+    float scale; // 1 / sqrt(dk), the graph's KQ scale
 };
 
 static struct fa_graph make_fa_graph(int dk, int dv, int n_kv, int n_q, int n_head, int n_head_kv, enum fa_mask masked, float max_bias, float softcap) {
@@ -61,7 +62,8 @@ static struct fa_graph make_fa_graph(int dk, int dv, int n_kv, int n_q, int n_he
             }
         }
     }
-    fa.out = ggml_flash_attn_ext(fa.ctx, fa.q, fa.k, fa.v, fa.mask, 1.0f / sqrtf((float) dk), max_bias, softcap);
+    fa.scale = 1.0f / sqrtf((float) dk);
+    fa.out = ggml_flash_attn_ext(fa.ctx, fa.q, fa.k, fa.v, fa.mask, fa.scale, max_bias, softcap);
     fa.graph = ggml_new_graph(fa.ctx);
     ggml_build_forward_expand(fa.graph, fa.out);
     fa.plan = ggml_graph_plan(fa.graph, 1, NULL);
@@ -364,7 +366,7 @@ static void check_flash_attn(int dk, int dv, int n_kv, int n_q, int n_head, int 
     struct fa_graph fa = make_fa_graph(dk, dv, n_kv, n_q, n_head, n_head_kv, masked ? FA_MASK_PATTERN : FA_MASK_NONE, max_bias, softcap);
     const struct ggml_tensor * q = fa.q, * k = fa.k, * v = fa.v, * mask = fa.mask, * out = fa.out;
     struct ggml_cplan * plan = &fa.plan;
-    const float scale = 1.0f / sqrtf((float) dk);
+    const float scale = fa.scale;
     // ggml's own loop keeps an F16 V accumulator in the thread's scratch, dv floats in (VKQ16); the patch's pass never
     // writes there. Whether those bytes still hold the fill says which one ran: the bits alone could not.
     memset(plan->work_data, 0xA5, plan->work_size + 1);

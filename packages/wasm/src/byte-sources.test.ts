@@ -1,12 +1,15 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, test } from "vitest";
 import { byteSourceImports } from "./byte-sources.js";
+
+const root = new URL("../../../", import.meta.url);
 
 /** The imports over a one-page memory (only its buffer is read), with napi_value handles 1.. standing for `values`. */
 function imports(values: unknown[]) {
   const memory = { buffer: new ArrayBuffer(65_536) };
   const context = { handleStore: { get: (id: number) => (id >= 1 && id <= values.length ? { value: values[id - 1] } : undefined) } };
   const env = byteSourceImports(context, () => memory as never /* a WebAssembly.Memory: its buffer */) as unknown as Record<string, (...args: number[]) => number>;
-  return { memory, copyView: env.hybrid_llm_copy_view! };
+  return { memory, env, copyView: env.hybrid_llm_copy_view! };
 }
 
 describe("hybrid_llm_copy_view (a decode's input arrays into linear memory)", () => {
@@ -29,5 +32,19 @@ describe("hybrid_llm_copy_view (a decode's input arrays into linear memory)", ()
     expect(copyView(9, 0, 1)).toBe(-1);
     expect(copyView(3, 65_536, 1)).toBe(-1);
     expect(new Uint8Array(memory.buffer).every((byte) => byte === 0)).toBe(true);
+  });
+});
+
+describe("the binding's host imports", () => {
+  // A name missing from one list goes unnoticed otherwise: the single-threaded module gets an -ENOSYS stub for an
+  // unsupplied import and the binding falls back to the slower path; the multi-threaded one fails to link.
+  test("native/src/host-imports.h declares, byteSourceImports supplies and wasm/build.mjs forwards the same names", () => {
+    const declared = [...readFileSync(new URL("native/src/host-imports.h", root), "utf8").matchAll(/import_name\("(\w+)"\)/g)].map((m) => m[1]!);
+    const build = readFileSync(new URL("wasm/build.mjs", root), "utf8");
+    const forwarded = [...(/const hostImports = \[([^\]]*)\]/.exec(build)?.[1] ?? "").matchAll(/"(\w+)"/g)].map((m) => m[1]!);
+    const supplied = Object.keys(imports([]).env);
+    expect(declared.sort()).toEqual(["hybrid_llm_copy_view", "hybrid_llm_source_close", "hybrid_llm_source_open", "hybrid_llm_source_read", "hybrid_llm_source_size"]);
+    expect(supplied.sort()).toEqual(declared);
+    expect(forwarded.sort()).toEqual(declared);
   });
 });

@@ -34,7 +34,8 @@ function bytesReader(view: ArrayBufferView): ByteReader {
 }
 
 /**
- * The `env` imports behind ByteSource: `open` takes the napi_value passed to `Model.load()` (a typed array, or a
+ * The module's own `env` imports (declared in native/src/host-imports.h; wasm/build.mjs forwards the same names to the
+ * multi-threaded module). Those behind ByteSource: `open` takes the napi_value passed to `Model.load()` (a typed array, or a
  * path when `openPath` is given) and answers an id, or -1 when it cannot serve it (the binding then copies the bytes
  * into linear memory as before); `copy_view` copies a typed array into linear memory for the binding's copy_array. No
  * import throws: a throw would unwind through the module and leave it unusable.
@@ -75,7 +76,8 @@ export function byteSourceImports(
     /**
      * A typed array's bytes into linear memory at `target` (native/src/context.cpp's copy_array: a decode's tokens,
      * positions, sequence ids and output flags): one copy, where emnapi's data pointer would malloc a copy in linear
-     * memory and register it for release when the array is collected. 0, or -1 when `length` is not the array's.
+     * memory and register it for release when the array is collected. 0, or -1 (nothing written) when the handle is
+     * not a typed array, `length` is not its byte length, or the target is outside linear memory.
      */
     hybrid_llm_copy_view(handle: number, target: number, length: number): number {
       try {

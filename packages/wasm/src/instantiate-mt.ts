@@ -51,7 +51,8 @@ export async function instantiateThreadedBinding(
   const napiModule = createNapiModule({ context, asyncWorkPoolSize: 0 });
   let memory: WebAssembly.Memory | undefined;
   let table: WebAssembly.Table | undefined;
-  // Called on this thread only (model loads run here, never on the pool's threads), after instantiation set `memory`.
+  // Called on this thread only (model loads and the binding's calls run here, never on the pool's threads), after
+  // instantiation set `memory`.
   const sources = byteSourceImports(context, () => memory!, openPath);
   const module = await factory({
     pthreadPoolSize: threads - 1,
