@@ -151,7 +151,10 @@ function run(fn, a, b, accumulator) {
 const ramp = Int8Array.from({ length: 16 }, (_, i) => i + 1);
 const ones = new Int8Array(16).fill(1);
 const pairs = (a, b) => Array.from({ length: 8 }, (_, j) => a[2 * j] * b[2 * j] + a[2 * j + 1] * b[2 * j + 1]);
-const quads = (a, b, c) => Array.from({ length: 4 }, (_, j) => c[j] + pairs(a, b)[2 * j] + pairs(a, b)[2 * j + 1]);
+const quads = (a, b, c) => {
+  const p = pairs(a, b);
+  return Array.from({ length: 4 }, (_, j) => c[j] + p[2 * j] + p[2 * j + 1]);
+};
 const checks = [];
 for (const [a, b] of [[ramp, ones], [new Int8Array(16).fill(-100), Int8Array.from({ length: 16 }, (_, i) => i)]]) {
   run(exports.dot16, a, b, [0, 0, 0, 0]);

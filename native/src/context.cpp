@@ -14,7 +14,6 @@
 #include "row-top2.h"
 #include "state-buffer.h"
 
-
 Napi::Function Context::Define(Napi::Env env) {
     return DefineClass(env, "Context", {
         InstanceMethod("create", &Context::Create),
